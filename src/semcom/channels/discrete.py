@@ -41,7 +41,8 @@ class BinarySymmetricChannel(nn.Module):
     def forward(self, bits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         check_bits(bits)
         flips = torch.rand(bits.shape, generator=generator, device=bits.device) < self.p
-        return torch.where(flips, 1 - bits, bits)
+        flipped = ~bits if bits.dtype == torch.bool else 1 - bits
+        return torch.where(flips, flipped, bits)
 
     @staticmethod
     def uses(bits: torch.Tensor) -> int:
@@ -63,7 +64,7 @@ class BinaryErasureChannel(nn.Module):
             bits = bits.to(torch.int8)
         return torch.where(erased, torch.full_like(bits, ERASED), bits)
 
-    uses = BinarySymmetricChannel.uses
+    uses = staticmethod(BinarySymmetricChannel.uses)
 
 
 class BitChannel(nn.Module):

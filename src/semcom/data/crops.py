@@ -1,0 +1,69 @@
+"""Random training crops from images held in memory (uint8), sampled in the training process.
+
+Decoding PNGs once and cropping in memory costs microseconds per crop, so the training loop never
+waits for data and needs no worker processes competing for the CPU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from semcom.data.images import list_images, load_image
+from semcom.errors import SemcomError
+
+
+class RandomCrops:
+    """Uniform random crops of ``size`` x ``size`` with random horizontal flips.
+
+    ``images``: list of [3, H, W] uint8 tensors (at least ``size`` on both sides).
+    """
+
+    def __init__(self, images: list[torch.Tensor], size: int):
+        usable = [im for im in images if im.shape[1] >= size and im.shape[2] >= size]
+        if not usable:
+            raise SemcomError(f"no image is at least {size}x{size} pixels for cropping")
+        self.images = usable
+        self.size = size
+
+    @classmethod
+    def from_paths(cls, paths: list[Path], size: int) -> "RandomCrops":
+        return cls([load_image(p).mul(255).round().to(torch.uint8) for p in paths], size)
+
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """[batch, 3, size, size] float32 in [0, 1]."""
+        s = self.size
+        which = torch.randint(len(self.images), (batch,), generator=generator).tolist()
+        out = torch.empty(batch, 3, s, s, dtype=torch.uint8)
+        for i, k in enumerate(which):
+            im = self.images[k]
+            top = int(torch.randint(im.shape[1] - s + 1, (1,), generator=generator))
+            left = int(torch.randint(im.shape[2] - s + 1, (1,), generator=generator))
+            crop = im[:, top : top + s, left : left + s]
+            if torch.rand(1, generator=generator).item() < 0.5:
+                crop = crop.flip(-1)
+            out[i] = crop
+        return out.float().div_(255.0)
+
+
+def center_crops(paths: list[Path], size: int) -> torch.Tensor:
+    """Deterministic validation batch: the central ``size`` x ``size`` crop of each image."""
+    crops = []
+    for p in paths:
+        im = load_image(p)
+        if im.shape[1] < size or im.shape[2] < size:
+            continue
+        top, left = (im.shape[1] - size) // 2, (im.shape[2] - size) // 2
+        crops.append(im[:, top : top + size, left : left + size])
+    if not crops:
+        raise SemcomError(f"no validation image is at least {size}x{size} pixels")
+    return torch.stack(crops)
+
+
+def split_train_val(folder: str | Path, val_count: int) -> tuple[list[Path], list[Path]]:
+    """Sorted image paths; the last ``val_count`` are held out for validation."""
+    paths = list_images(folder)
+    if val_count < 0 or val_count >= len(paths):
+        raise SemcomError(f"cannot hold out {val_count} of {len(paths)} images in {folder} for validation")
+    return (paths[: len(paths) - val_count], paths[len(paths) - val_count :]) if val_count else (paths, [])

@@ -1,0 +1,54 @@
+"""Checkpoints carry their config, so a model rebuilds from the file alone."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from semcom.errors import SemcomError
+from semcom.jscc.models import JSCC, JSCCConfig
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SemcomError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise SemcomError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {exc}") from None
+    if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
+        raise SemcomError(f"{path} is not a semcom JSCC checkpoint (no model_config/state_dict)")
+    return ckpt
+
+
+def load_jscc(path: str | Path) -> tuple[JSCC, dict]:
+    """Rebuild a JSCC model from a checkpoint; returns (model in eval mode, checkpoint metadata)."""
+    ckpt = read_checkpoint(path)
+    try:
+        model = JSCC(JSCCConfig.from_dict(ckpt["model_config"]))
+        model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
+    except (TypeError, RuntimeError, KeyError) as exc:
+        raise SemcomError(f"checkpoint {path} does not match the JSCC architecture: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
+    return model, meta
+
+
+def slim_copy(src: str | Path, dst: str | Path, half: bool = True) -> None:
+    """Write a shippable checkpoint: weights (float16 by default) and metadata, no optimizer state."""
+    ckpt = read_checkpoint(src)
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
+    keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "state_dict")}
+    atomic_save({**keep, "state_dict": state}, dst)

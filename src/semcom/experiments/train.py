@@ -1,0 +1,182 @@
+"""One readable training loop for image JSCC: config -> model -> random-SNR steps -> eval -> checkpoint.
+
+Runs single-process, or data-parallel under ``torchrun`` (DistributedDataParallel; gloo on CPU,
+NCCL on CUDA). Resumes from ``<out>/last.pt``. Records steps, CPU-hours and wall-hours in every
+checkpoint and a JSONL log beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from semcom.channels import build_channel
+from semcom.data import RandomCrops, center_crops, split_train_val
+from semcom.errors import SemcomError
+from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.jscc.models import JSCC, JSCCConfig
+from semcom.seeding import make_generator, seed_everything
+from semcom.units import check_snr_db
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: str
+    out: str
+    cbr: tuple[float, ...] = (1 / 16, 1 / 8)
+    snr_range: tuple[float, float] = (0.0, 15.0)
+    channel: str = "awgn"
+    steps: int = 20000
+    batch: int = 16
+    crop: int = 128
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    warmup: int = 200
+    val_count: int = 4
+    eval_every: int = 250
+    ckpt_every: int = 100
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0  # 0: torch default
+
+    def __post_init__(self):
+        lo, hi = self.snr_range
+        check_snr_db(torch.tensor([lo, hi]))
+        if lo > hi:
+            raise SemcomError(f"SNR range must be low,high; got {lo},{hi}")
+        if not self.cbr or any(not (c > 0) for c in self.cbr):
+            raise SemcomError(f"CBR values must be > 0, got {self.cbr}")
+        if self.steps < 1 or self.batch < 1 or self.crop < 16:
+            raise SemcomError("steps and batch must be >= 1 and crop >= 16")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` over ``steps``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * progress))
+
+
+def distributed_context(device: str) -> tuple[int, int]:
+    """(rank, world size); initialises the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+@torch.no_grad()
+def validate(model: JSCC, val: torch.Tensor, cfg: TrainConfig, channel) -> dict:
+    """Mean PSNR of the validation crops at three SNRs per training CBR (fixed noise seed)."""
+    model.eval()
+    lo, hi = cfg.snr_range
+    result = {}
+    for cbr in cfg.cbr:
+        for snr in (lo, (lo + hi) / 2, hi):
+            out = model(val, snr, channel, cbr, make_generator(1234))
+            mse = F.mse_loss(out["x_hat"], val, reduction="none").mean(dim=(1, 2, 3))
+            result[f"psnr_cbr{cbr:.4g}_snr{snr:g}"] = (-10 * torch.log10(mse)).mean().item()
+    model.train()
+    return result
+
+
+def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, progress=None) -> Path:
+    """Train (or resume) a JSCC model; returns the path of the last checkpoint."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SemcomError("--device cuda requested but CUDA is not available")
+    rank, world = distributed_context(cfg.device)
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if cfg.device.startswith("cuda") and world > 1 else cfg.device)
+    out = Path(cfg.out)
+    last = out / "last.pt"
+    train_paths, val_paths = split_train_val(cfg.data, cfg.val_count)
+    crops = RandomCrops.from_paths(train_paths, cfg.crop)
+    val = center_crops(val_paths, cfg.crop * 2).to(device) if val_paths else None
+    channel = build_channel(cfg.channel)
+
+    seed_everything(cfg.seed)
+    model = JSCC(model_cfg).to(device)
+    for c in cfg.cbr:
+        model.channels_for_cbr(c)  # fail early on an unsupported CBR
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step, cpu_s, wall_s = 0, 0.0, 0.0
+    gen = make_generator(cfg.seed * 1000 + rank)
+    if last.is_file():
+        ckpt = read_checkpoint(last)
+        if ckpt["model_config"] != model_cfg.to_dict():
+            raise SemcomError(f"{last} was trained with a different model config: {ckpt['model_config']}")
+        model.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, cpu_s, wall_s = ckpt["step"], ckpt["cpu_seconds"], ckpt["wall_seconds"]
+        gen.set_state(ckpt["rng"][rank] if rank < len(ckpt["rng"]) else gen.get_state())
+        log(f"resumed from {last} at step {step}")
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict(), "world_size": world}, indent=2))
+    logf = open(out / "train.jsonl", "a") if rank == 0 else None
+
+    def save() -> None:
+        states = [gen.get_state()]
+        if world > 1:
+            gathered = [None] * world
+            dist.all_gather_object(gathered, gen.get_state())
+            states = gathered
+        if rank == 0:
+            atomic_save({
+                "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(), "state_dict": model.state_dict(),
+                "optimizer": opt.state_dict(), "step": step, "cpu_seconds": cpu_s, "wall_seconds": wall_s,
+                "cpu_hours": cpu_s / 3600, "world_size": world, "rng": states, "torch": torch.__version__,
+            }, last)
+
+    model.train()
+    lo, hi = cfg.snr_range
+    running, t_cpu, t_wall = 0.0, time.process_time(), time.time()
+    while step < cfg.steps:
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg, step)
+        x = crops.sample(cfg.batch, gen).to(device)
+        snr = (lo + (hi - lo) * torch.rand(cfg.batch, generator=gen)).to(device)
+        cbr = [cfg.cbr[i] for i in torch.randint(len(cfg.cbr), (cfg.batch,), generator=gen).tolist()]
+        result = net(x, snr, channel, cbr)
+        loss = F.mse_loss(result["x_hat"], x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        now_cpu, now_wall = time.process_time(), time.time()
+        cpu_s, wall_s = cpu_s + (now_cpu - t_cpu) * world, wall_s + (now_wall - t_wall)
+        t_cpu, t_wall = now_cpu, now_wall
+        if progress is not None and rank == 0:
+            progress(step, cfg.steps, running)
+        record = None
+        if rank == 0 and (step % 50 == 0 or step == cfg.steps):
+            record = {"step": step, "loss": running, "psnr_train": -10 * math.log10(max(running, 1e-10)),
+                      "lr": learning_rate(cfg, step - 1), "cpu_hours": cpu_s / 3600, "wall_hours": wall_s / 3600}
+        if val is not None and rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+            record = {**(record or {"step": step}), **validate(model, val, cfg, channel)}
+        if record and logf:
+            logf.write(json.dumps(record) + "\n")
+            logf.flush()
+            log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            save()
+    if logf:
+        logf.close()
+    if world > 1:
+        dist.barrier()
+    return last

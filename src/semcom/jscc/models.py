@@ -1,0 +1,230 @@
+"""Learned JSCC for images: DeepJSCC and its SNR-adaptive variant (attention-feature modules, ADJSCC).
+
+Both are fully convolutional with total downsampling ``FACTOR`` = 16; images are padded (reflect)
+to a multiple of 16 and cropped back. The encoder emits ``latent_channels`` real maps at 1/16
+resolution; a CBR is realised by sending the first ``c`` of them (rate-adaptive ordering), so one
+model covers every CBR up to ``max_cbr = latent_channels / (2 * 3 * 16**2)``:
+
+    channel uses = c * (H/16) * (W/16) / 2,   CBR = channel uses / (3 H W) = c / 1536.
+
+Design for CPU efficiency: a 4x4 pixel-unshuffle stem (no convolution runs above 1/4 resolution),
+3x3 kernels, sub-pixel (pixel-shuffle) upsampling, widths growing as resolution falls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semcom.channels import ComplexChannel, normalize_power
+from semcom.data.images import check_batch
+from semcom.errors import SemcomError
+from semcom.jscc.gdn import GDN
+from semcom.units import check_snr_db
+
+FACTOR = 16
+SNR_SCALE = 20.0  # side information is fed as snr_db / SNR_SCALE
+
+
+@dataclass(frozen=True)
+class JSCCConfig:
+    """Everything needed to rebuild a JSCC model; stored in every checkpoint."""
+
+    widths: tuple[int, int, int] = (96, 160, 192)  # feature widths at 1/4, 1/8, 1/16 resolution
+    latent_channels: int = 192
+    adaptive: bool = True  # attention-feature modules conditioned on (SNR, CBR)
+    name: str = "adjscc"
+
+    def __post_init__(self):
+        if len(self.widths) != 3 or min(self.widths) < 1 or self.latent_channels < 1:
+            raise SemcomError(f"invalid JSCC config: widths={self.widths}, latent_channels={self.latent_channels}")
+
+    @property
+    def max_cbr(self) -> float:
+        return self.latent_channels / (6 * FACTOR * FACTOR)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "JSCCConfig":
+        return cls(**{**d, "widths": tuple(d["widths"])})
+
+
+class AttentionFeature(nn.Module):
+    """ADJSCC's AF module: channel-wise gates from pooled features and side information (SNR, CBR)."""
+
+    def __init__(self, channels: int, side: int = 2, hidden: int | None = None):
+        super().__init__()
+        hidden = hidden or max(16, channels // 2)
+        self.fc = nn.Sequential(nn.Linear(channels + side, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+        gates = self.fc(torch.cat([x.mean(dim=(2, 3)), side], dim=1))
+        return x * gates[:, :, None, None]
+
+
+class Stage(nn.Module):
+    """conv3x3 (stride s | sub-pixel upsampling) -> (I)GDN -> PReLU -> optional AF."""
+
+    def __init__(self, cin: int, cout: int, mode: str, adaptive: bool):
+        super().__init__()
+        if mode == "up":
+            self.conv = nn.Sequential(nn.Conv2d(cin, cout * 4, 3, padding=1), nn.PixelShuffle(2))
+        else:
+            self.conv = nn.Conv2d(cin, cout, 3, stride=2 if mode == "down" else 1, padding=1)
+        self.norm = GDN(cout, inverse=(mode == "up" or mode == "same-inv"))
+        self.act = nn.PReLU(cout)
+        self.af = AttentionFeature(cout) if adaptive else None
+
+    def forward(self, x: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.norm(self.conv(x)))
+        return self.af(x, side) if self.af is not None else x
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: JSCCConfig):
+        super().__init__()
+        w1, w2, w3 = cfg.widths
+        self.stem = nn.Sequential(nn.PixelUnshuffle(4), nn.Conv2d(48, w1, 3, padding=1), GDN(w1), nn.PReLU(w1))
+        self.stages = nn.ModuleList([
+            Stage(w1, w2, "down", cfg.adaptive),
+            Stage(w2, w2, "same", cfg.adaptive),
+            Stage(w2, w3, "down", cfg.adaptive),
+            Stage(w3, w3, "same", cfg.adaptive),
+        ])
+        self.head = nn.Conv2d(w3, cfg.latent_channels, 3, padding=1)
+
+    def forward(self, x, side):
+        h = self.stem(x)
+        for stage in self.stages:
+            h = stage(h, side)
+        return self.head(h)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: JSCCConfig):
+        super().__init__()
+        w1, w2, w3 = cfg.widths
+        self.stages = nn.ModuleList([
+            Stage(cfg.latent_channels, w3, "same-inv", cfg.adaptive),
+            Stage(w3, w3, "same-inv", cfg.adaptive),
+            Stage(w3, w2, "up", cfg.adaptive),
+            Stage(w2, w2, "same-inv", cfg.adaptive),
+            Stage(w2, w1, "up", cfg.adaptive),
+            Stage(w1, w1, "same-inv", cfg.adaptive),
+        ])
+        self.tail = nn.Sequential(nn.Conv2d(w1, 48, 3, padding=1), nn.PixelShuffle(4))
+
+    def forward(self, z, side):
+        h = z
+        for stage in self.stages:
+            h = stage(h, side)
+        return torch.sigmoid(self.tail(h))
+
+
+class JSCC(nn.Module):
+    """DeepJSCC (``adaptive=False``) or SNR/CBR-adaptive ADJSCC (``adaptive=True``) for RGB images.
+
+    Training path: ``forward(x, snr_db, channel, cbr, generator)`` returns a dict with
+    ``x_hat`` [B,3,H,W], ``z`` (sent symbols, real [B,C,h,w], zero beyond the used channels),
+    ``channel_uses`` [B] (complex symbols actually sent) and ``cbr`` [B] (exact, from channel uses).
+    Deployment path: ``encode`` -> symbols [B, n] complex64 and ``decode(z_hat, snr_db, cbr, size)``.
+    """
+
+    def __init__(self, cfg: JSCCConfig = JSCCConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+
+    # ---- rate bookkeeping -------------------------------------------------------------------
+    def channels_for_cbr(self, cbr: float) -> int:
+        """Number of latent maps sent for a CBR; SemcomError when the CBR is not supported."""
+        if not isinstance(cbr, (int, float)) or not (cbr > 0) or cbr != cbr or cbr == float("inf"):
+            raise SemcomError(f"CBR must be a positive finite number, got {cbr!r}")
+        c = round(cbr * 6 * FACTOR * FACTOR)
+        if c < 1 or c > self.cfg.latent_channels or abs(c - cbr * 6 * FACTOR * FACTOR) > 1e-6 * c + 1e-9:
+            step = 1 / (6 * FACTOR * FACTOR)
+            raise SemcomError(
+                f"CBR {cbr:g} is not supported by this model: it sends multiples of 1/{6 * FACTOR * FACTOR} "
+                f"(={step:.3g}) up to {self.cfg.max_cbr:g}"
+            )
+        return c
+
+    def side_info(self, snr_db: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        cbr = counts.float() / self.cfg.latent_channels
+        return torch.stack([snr_db / SNR_SCALE, cbr], dim=1)
+
+    def channel_mask(self, counts: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        idx = torch.arange(self.cfg.latent_channels, device=like.device)
+        return (idx[None, :] < counts[:, None]).to(like.dtype)[:, :, None, None]
+
+    def prepare(self, x, snr_db, cbr):
+        check_batch(x)
+        batch = x.shape[0]
+        snr = check_snr_db(snr_db, batch).to(x.device).expand(batch) if torch.as_tensor(snr_db).dim() == 0 else check_snr_db(snr_db, batch).to(x.device)
+        cbrs = cbr if isinstance(cbr, (list, tuple)) else [cbr] * batch
+        if len(cbrs) != batch:
+            raise SemcomError(f"got {len(cbrs)} CBR values for a batch of {batch}")
+        counts = torch.tensor([self.channels_for_cbr(c) for c in cbrs], device=x.device)
+        return snr.expand(batch).float(), counts
+
+    @staticmethod
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % FACTOR, (-w) % FACTOR
+        if ph == 0 and pw == 0:
+            return x
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+    # ---- training path ------------------------------------------------------------------------
+    def forward(self, x, snr_db, channel: ComplexChannel, cbr, generator: torch.Generator | None = None) -> dict:
+        snr, counts = self.prepare(x, snr_db, cbr)
+        side = self.side_info(snr, counts)
+        h, w = x.shape[-2:]
+        mask = self.channel_mask(counts, x)
+        z = normalize_power(self.encoder(self.pad(x), side), mask)
+        z_hat = channel(z, snr, generator) * mask
+        x_hat = self.decoder(z_hat, side)[..., :h, :w]
+        uses = counts * z.shape[2] * z.shape[3] // 2
+        return {"x_hat": x_hat, "z": z, "channel_uses": uses, "cbr": uses.float() / (3 * h * w)}
+
+    # ---- deployment path ----------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, snr_db, cbr: float) -> torch.Tensor:
+        """Channel symbols [B, n] complex64 with unit average power, n = channel uses per image."""
+        snr, counts = self.prepare(x, snr_db, cbr)
+        c = int(counts[0])
+        z = self.encoder(self.pad(x), self.side_info(snr, counts))[:, :c]
+        z = normalize_power(z)
+        return torch.view_as_complex(z.reshape(x.shape[0], -1, 2).contiguous())
+
+    @torch.no_grad()
+    def decode(self, z_hat: torch.Tensor, snr_db, cbr: float, size: tuple[int, int]) -> torch.Tensor:
+        """Images [B, 3, H, W] from received symbols [B, n] complex (as returned by ``encode``)."""
+        h, w = size
+        hp, wp = -(-h // FACTOR), -(-w // FACTOR)
+        c = self.channels_for_cbr(cbr)
+        batch = z_hat.shape[0]
+        if not z_hat.is_complex() or z_hat.dim() != 2 or z_hat.shape[1] * 2 != c * hp * wp:
+            raise SemcomError(
+                f"received symbols must be [B, {c * hp * wp // 2}] complex for a {h}x{w} image at CBR {cbr:g}, "
+                f"got {tuple(z_hat.shape)} {z_hat.dtype}"
+            )
+        snr = check_snr_db(snr_db, batch).to(z_hat.device).expand(batch).float()
+        counts = torch.full((batch,), c, device=z_hat.device)
+        latent = torch.zeros(batch, self.cfg.latent_channels, hp, wp, device=z_hat.device)
+        latent[:, :c] = torch.view_as_real(z_hat).reshape(batch, c, hp, wp)
+        return self.decoder(latent, self.side_info(snr, counts))[..., :h, :w]
+
+
+def build_jscc(name: str = "adjscc", **overrides) -> JSCC:
+    """``deepjscc`` (no SNR adaptation) or ``adjscc`` (attention-feature modules)."""
+    if name not in ("deepjscc", "adjscc"):
+        raise SemcomError(f"unknown JSCC model {name!r}; choose deepjscc or adjscc")
+    return JSCC(JSCCConfig(adaptive=(name == "adjscc"), name=name, **overrides))
