@@ -1,0 +1,207 @@
+"""The ``semcom`` command line: demo, train, eval, transmit. Each command is callable as ``main(argv)``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from semcom.errors import SemcomError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="semcom: semantic communication toolkit.")
+train_app = typer.Typer(no_args_is_help=True, help="Train a model.")
+app.add_typer(train_app, name="train")
+console = Console(stderr=True)
+out_console = Console()
+
+
+def parse_number(text: str) -> float:
+    """'7', '-2.5' or '1/16' -> float; SemcomError otherwise."""
+    try:
+        return float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise SemcomError(f"not a number: {text!r}") from None
+
+
+def parse_list(text: str, name: str) -> list[float]:
+    values = [parse_number(t) for t in text.split(",") if t.strip()]
+    if not values:
+        raise SemcomError(f"--{name} needs at least one value")
+    return values
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+def print_summary(summary: list[dict], title: str) -> None:
+    table = Table(title=title)
+    for col in ("scheme", "channel", "CBR", "SNR dB", "PSNR dB", "MS-SSIM", "decoded", "s/image"):
+        table.add_column(col, justify="right")
+    for s in sorted(summary, key=lambda s: (s["channel"], s["cbr_target"], s["scheme"], s["snr_db"])):
+        table.add_row(s["scheme"], s["channel"], f"{s['cbr_target']:.4g}", f"{s['snr_db']:g}", f"{s['psnr_db']:.2f}",
+                      f"{s['ms_ssim']:.4f}", f"{100 * s['success_rate']:.0f}%", f"{s['seconds']:.3f}")
+    out_console.print(table)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("semcom-report"), help="Report folder (replaced atomically)."),
+    snr: str = typer.Option("1,4,7,10,13", help="SNRs in dB, comma-separated."),
+    cbr: str = typer.Option("1/16", help="Channel bandwidth ratios, comma-separated (e.g. 1/16,1/8)."),
+    channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
+    codecs: str = typer.Option("jpeg,webp", help="Codecs for the digital chain; the first one also gives the capacity bound."),
+    size: int = typer.Option(256, help="Demo images are resized to size x size."),
+    seed: int = typer.Option(0),
+):
+    """Offline demo: bundled photos through learned JSCC, the digital chain and the capacity bound."""
+    from semcom.experiments.demo import demo_specs, run_demo
+
+    snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
+    codec_list = [c.strip() for c in codecs.split(",") if c.strip()]
+    cells = len(demo_specs(codec_list)) * len(snrs) * len(cbrs)
+    with progress_bar() as bar:
+        task = bar.add_task("demo", total=cells)
+        path = run_demo(out, snrs, cbrs, channel, codec_list, size, seed, on_cell=lambda rows: bar.advance(task))
+    out_console.print(f"report written to {path / 'index.html'}")
+
+
+@train_app.command("jscc")
+def train_jscc(
+    data: Path = typer.Option(..., help="Folder of training images (random crops are taken)."),
+    out: Path = typer.Option(Path("runs/jscc"), help="Run folder: last.pt, train.jsonl, config.json. Resumes if last.pt exists."),
+    cbr: str = typer.Option("1/16,1/8", help="CBRs to train for (one rate-adaptive model covers all of them)."),
+    snr_range: str = typer.Option("-2,16", help="Training SNR drawn uniformly from A,B dB."),
+    channel: str = typer.Option("awgn"),
+    model: str = typer.Option("adjscc", help="adjscc (SNR-adaptive) | deepjscc"),
+    widths: str = typer.Option("96,160,192", help="Feature widths at 1/4, 1/8, 1/16 resolution."),
+    latent: int = typer.Option(192, help="Latent maps at 1/16 resolution; max CBR = latent/1536."),
+    steps: int = typer.Option(12000), batch: int = typer.Option(8), crop: int = typer.Option(128),
+    lr: float = typer.Option(1e-3), val_count: int = typer.Option(4, help="Images held out (last by name)."),
+    eval_every: int = typer.Option(500), ckpt_every: int = typer.Option(100),
+    seed: int = typer.Option(0), device: str = typer.Option("cpu", help="cpu | cuda"), threads: int = typer.Option(0),
+    export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
+):
+    """Train (or resume) a learned image JSCC model. Under torchrun it runs data-parallel."""
+    from semcom.experiments.checkpoint import slim_copy
+    from semcom.experiments.train import TrainConfig, train
+    from semcom.jscc.models import JSCCConfig
+
+    lo_hi = parse_list(snr_range, "snr-range")
+    if len(lo_hi) != 2:
+        raise SemcomError(f"--snr-range needs two values A,B, got {snr_range!r}")
+    w = tuple(int(v) for v in parse_list(widths, "widths"))
+    if model not in ("adjscc", "deepjscc"):
+        raise SemcomError(f"unknown JSCC model {model!r}; choose adjscc or deepjscc")
+    model_cfg = JSCCConfig(widths=w, latent_channels=latent, adaptive=(model == "adjscc"), name=model)
+    cfg = TrainConfig(data=str(data), out=str(out), cbr=tuple(parse_list(cbr, "cbr")), snr_range=(lo_hi[0], lo_hi[1]),
+                      channel=channel, steps=steps, batch=batch, crop=crop, lr=lr, val_count=val_count,
+                      eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads)
+    with progress_bar() as bar:
+        task = bar.add_task("train", total=steps)
+        last = train(cfg, model_cfg, log=lambda msg: bar.console.print(msg),
+                     progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
+    if export:
+        slim_copy(last, export)
+        out_console.print(f"exported {export}")
+    out_console.print(f"checkpoint: {last}")
+
+
+@app.command("eval")
+def evaluate(
+    scheme: str = typer.Argument(..., help="jscc | digital | bound"),
+    data: Path = typer.Option(..., help="Folder of test images (e.g. ../shared/data/kodak)."),
+    snr: str = typer.Option("1,4,7,10,13"), cbr: str = typer.Option("1/16"),
+    channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
+    codec: str = typer.Option("jpeg", help="digital/bound: codec name(s), comma-separated."),
+    checkpoint: Optional[Path] = typer.Option(None, help="jscc: checkpoint (default: the shipped model)."),
+    fast: bool = typer.Option(False, help="digital: draw decode outcomes from the measured BLER table instead of decoding."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N images."),
+    workers: int = typer.Option(1, help="Parallel worker processes over the SNR x CBR grid."),
+    seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+):
+    """Evaluate a scheme on an image folder over an SNR x CBR grid."""
+    from semcom.data import load_folder
+    from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
+    from semcom.experiments.results import atomic_folder, write_results
+
+    snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
+    if scheme == "jscc":
+        specs = [SchemeSpec("jscc", checkpoint=str(checkpoint) if checkpoint else None)]
+    else:
+        specs = [SchemeSpec(scheme, c.strip(), decode=not fast) for c in codec.split(",") if c.strip()]
+    images = load_folder(data, limit)
+    with progress_bar() as bar:
+        task = bar.add_task(f"eval {scheme}", total=len(specs) * len(snrs) * len(cbrs))
+        rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers, on_cell=lambda r: bar.advance(task))
+    summary = summarize(rows)
+    print_summary(summary, f"{scheme} on {data}")
+    if out:
+        config = {"command": "semcom eval", "argv": sys.argv[1:], "scheme": scheme, "data": str(data), "snr_db": snrs,
+                  "cbr": cbrs, "channel": channel, "specs": [s.label for s in specs], "seed": seed, "limit": limit}
+        with atomic_folder(out) as tmp:
+            write_results(tmp, config, rows, summary)
+        out_console.print(f"results written to {out}")
+
+
+@app.command()
+def transmit(
+    image: Path = typer.Argument(..., help="Image file to send."),
+    scheme: str = typer.Option("jscc", help="jscc | digital | bound"),
+    snr: float = typer.Option(10.0, help="SNR in dB."),
+    cbr: str = typer.Option("1/16"),
+    channel: str = typer.Option("awgn"),
+    codec: str = typer.Option("jpeg"),
+    checkpoint: Optional[Path] = typer.Option(None),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(..., help="Where to write the received image (PNG)."),
+):
+    """Send one image through a scheme and channel; write what arrived and print its metrics."""
+    from semcom.data import load_image, save_image
+    from semcom.experiments.evaluate import SchemeSpec, run_cell
+
+    spec = SchemeSpec(scheme, codec if scheme != "jscc" else None, str(checkpoint) if checkpoint else None)
+    x = load_image(image)
+    row = run_cell(spec, channel, [(image.stem, x)], snr, parse_number(cbr), seed, keep=True)[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
+    save_image(row.pop("x_hat"), tmp)
+    tmp.replace(out)
+    out_console.print(json.dumps(row, indent=1, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 2 bad input) instead of raising for known errors."""
+    import click
+
+    try:
+        app(args=argv, prog_name="semcom", standalone_mode=False)
+    except SemcomError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        console.print("aborted")
+        return 130
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,24 @@
+"""The digital separation baseline: image codec -> bytes -> 5G LDPC + QAM (Sionna) -> channel.
+
+codecs    jpeg / webp / jpeg2000 / avif / jpegxl with rate control to a byte budget
+link      DigitalLink: LDPC-coded QAM over a semcom ComplexChannel, real encode/decode
+mcs       MCS ladder, measured BLER table (tables/bler.json), select_mcs, capacity_bits
+capacity  capacity in bits (AWGN, Rayleigh ergodic) for the codec-at-capacity bound
+chain     DigitalChain (end to end) and CapacityBound, both returning DigitalResult
+
+Sionna is imported only when a DigitalLink is built.
+"""
+
+from semcom.digital.capacity import DIGITAL_CHANNELS, capacity_bits_per_use, capacity_bound_bits
+from semcom.digital.chain import CapacityBound, DigitalChain, DigitalResult
+from semcom.digital.codecs import CODEC_NAMES, Codec, available_codecs, get_codec
+from semcom.digital.link import CODEWORD_BITS, DigitalLink
+from semcom.digital.mcs import (
+    CRC_BITS, MCS, MCS_TABLE, BlerCurve, BlerTable, capacity_bits, get_mcs, load_bler_table, select_mcs,
+)
+
+__all__ = [
+    "CODEC_NAMES", "CODEWORD_BITS", "CRC_BITS", "DIGITAL_CHANNELS", "MCS", "MCS_TABLE", "BlerCurve", "BlerTable",
+    "CapacityBound", "Codec", "DigitalChain", "DigitalLink", "DigitalResult", "available_codecs", "capacity_bits",
+    "capacity_bits_per_use", "capacity_bound_bits", "get_codec", "get_mcs", "load_bler_table", "select_mcs",
+]

@@ -1,0 +1,212 @@
+"""Modulation and coding schemes (MCS), their measured block error rates, and MCS selection.
+
+An image travels as one transport block: its bytes, a 24-bit CRC and zero padding, split into
+codewords of k information bits (``CODEWORD_BITS`` = 1920 code bits each). The CRC is modelled,
+not computed: a block counts as failed when any decoded codeword differs from the one sent (a
+genie check), so the 2^-24 probability that a real CRC-24 misses an error is neglected; the 24
+bits are still paid for in ``capacity_bits``. The receiver is assumed to know the payload length
+(signalled out of band, like the transport block size in 5G).
+
+BLER curves come from ``benchmarks/digital_bler_table.py`` (shipped in tables/bler.json). Lookup is
+conservative: the measured curve is replaced by its non-increasing upper envelope (BLER at a grid
+point = the largest BLER measured at that point or any higher SNR) and read at the nearest grid
+point at or below the requested SNR; below the first point BLER = 1. A measured 0 only means no
+failure among that point's codewords (~100), i.e. BLER below a few percent at 95 % confidence, so
+for images spanning many codewords the predicted success probability near the cliff is optimistic;
+the benchmark mode of DigitalChain (decode=True) measures the real outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_right
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from semcom.channels.theory import bits_per_symbol
+from semcom.digital.capacity import check_channel, check_channel_uses, check_scalar_snr_db
+from semcom.digital.link import CODEWORD_BITS, DigitalLink
+from semcom.errors import SemcomError
+
+CRC_BITS = 24
+
+
+@dataclass(frozen=True)
+class MCS:
+    """A modulation with an LDPC code rate; codewords of ``n`` code bits."""
+
+    modulation: str
+    code_rate: Fraction
+    n: int = CODEWORD_BITS
+
+    @property
+    def name(self) -> str:
+        return f"{self.modulation}-{self.code_rate.numerator}/{self.code_rate.denominator}"
+
+    @property
+    def bits_per_symbol(self) -> int:
+        return bits_per_symbol(self.modulation)
+
+    @property
+    def k(self) -> int:
+        """Information bits per codeword."""
+        return int(self.n * self.code_rate)
+
+    @property
+    def symbols_per_codeword(self) -> int:
+        return self.n // self.bits_per_symbol
+
+    @property
+    def spectral_efficiency(self) -> float:
+        """Information bits per complex channel use: bits_per_symbol * code_rate."""
+        return self.k / self.symbols_per_codeword
+
+    def link(self) -> DigitalLink:
+        """The (cached) DigitalLink implementing this MCS."""
+        return build_link(self)
+
+
+@cache
+def build_link(mcs: MCS) -> DigitalLink:
+    return DigitalLink(mcs.modulation, mcs.code_rate, mcs.n)
+
+
+MCS_TABLE: tuple[MCS, ...] = tuple(
+    MCS(modulation, Fraction(rate))
+    for modulation, rates in (
+        ("qpsk", ("1/4", "1/3", "1/2", "2/3", "3/4", "5/6")),
+        ("16qam", ("1/2", "2/3", "3/4", "5/6")),
+        ("64qam", ("2/3", "3/4", "5/6")),
+        ("256qam", ("3/4", "5/6")),
+    )
+    for rate in rates
+)
+"""The MCS ladder, by increasing spectral efficiency (0.5 to 6.67 bit per channel use)."""
+
+
+def get_mcs(name: str) -> MCS:
+    for mcs in MCS_TABLE:
+        if mcs.name == name:
+            return mcs
+    raise SemcomError(f"unknown MCS {name!r}; choose one of {', '.join(m.name for m in MCS_TABLE)}")
+
+
+def max_codewords(mcs: MCS, channel_uses: int) -> int:
+    """Whole codewords that fit in ``channel_uses`` complex channel uses."""
+    return check_channel_uses(channel_uses) // mcs.symbols_per_codeword
+
+
+def capacity_bits(mcs: MCS, channel_uses: int) -> int:
+    """Payload bits of one transport block in ``channel_uses``: whole codewords * k - CRC_BITS (>= 0)."""
+    return max(0, max_codewords(mcs, channel_uses) * mcs.k - CRC_BITS)
+
+
+def codewords_needed(mcs: MCS, payload_bits: int) -> int:
+    """Codewords carrying ``payload_bits`` plus the CRC."""
+    return math.ceil((payload_bits + CRC_BITS) / mcs.k)
+
+
+@dataclass(frozen=True)
+class BlerCurve:
+    """Measured block errors of one MCS on one channel: ``failed[i]`` of ``codewords[i]`` at ``snr_db[i]``."""
+
+    snr_db: tuple[float, ...]
+    codewords: tuple[int, ...]
+    failed: tuple[int, ...]
+
+    def envelope(self) -> list[float]:
+        """Non-increasing upper envelope of the measured BLER on the SNR grid."""
+        out, running = [], 0.0
+        for failed, total in zip(reversed(self.failed), reversed(self.codewords)):
+            running = max(running, failed / total)
+            out.append(running)
+        return out[::-1]
+
+    def bler(self, snr_db: float) -> float:
+        """Conservative BLER at ``snr_db``: the envelope at the nearest grid point at or below it."""
+        i = bisect_right(self.snr_db, snr_db + 1e-9) - 1
+        return 1.0 if i < 0 else self.envelope()[i]
+
+    def min_snr_db(self, bler_below: float) -> float | None:
+        """Lowest grid SNR whose (envelope) BLER is below ``bler_below``; None if never reached."""
+        return next((s for s, b in zip(self.snr_db, self.envelope()) if b < bler_below), None)
+
+
+@dataclass(frozen=True)
+class BlerTable:
+    """BLER curves per channel and MCS name, plus the configuration that produced them."""
+
+    config: dict
+    curves: dict[str, dict[str, BlerCurve]]
+
+    def curve(self, channel: str, mcs: MCS) -> BlerCurve:
+        try:
+            return self.curves[check_channel(channel)][mcs.name]
+        except KeyError:
+            raise SemcomError(
+                f"no measured BLER for {mcs.name} on {channel}; regenerate with benchmarks/digital_bler_table.py"
+            ) from None
+
+    def bler(self, channel: str, mcs: MCS, snr_db: float) -> float:
+        return self.curve(channel, mcs).bler(snr_db)
+
+    def success_probability(self, channel: str, mcs: MCS, snr_db: float, codewords: int) -> float:
+        """Predicted probability that all ``codewords`` decode: (1 - BLER) ** codewords."""
+        return (1.0 - self.bler(channel, mcs, snr_db)) ** codewords
+
+    def to_json(self, path: str | Path) -> None:
+        curves = {channel: {name: asdict(c) for name, c in by_mcs.items()} for channel, by_mcs in self.curves.items()}
+        Path(path).write_text(json.dumps({"config": self.config, "curves": curves}, indent=1) + "\n")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> BlerTable:
+        raw = json.loads(Path(path).read_text())
+        if raw["config"]["n"] != CODEWORD_BITS:
+            raise SemcomError(f"BLER table {path} was measured with n={raw['config']['n']}, not {CODEWORD_BITS}")
+        curves = {
+            channel: {name: BlerCurve(**{key: tuple(values) for key, values in c.items()}) for name, c in by_mcs.items()}
+            for channel, by_mcs in raw["curves"].items()
+        }
+        return cls(raw["config"], curves)
+
+
+DEFAULT_TABLE = "tables/bler.json"
+
+
+@cache
+def load_bler_table() -> BlerTable:
+    """The BLER table shipped with semcom (tables/bler.json), loaded once."""
+    with resources.as_file(resources.files("semcom.digital") / DEFAULT_TABLE) as path:
+        return BlerTable.from_json(path)
+
+
+def check_target_success(target_success: float) -> float:
+    if isinstance(target_success, bool) or not isinstance(target_success, (int, float)) or not 0.0 < target_success <= 1.0:
+        raise SemcomError(f"target_success must lie in (0, 1], got {target_success!r}")
+    return float(target_success)
+
+
+def select_mcs(
+    snr_db: float, channel: str, channel_uses: int, target_success: float = 0.9, table: BlerTable | None = None
+) -> MCS | None:
+    """The MCS carrying the most payload bits in ``channel_uses`` whose predicted probability that
+    every codeword decodes, (1 - BLER) ** max_codewords, is at least ``target_success``.
+
+    ``table`` defaults to the shipped BLER table. Ties go to the lower spectral efficiency.
+    Returns None when no MCS fits a codeword into the budget at that reliability.
+    """
+    snr = check_scalar_snr_db(snr_db)
+    check_channel(channel)
+    check_channel_uses(channel_uses)
+    check_target_success(target_success)
+    table = table or load_bler_table()
+    fitting = [
+        mcs for mcs in MCS_TABLE
+        if capacity_bits(mcs, channel_uses) > 0
+        and table.success_probability(channel, mcs, snr, max_codewords(mcs, channel_uses)) >= target_success
+    ]
+    return max(fitting, key=lambda m: (capacity_bits(m, channel_uses), -m.spectral_efficiency), default=None)

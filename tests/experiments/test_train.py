@@ -1,0 +1,106 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from semcom.data import save_image
+from semcom.errors import SemcomError
+from semcom.experiments.checkpoint import load_jscc, read_checkpoint, slim_copy
+from semcom.experiments.train import TrainConfig, learning_rate, train
+from semcom.jscc import JSCCConfig
+
+TINY = JSCCConfig(widths=(8, 8, 8), latent_channels=12)
+
+
+@pytest.fixture()
+def photo_dir(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(4):
+        smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 6, 8, generator=g), size=(48, 64), mode="bilinear")[0]
+        save_image(smooth, folder / f"p{i}.png")
+    return folder
+
+
+def cfg(photo_dir, out, steps, **kw):
+    base = dict(data=str(photo_dir), out=str(out), cbr=(4 / 1536, 12 / 1536), steps=steps, batch=2, crop=16, warmup=2,
+                val_count=1, eval_every=2, ckpt_every=2, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_training_reduces_loss_and_writes_checkpoint_log_and_config(photo_dir, tmp_path):
+    last = train(cfg(photo_dir, tmp_path / "run", 30, lr=3e-3), TINY, log=lambda m: None)
+    ckpt = read_checkpoint(last)
+    assert ckpt["step"] == 30 and ckpt["cpu_hours"] > 0 and ckpt["model_config"] == TINY.to_dict()
+    log = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
+    assert any("psnr_cbr0.002604_snr0" in r for r in log)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["latent_channels"] == 12
+    first = [r for r in log if "loss" in r][0]["loss"]
+    assert log[-1]["loss"] < first
+
+
+def test_resume_continues_exactly(photo_dir, tmp_path):
+    """Training 4 steps, stopping, resuming to 6 gives the same weights as 6 steps in one go."""
+    train(cfg(photo_dir, tmp_path / "a", 6), TINY, log=lambda m: None)
+    train(cfg(photo_dir, tmp_path / "b", 4), TINY, log=lambda m: None)
+    train(cfg(photo_dir, tmp_path / "b", 6), TINY, log=lambda m: None)
+    a = read_checkpoint(tmp_path / "a" / "last.pt")["state_dict"]
+    b = read_checkpoint(tmp_path / "b" / "last.pt")["state_dict"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_resume_with_other_architecture_is_refused(photo_dir, tmp_path):
+    train(cfg(photo_dir, tmp_path / "a", 2), TINY, log=lambda m: None)
+    with pytest.raises(SemcomError, match="different model config"):
+        train(cfg(photo_dir, tmp_path / "a", 4), JSCCConfig(widths=(8, 8, 8), latent_channels=24), log=lambda m: None)
+
+
+def test_slim_checkpoint_loads(photo_dir, tmp_path):
+    last = train(cfg(photo_dir, tmp_path / "a", 2), TINY, log=lambda m: None)
+    slim_copy(last, tmp_path / "slim.pt")
+    model, meta = load_jscc(tmp_path / "slim.pt")
+    assert meta["step"] == 2 and "optimizer" not in read_checkpoint(tmp_path / "slim.pt")
+    assert model.cfg == TINY
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SemcomError, match="cannot read checkpoint"):
+        load_jscc(tmp_path / "bad.pt")
+    torch.save({"hello": 1}, tmp_path / "other.pt")
+    with pytest.raises(SemcomError, match="not a semcom"):
+        load_jscc(tmp_path / "other.pt")
+
+
+def test_learning_rate_schedule():
+    c = TrainConfig(data=".", out=".", steps=100, warmup=10, lr=1e-3, lr_min=1e-5)
+    assert learning_rate(c, 0) == pytest.approx(1e-4)
+    assert learning_rate(c, 10) == pytest.approx(1e-3)
+    assert learning_rate(c, 100) == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize("kw", [dict(snr_range=(5.0, 1.0)), dict(snr_range=(-30.0, 1.0)), dict(cbr=(0.0,)), dict(steps=0)])
+def test_bad_train_config(kw):
+    with pytest.raises(SemcomError):
+        TrainConfig(data=".", out=".", **kw)
+
+
+def test_data_parallel_under_torchrun(photo_dir, tmp_path):
+    """Two gloo processes train together; the checkpoint records world size 2 and both ranks' RNG states."""
+    script = (
+        "import torch;from semcom.experiments.train import TrainConfig, train;from semcom.jscc import JSCCConfig;"
+        f"train(TrainConfig(data={str(photo_dir)!r}, out={str(tmp_path / 'ddp')!r}, cbr=(12/1536,), steps=4, batch=2, "
+        "crop=16, warmup=1, val_count=1, eval_every=2, ckpt_every=2, threads=1), "
+        "JSCCConfig(widths=(8, 8, 8), latent_channels=12), log=lambda m: None)"
+    )
+    (tmp_path / "ddp.py").write_text(script)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(tmp_path / "ddp.py")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ckpt = read_checkpoint(tmp_path / "ddp" / "last.pt")
+    assert ckpt["world_size"] == 2 and ckpt["step"] == 4 and len(ckpt["rng"]) == 2
