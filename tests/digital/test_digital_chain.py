@@ -30,13 +30,13 @@ def gen(seed: int = 0) -> torch.Generator:
 @pytest.mark.parametrize("decode", [True, False])
 def test_high_snr_delivers_the_codec_image(decode):
     result = DigitalChain("jpeg", "awgn", decode=decode).transmit(IMAGE, 25.0, CBR, gen())
-    assert result.ok and result.reason is None and result.codewords_failed == 0
-    assert result.channel_uses == 2048
-    mcs = get_mcs(result.mcs)
-    assert result.codewords * mcs.symbols_per_codeword == result.channel_uses_used <= result.channel_uses
-    assert 8 * result.payload_bytes <= result.info_bits_capacity
+    assert result.ok and result.details["reason"] is None and result.details["codewords_failed"] == 0
+    assert result.details["channel_use_budget"] == 2048
+    mcs = get_mcs(result.details["mcs"])
+    assert result.details["codewords"] * mcs.symbols_per_codeword == result.channel_uses <= result.details["channel_use_budget"]
+    assert 8 * result.details["payload_bytes"] <= result.details["info_bits_capacity"]
     codec = get_codec("jpeg")
-    alone = from_uint8(codec.decode(codec.encode_to_budget(PIXELS, result.info_bits_capacity // 8)), IMAGE)
+    alone = from_uint8(codec.decode(codec.encode_to_budget(PIXELS, result.details["info_bits_capacity"] // 8)), IMAGE)
     assert torch.equal(result.x_hat, alone)
     assert psnr_db(result.x_hat, IMAGE) > 25.0
 
@@ -48,44 +48,44 @@ def test_rayleigh_high_snr_with_another_codec():
 
 def test_very_low_snr_gives_grey_image():
     result = DigitalChain("jpeg", "awgn").transmit(IMAGE, -5.0, CBR, gen())
-    assert not result.ok and result.reason == "no MCS fits" and result.mcs is None
+    assert not result.ok and result.details["reason"] == "no MCS fits" and result.details["mcs"] is None
     assert torch.equal(result.x_hat, torch.full_like(IMAGE, FAILURE_FILL))
 
 
 @pytest.mark.parametrize("decode", [True, False])
 def test_fixed_mcs_below_its_threshold_fails_to_decode(decode):
     result = DigitalChain("jpeg", "awgn", mcs="64qam-5/6", decode=decode).transmit(IMAGE, 5.0, CBR, gen())
-    assert not result.ok and result.reason == "decode failed"
-    assert result.codewords == codewords_needed(get_mcs("64qam-5/6"), 8 * result.payload_bytes) > 1
-    assert result.codewords_failed >= 1
+    assert not result.ok and result.details["reason"] == "decode failed"
+    assert result.details["codewords"] == codewords_needed(get_mcs("64qam-5/6"), 8 * result.details["payload_bytes"]) > 1
+    assert result.details["codewords_failed"] >= 1
     assert torch.equal(result.x_hat, torch.full_like(IMAGE, FAILURE_FILL))
 
 
 def test_tiny_budget_codec_cannot_fit():
     result = DigitalChain("jpeg", "awgn").transmit(IMAGE, 0.0, 960 / IMAGE.numel(), gen())
-    assert not result.ok and result.reason == "codec cannot fit budget"
-    assert result.mcs is not None and 0 < result.info_bits_capacity < 8 * 423
+    assert not result.ok and result.details["reason"] == "codec cannot fit budget"
+    assert result.details["mcs"] is not None and 0 < result.details["info_bits_capacity"] < 8 * 423
 
 
 @pytest.mark.parametrize("decode", [True, False])
 def test_same_generator_seed_same_outcome(decode):
     chain = DigitalChain("jpeg", "awgn", mcs="qpsk-1/2", decode=decode)
-    outcomes = {(r.ok, r.codewords_failed) for r in (chain.transmit(IMAGE, 1.0, CBR, gen(7)) for _ in range(2))}
+    outcomes = {(r.ok, r.details["codewords_failed"]) for r in (chain.transmit(IMAGE, 1.0, CBR, gen(7)) for _ in range(2))}
     assert len(outcomes) == 1
 
 
 def test_capacity_bound_bits_and_advantage():
     n = 2048
     bound = CapacityBound("jpeg", "awgn").transmit(IMAGE, 10.0, CBR, gen())
-    assert bound.info_bits_capacity == math.floor(n * math.log2(1 + 10 ** (10.0 / 10)))
-    assert bound.ok and 8 * bound.payload_bytes <= bound.info_bits_capacity and bound.channel_uses_used <= n
+    assert bound.details["info_bits_capacity"] == math.floor(n * math.log2(1 + 10 ** (10.0 / 10)))
+    assert bound.ok and 8 * bound.details["payload_bytes"] <= bound.details["info_bits_capacity"] and bound.channel_uses <= n
     chain = DigitalChain("jpeg", "awgn").transmit(IMAGE, 10.0, CBR, gen())
-    assert chain.ok and chain.info_bits_capacity < bound.info_bits_capacity
+    assert chain.ok and chain.details["info_bits_capacity"] < bound.details["info_bits_capacity"]
     assert psnr_db(bound.x_hat, IMAGE) > psnr_db(chain.x_hat, IMAGE)
     fading = CapacityBound("jpeg", "rayleigh").transmit(IMAGE, 10.0, CBR)
-    assert fading.info_bits_capacity == math.floor(n * float(rayleigh_ergodic_capacity_bits(10.0)))
+    assert fading.details["info_bits_capacity"] == math.floor(n * float(rayleigh_ergodic_capacity_bits(10.0)))
     tiny = CapacityBound("jpeg", "awgn").transmit(IMAGE, -10.0, 0.01)
-    assert not tiny.ok and tiny.reason == "codec cannot fit budget"
+    assert not tiny.ok and tiny.details["reason"] == "codec cannot fit budget"
 
 
 @pytest.mark.parametrize("scheme", [DigitalChain, CapacityBound])

@@ -4,13 +4,13 @@ codecs    jpeg / webp / jpeg2000 / avif / jpegxl with rate control to a byte bud
 link      DigitalLink: LDPC-coded QAM over a semcom ComplexChannel, real encode/decode
 mcs       MCS ladder, measured BLER table (tables/bler.json), select_mcs, capacity_bits
 capacity  capacity in bits (AWGN, Rayleigh ergodic) for the codec-at-capacity bound
-chain     DigitalChain (end to end) and CapacityBound, both returning DigitalResult
+chain     DigitalChain (end to end) and CapacityBound, both returning semcom.types.Transmission
 
 Sionna is imported only when a DigitalLink is built.
 """
 
 from semcom.digital.capacity import DIGITAL_CHANNELS, capacity_bits_per_use, capacity_bound_bits
-from semcom.digital.chain import CapacityBound, DigitalChain, DigitalResult
+from semcom.digital.chain import CapacityBound, DigitalChain
 from semcom.digital.codecs import CODEC_NAMES, Codec, available_codecs, get_codec
 from semcom.digital.link import CODEWORD_BITS, DigitalLink
 from semcom.digital.mcs import (
@@ -19,6 +19,6 @@ from semcom.digital.mcs import (
 
 __all__ = [
     "CODEC_NAMES", "CODEWORD_BITS", "CRC_BITS", "DIGITAL_CHANNELS", "MCS", "MCS_TABLE", "BlerCurve", "BlerTable",
-    "CapacityBound", "Codec", "DigitalChain", "DigitalLink", "DigitalResult", "available_codecs", "capacity_bits",
+    "CapacityBound", "Codec", "DigitalChain", "DigitalLink", "available_codecs", "capacity_bits",
     "capacity_bits_per_use", "capacity_bound_bits", "get_codec", "get_mcs", "load_bler_table", "select_mcs",
 ]

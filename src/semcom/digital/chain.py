@@ -23,59 +23,22 @@ that codec.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from semcom.channels import build_channel
+from semcom.data.images import check_image, tensor_to_uint8, uint8_to_tensor
 from semcom.digital.capacity import capacity_bits_per_use, capacity_bound_bits, check_channel, check_scalar_snr_db
 from semcom.digital.codecs import Codec, get_codec
 from semcom.digital.mcs import (
     MCS, capacity_bits, check_target_success, codewords_needed, get_mcs, load_bler_table, select_mcs,
 )
 from semcom.errors import SemcomError
+from semcom.types import Transmission
 
 FAILURE_FILL = 0.5
 """Pixel value of the image shown when nothing usable arrived."""
-
-
-@dataclass
-class DigitalResult:
-    """Outcome of sending one image.
-
-    ``x_hat``: [3, H, W] float in [0, 1], the received image; all FAILURE_FILL (mid-grey) when
-    ``ok`` is False. ``mcs``: MCS name (None for the capacity bound or when none fits).
-    ``payload_bytes``: codec bytes sent (0 if none). ``info_bits_capacity``: payload bits the
-    budget could carry (transport block without CRC, or floor(n * C) for the bound).
-    ``channel_uses``: the budget, round(cbr * 3 * H * W); ``channel_uses_used``: complex channel
-    uses actually spent (codewords * symbols per codeword; for the bound ceil(payload bits / C)).
-    ``codewords``/``codewords_failed``: codewords sent / lost. ``reason``: None if ok, else
-    "no MCS fits", "codec cannot fit budget" or "decode failed".
-    """
-
-    x_hat: torch.Tensor
-    ok: bool
-    mcs: str | None
-    payload_bytes: int
-    info_bits_capacity: int
-    channel_uses: int
-    channel_uses_used: int
-    codewords: int
-    codewords_failed: int
-    reason: str | None
-
-
-def check_image(image: torch.Tensor) -> None:
-    """``image`` must be a [3, H, W] floating-point tensor with finite values in [0, 1]."""
-    if not isinstance(image, torch.Tensor):
-        raise SemcomError(f"image must be a torch.Tensor, got {type(image).__name__}")
-    if not image.is_floating_point() or image.dim() != 3 or image.shape[0] != 3 or image.numel() == 0:
-        raise SemcomError(f"image must be a [3, H, W] float tensor, got {image.dtype} with shape {tuple(image.shape)}")
-    if not torch.isfinite(image).all():
-        raise SemcomError("image contains NaN or inf")
-    if image.min() < 0 or image.max() > 1:
-        raise SemcomError(f"image values must lie in [0, 1], got {image.min().item():g}..{image.max().item():g}")
 
 
 def check_cbr(cbr: float) -> float:
@@ -84,14 +47,9 @@ def check_cbr(cbr: float) -> float:
     return float(cbr)
 
 
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """[3, H, W] float in [0, 1] -> [H, W, 3] uint8 (rounded)."""
-    return (image.detach().cpu().float() * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
-
-
 def from_uint8(array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
     """[H, W, 3] uint8 -> [3, H, W] in [0, 1] with ``like``'s dtype and device."""
-    return torch.from_numpy(np.array(array)).permute(2, 0, 1).to(like.device, like.dtype) / 255.0
+    return uint8_to_tensor(array).to(like.device, like.dtype)
 
 
 def prepare(image: torch.Tensor, snr_db: float, cbr: float) -> tuple[np.ndarray, float, int]:
@@ -99,14 +57,19 @@ def prepare(image: torch.Tensor, snr_db: float, cbr: float) -> tuple[np.ndarray,
     check_image(image)
     snr = check_scalar_snr_db(snr_db)
     channel_uses = round(check_cbr(cbr) * image.numel())
-    return to_uint8(image), snr, channel_uses
+    return tensor_to_uint8(image), snr, channel_uses
 
 
-def lost(image: torch.Tensor, reason: str, **fields) -> DigitalResult:
-    """A failed transmission: mid-grey image; ``fields`` fill the remaining DigitalResult fields."""
-    counts = {"mcs": None, "payload_bytes": 0, "info_bits_capacity": 0, "channel_uses_used": 0, "codewords": 0,
-              "codewords_failed": 0, **fields}
-    return DigitalResult(x_hat=torch.full_like(image, FAILURE_FILL), ok=False, reason=reason, **counts)
+def result(x_hat: torch.Tensor, reason: str | None = None, channel_uses_used: int = 0, **fields) -> Transmission:
+    """A Transmission whose ``details`` hold every digital field (see ``DETAIL_FIELDS``)."""
+    details = {"mcs": None, "payload_bytes": 0, "info_bits_capacity": 0, "channel_use_budget": 0, "codewords": 0,
+               "codewords_failed": 0, "reason": reason, **fields}
+    return Transmission(x_hat=x_hat, channel_uses=channel_uses_used, ok=reason is None, details=details)
+
+
+def lost(image: torch.Tensor, reason: str, **fields) -> Transmission:
+    """A failed transmission: the mid-grey image, ``ok`` False, ``details['reason']`` says why."""
+    return result(torch.full_like(image, FAILURE_FILL), reason, **fields)
 
 
 def bytes_to_block(data: bytes, mcs: MCS, codewords: int) -> torch.Tensor:
@@ -146,16 +109,16 @@ class DigitalChain:
 
     def transmit(
         self, image: torch.Tensor, snr_db: float, cbr: float, generator: torch.Generator | None = None
-    ) -> DigitalResult:
+    ) -> Transmission:
         """Send one image. ``image``: [3, H, W] float in [0, 1]; ``snr_db``: Es/N0 in dB (scalar);
         ``cbr``: complex channel uses per source dimension (budget round(cbr * 3 * H * W))."""
         pixels, snr, channel_uses = prepare(image, snr_db, cbr)
         mcs = self.fixed_mcs or select_mcs(snr, self.channel_name, channel_uses, self.target_success)
         if mcs is None or capacity_bits(mcs, channel_uses) == 0:
-            return lost(image, "no MCS fits", channel_uses=channel_uses)
+            return lost(image, "no MCS fits", channel_use_budget=channel_uses)
         info_bits = capacity_bits(mcs, channel_uses)
         data = self.codec.encode_to_budget(pixels, info_bits // 8)
-        counts = {"mcs": mcs.name, "info_bits_capacity": info_bits, "channel_uses": channel_uses}
+        counts = {"mcs": mcs.name, "info_bits_capacity": info_bits, "channel_use_budget": channel_uses}
         if data is None:
             return lost(image, "codec cannot fit budget", **counts)
         codewords = codewords_needed(mcs, 8 * len(data))
@@ -172,7 +135,7 @@ class DigitalChain:
         if failed:
             return lost(image, "decode failed", codewords_failed=failed, **counts)
         x_hat = from_uint8(self.codec.decode(received), image)
-        return DigitalResult(x_hat=x_hat, ok=True, codewords_failed=0, reason=None, **counts)
+        return result(x_hat, **counts)
 
 
 class CapacityBound:
@@ -190,15 +153,12 @@ class CapacityBound:
 
     def transmit(
         self, image: torch.Tensor, snr_db: float, cbr: float, generator: torch.Generator | None = None
-    ) -> DigitalResult:
+    ) -> Transmission:
         pixels, snr, channel_uses = prepare(image, snr_db, cbr)
         info_bits = capacity_bound_bits(snr, self.channel_name, channel_uses)
         data = self.codec.encode_to_budget(pixels, info_bits // 8)
         if data is None:
-            return lost(image, "codec cannot fit budget", info_bits_capacity=info_bits, channel_uses=channel_uses)
+            return lost(image, "codec cannot fit budget", info_bits_capacity=info_bits, channel_use_budget=channel_uses)
         uses_used = math.ceil(8 * len(data) / capacity_bits_per_use(snr, self.channel_name))
-        return DigitalResult(
-            x_hat=from_uint8(self.codec.decode(data), image), ok=True, mcs=None, payload_bytes=len(data),
-            info_bits_capacity=info_bits, channel_uses=channel_uses, channel_uses_used=uses_used, codewords=0,
-            codewords_failed=0, reason=None,
-        )
+        return result(from_uint8(self.codec.decode(data), image), channel_uses_used=uses_used, payload_bytes=len(data),
+                      info_bits_capacity=info_bits, channel_use_budget=channel_uses)

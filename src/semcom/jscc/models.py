@@ -99,7 +99,7 @@ class Encoder(nn.Module):
         self.head = nn.Conv2d(w3, cfg.latent_channels, 3, padding=1)
 
     def forward(self, x, side):
-        h = self.stem(x)
+        h = self.stem(x - 0.5)  # centred input: at initialisation the latent then depends on the image
         for stage in self.stages:
             h = stage(h, side)
         return self.head(h)
@@ -140,6 +140,11 @@ class JSCC(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                # Zero biases: otherwise an image-independent pattern takes most of the unit transmit
+                # power at initialisation, the channel noise buries the image content and training stalls.
+                nn.init.zeros_(module.bias)
 
     # ---- rate bookkeeping -------------------------------------------------------------------
     def channels_for_cbr(self, cbr: float) -> int:
