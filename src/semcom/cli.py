@@ -58,19 +58,27 @@ def demo(
     snr: str = typer.Option("1,4,7,10,13", help="SNRs in dB, comma-separated."),
     cbr: str = typer.Option("1/16", help="Channel bandwidth ratios, comma-separated (e.g. 1/16,1/8)."),
     channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
-    codecs: str = typer.Option("jpeg,webp", help="Codecs for the digital chain; the first one also gives the capacity bound."),
+    codecs: str = typer.Option("webp", help="Codecs for the digital chain; the first one also gives the capacity bound."),
     size: int = typer.Option(256, help="Demo images are resized to size x size."),
+    checkpoint: Optional[Path] = typer.Option(None, help="JSCC checkpoint (default: the shipped model)."),
+    workers: int = typer.Option(2, help="Parallel worker processes."),
     seed: int = typer.Option(0),
 ):
     """Offline demo: bundled photos through learned JSCC, the digital chain and the capacity bound."""
     from semcom.experiments.demo import demo_specs, run_demo
+    from semcom.experiments.evaluate import build_transmitters, check_grid
 
     snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
+    check_grid(channel, snrs, cbrs)
     codec_list = [c.strip() for c in codecs.split(",") if c.strip()]
-    cells = len(demo_specs(codec_list)) * len(snrs) * len(cbrs)
+    ckpt = str(checkpoint) if checkpoint else None
+    specs = demo_specs(codec_list, ckpt)
+    transmitters = build_transmitters(specs, channel, cbrs)
     with progress_bar() as bar:
-        task = bar.add_task("demo", total=cells)
-        path = run_demo(out, snrs, cbrs, channel, codec_list, size, seed, on_cell=lambda rows: bar.advance(task))
+        task = bar.add_task("demo", total=len(specs) * len(snrs) * len(cbrs))
+        path, summary = run_demo(out, snrs, cbrs, channel, codec_list, size, seed, workers, ckpt,
+                                 on_cell=lambda rows: bar.advance(task), transmitters=transmitters)
+    print_summary(summary, "semcom demo (mean over images)")
     out_console.print(f"report written to {path / 'index.html'}")
 
 
@@ -131,18 +139,21 @@ def evaluate(
 ):
     """Evaluate a scheme on an image folder over an SNR x CBR grid."""
     from semcom.data import load_folder
-    from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
+    from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, summarize, sweep
     from semcom.experiments.results import atomic_folder, write_results
 
     snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
+    check_grid(channel, snrs, cbrs)
     if scheme == "jscc":
         specs = [SchemeSpec("jscc", checkpoint=str(checkpoint) if checkpoint else None)]
     else:
         specs = [SchemeSpec(scheme, c.strip(), decode=not fast) for c in codec.split(",") if c.strip()]
+    transmitters = build_transmitters(specs, channel, cbrs)
     images = load_folder(data, limit)
     with progress_bar() as bar:
         task = bar.add_task(f"eval {scheme}", total=len(specs) * len(snrs) * len(cbrs))
-        rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers, on_cell=lambda r: bar.advance(task))
+        rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers, on_cell=lambda r: bar.advance(task),
+                     transmitters=transmitters)
     summary = summarize(rows)
     print_summary(summary, f"{scheme} on {data}")
     if out:
@@ -167,11 +178,14 @@ def transmit(
 ):
     """Send one image through a scheme and channel; write what arrived and print its metrics."""
     from semcom.data import load_image, save_image
-    from semcom.experiments.evaluate import SchemeSpec, run_cell
+    from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, run_cell
 
+    cbr_value = parse_number(cbr)
+    check_grid(channel, [snr], [cbr_value])
     spec = SchemeSpec(scheme, codec if scheme != "jscc" else None, str(checkpoint) if checkpoint else None)
+    transmitter = build_transmitters([spec], channel, [cbr_value])[spec]
     x = load_image(image)
-    row = run_cell(spec, channel, [(image.stem, x)], snr, parse_number(cbr), seed, keep=True)[0]
+    row = run_cell(spec, channel, [(image.stem, x)], snr, cbr_value, seed, keep=True, transmitter=transmitter)[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
     save_image(row.pop("x_hat"), tmp)
@@ -181,22 +195,21 @@ def transmit(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input) instead of raising for known errors."""
-    import click
-
     try:
-        app(args=argv, prog_name="semcom", standalone_mode=False)
+        result = app(args=argv, prog_name="semcom", standalone_mode=False)
     except SemcomError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         console.print("aborted")
         return 130
-    return 0
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, ...
+        show = getattr(exc, "show", None)
+        show() if show else console.print(f"error: {exc.format_message()}")
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
 
 
 def entry() -> None:

@@ -6,21 +6,30 @@ import json
 from pathlib import Path
 
 from semcom.data import demo_images
+from semcom.errors import SemcomError
 from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
 from semcom.experiments.report import image_grid_html, plot_metric_vs_snr, summary_table_html, write_html
 from semcom.experiments.results import atomic_folder, write_results
 
 
-def demo_specs(codecs: list[str]) -> list[SchemeSpec]:
-    return [SchemeSpec("jscc")] + [SchemeSpec("digital", c) for c in codecs] + [SchemeSpec("bound", codecs[0])]
+def demo_specs(codecs: list[str], checkpoint: str | None = None) -> list[SchemeSpec]:
+    if not codecs:
+        raise SemcomError("the demo needs at least one codec for the digital chain")
+    return ([SchemeSpec("jscc", checkpoint=checkpoint)] + [SchemeSpec("digital", c) for c in codecs]
+            + [SchemeSpec("bound", codecs[0])])
 
 
 def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, codecs: list[str], size: int, seed: int,
-             on_cell=None) -> Path:
-    """Run the demo grid and write the report folder (index.html, results.json, results.csv, plots)."""
+             workers: int = 1, checkpoint: str | None = None, on_cell=None,
+             transmitters: dict | None = None) -> tuple[Path, list[dict]]:
+    """Run the demo grid and write the report folder (index.html, results.json, results.csv, plots).
+
+    Returns the folder and the per-(scheme, SNR, CBR) summary.
+    """
     images = demo_images(size)
-    specs = demo_specs(codecs)
-    rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, keep=True, on_cell=on_cell)
+    specs = demo_specs(codecs, checkpoint)
+    rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers, keep=True, on_cell=on_cell,
+                 transmitters=transmitters)
     summary = summarize(rows)
     config = {"command": "semcom demo", "images": [n for n, _ in images], "size": size, "snr_db": snrs, "cbr": cbrs,
               "channel": channel, "schemes": [s.label for s in specs], "seed": seed}
@@ -41,4 +50,4 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
             ("Reconstructions", image_grid_html(tmp, images, rows, snrs)),
         ]
         write_html(tmp, "semcom demo", sections)
-    return out
+    return out, summary

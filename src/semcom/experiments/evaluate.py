@@ -7,6 +7,7 @@ alone, and the result does not depend on the number of workers.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -19,6 +20,7 @@ from semcom.errors import SemcomError
 from semcom.metrics import ms_ssim, psnr_db, ssim
 from semcom.seeding import make_generator
 from semcom.types import Transmission
+from semcom.units import check_snr_db
 
 SCHEMES = ("jscc", "digital", "bound")
 
@@ -52,6 +54,17 @@ def build_transmitter(spec: SchemeSpec, channel: str):
     if spec.name == "digital":
         return DigitalChain(codec=spec.codec or "jpeg", channel=channel, decode=spec.decode)
     return CapacityBound(codec=spec.codec or "jpeg", channel=channel)
+
+
+def build_transmitters(specs: list[SchemeSpec], channel: str, cbrs: list[float]) -> dict:
+    """Build every scheme once and check it supports every CBR, before any work starts."""
+    transmitters = {}
+    for spec in specs:
+        transmitters[spec] = transmitter = build_transmitter(spec, channel)
+        if spec.name == "jscc":
+            for cbr in cbrs:
+                transmitter.model.channels_for_cbr(cbr)
+    return transmitters
 
 
 def noise_seed(seed: int, image_index: int, snr_db: float, cbr: float) -> int:
@@ -89,22 +102,32 @@ def worker_cell(args) -> list[dict]:
     return run_cell(*args)
 
 
+def check_grid(channel: str, snrs: list[float], cbrs: list[float]) -> None:
+    """Fail fast, before any work, on an unknown channel, an SNR out of range or a CBR <= 0."""
+    build_channel(channel)
+    check_snr_db(torch.tensor(snrs, dtype=torch.float32))
+    bad = [c for c in cbrs if not (math.isfinite(c) and c > 0)]
+    if bad:
+        raise SemcomError(f"CBR must be a finite number > 0, got {bad[0]!r}")
+
+
 def sweep(specs: list[SchemeSpec], channel: str, images: list[tuple[str, torch.Tensor]], snrs: list[float],
-          cbrs: list[float], seed: int = 0, workers: int = 1, keep: bool = False, on_cell=None) -> list[dict]:
+          cbrs: list[float], seed: int = 0, workers: int = 1, keep: bool = False, on_cell=None,
+          transmitters: dict | None = None) -> list[dict]:
     """All (scheme, SNR, CBR) cells; ``workers`` > 1 runs cells in parallel processes.
 
     ``on_cell(rows)`` is called as each cell finishes (for progress bars). Rows come back in grid order.
+    ``transmitters``: from ``build_transmitters`` (built here when not given).
     """
-    build_channel(channel)  # fail fast on an unknown name
+    check_grid(channel, snrs, cbrs)
+    if not images:
+        raise SemcomError("no images to evaluate")
+    transmitters = transmitters or build_transmitters(specs, channel, cbrs)
     cells = [(spec, channel, images, snr, cbr, seed, keep) for spec in specs for cbr in cbrs for snr in snrs]
     results: list[list[dict]] = []
     if workers <= 1:
-        cache = {}
         for cell in cells:
-            spec = cell[0]
-            if spec not in cache:
-                cache[spec] = build_transmitter(spec, channel)
-            rows = run_cell(*cell, transmitter=cache[spec])
+            rows = run_cell(*cell, transmitter=transmitters[cell[0]])
             results.append(rows)
             if on_cell:
                 on_cell(rows)
