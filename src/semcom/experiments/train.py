@@ -42,6 +42,7 @@ class TrainConfig:
     warmup: int = 200
     val_count: int = 4
     eval_every: int = 250
+    log_every: int = 50
     ckpt_every: int = 100
     seed: int = 0
     device: str = "cpu"
@@ -151,7 +152,7 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         x = crops.sample(cfg.batch, gen).to(device)
         snr = (lo + (hi - lo) * torch.rand(cfg.batch, generator=gen)).to(device)
         cbr = [cfg.cbr[i] for i in torch.randint(len(cfg.cbr), (cfg.batch,), generator=gen).tolist()]
-        result = net(x, snr, channel, cbr)
+        result = net(x, snr, channel, cbr, gen)
         loss = F.mse_loss(result["x_hat"], x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -164,7 +165,7 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         if progress is not None and rank == 0:
             progress(step, cfg.steps, running)
         record = None
-        if rank == 0 and (step % 50 == 0 or step == cfg.steps):
+        if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
             record = {"step": step, "loss": running, "psnr_train": -10 * math.log10(max(running, 1e-10)),
                       "lr": learning_rate(cfg, step - 1), "cpu_hours": cpu_s / 3600, "wall_hours": wall_s / 3600}
         if val is not None and rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
