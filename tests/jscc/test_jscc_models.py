@@ -3,7 +3,7 @@ import torch
 
 from semcom.channels import AWGN
 from semcom.errors import SemcomError
-from semcom.jscc import FACTOR, GDN, JSCC, JSCCConfig, build_jscc
+from semcom.jscc import FACTOR, GDN, JSCCConfig, build_jscc
 
 SMALL = dict(widths=(8, 12, 16), latent_channels=24)
 

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +23,7 @@ from semcom.data import RandomCrops, center_crops, split_train_val
 from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, read_checkpoint
 from semcom.jscc.models import JSCC, JSCCConfig
+from semcom.metrics import psnr_db
 from semcom.seeding import make_generator, seed_everything
 from semcom.units import check_snr_db
 
@@ -87,8 +88,7 @@ def validate(model: JSCC, val: torch.Tensor, cfg: TrainConfig, channel) -> dict:
     for cbr in cfg.cbr:
         for snr in (lo, (lo + hi) / 2, hi):
             out = model(val, snr, channel, cbr, make_generator(1234))
-            mse = F.mse_loss(out["x_hat"], val, reduction="none").mean(dim=(1, 2, 3))
-            result[f"psnr_cbr{cbr:.4g}_snr{snr:g}"] = (-10 * torch.log10(mse)).mean().item()
+            result[f"psnr_cbr{cbr:.4g}_snr{snr:g}"] = psnr_db(val, out["x_hat"]).mean().item()
     model.train()
     return result
 

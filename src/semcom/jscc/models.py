@@ -13,7 +13,7 @@ Design for CPU efficiency: a 4x4 pixel-unshuffle stem (no convolution runs above
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
