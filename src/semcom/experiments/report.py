@@ -49,7 +49,7 @@ def image_grid_html(folder: Path, originals: list[tuple[str, torch.Tensor]], row
     """Rows of the grid: images; columns: original, then each scheme at each SNR in ``snrs``."""
     (folder / "images").mkdir(exist_ok=True)
     schemes = sorted({r["scheme"] for r in rows if "x_hat" in r})
-    lookup = {(r["image"], r["scheme"], r["snr_db"]): r for r in rows if "x_hat" in r}
+    lookup = {(r["image"], r["scheme"], r["snr_db"], r["cbr_target"]): r for r in rows if "x_hat" in r}
     parts = []
     for cbr in sorted({r["cbr_target"] for r in rows}):
         cols = [(s, snr) for s in schemes for snr in snrs]
@@ -61,9 +61,7 @@ def image_grid_html(folder: Path, originals: list[tuple[str, torch.Tensor]], row
                 save_image(x, folder / orig)
             cells = [f"<td><img src='{orig}'></td>"]
             for s, snr in cols:
-                r = lookup.get((name, s, snr)) if any(rr["cbr_target"] == cbr for rr in rows) else None
-                r = next((rr for rr in rows if rr.get("x_hat") is not None and rr["image"] == name and rr["scheme"] == s
-                          and rr["snr_db"] == snr and rr["cbr_target"] == cbr), None)
+                r = lookup.get((name, s, snr, cbr))
                 if r is None:
                     cells.append("<td></td>")
                     continue

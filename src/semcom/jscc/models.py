@@ -178,12 +178,12 @@ class JSCC(nn.Module):
     def prepare(self, x, snr_db, cbr):
         check_batch(x)
         batch = x.shape[0]
-        snr = check_snr_db(snr_db, batch).to(x.device).expand(batch) if torch.as_tensor(snr_db).dim() == 0 else check_snr_db(snr_db, batch).to(x.device)
+        snr = check_snr_db(snr_db, batch).to(x.device).expand(batch)
         cbrs = cbr if isinstance(cbr, (list, tuple)) else [cbr] * batch
         if len(cbrs) != batch:
             raise SemcomError(f"got {len(cbrs)} CBR values for a batch of {batch}")
         counts = torch.tensor([self.channels_for_cbr(c) for c in cbrs], device=x.device)
-        return snr.expand(batch).float(), counts
+        return snr, counts
 
     @staticmethod
     def pad(x: torch.Tensor) -> torch.Tensor:
