@@ -14,6 +14,9 @@ import torch  # noqa: E402
 from semcom.data.images import save_image  # noqa: E402
 
 
+METRIC_LABELS = {"psnr_db": "PSNR (dB)", "ms_ssim": "MS-SSIM", "ssim": "SSIM"}
+
+
 def plot_metric_vs_snr(summary: list[dict], metric: str, path: Path, title: str = "") -> None:
     """One panel per (channel, CBR); one line per scheme."""
     panels = sorted({(s["channel"], s["cbr_target"]) for s in summary})
@@ -26,7 +29,7 @@ def plot_metric_vs_snr(summary: list[dict], metric: str, path: Path, title: str 
                 style = "--" if scheme.startswith("bound") else "-"
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", label=scheme)
         ax.set_xlabel("SNR (dB)")
-        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         ax.set_title(f"{title} {channel}, CBR {cbr:.4g}".strip())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
