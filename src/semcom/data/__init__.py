@@ -1,5 +1,6 @@
 """Images: loading with clear errors, training crops, the bundled demo set and shared data folders."""
 
+from semcom.data.cifar import CIFAR10_CLASSES, CifarBatches, cifar10_test, cifar10_train, random_crop_flip
 from semcom.data.crops import RandomCrops, center_crops, split_train_val
 from semcom.data.images import (
     check_batch, check_image, list_images, load_folder, load_image, save_image, tensor_to_uint8, uint8_to_tensor,
@@ -10,4 +11,5 @@ __all__ = [
     "DEMO_IMAGES", "RandomCrops", "center_crops", "check_batch", "check_image", "demo_images", "list_images",
     "load_folder", "load_image", "save_image", "shared_data_dir", "shared_subdir", "split_train_val",
     "tensor_to_uint8", "uint8_to_tensor",
+    "CIFAR10_CLASSES", "CifarBatches", "cifar10_test", "cifar10_train", "random_crop_flip",
 ]
