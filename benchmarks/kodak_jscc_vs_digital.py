@@ -21,7 +21,7 @@ import torch
 
 from semcom.data import load_folder
 from semcom.digital import available_codecs
-from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
+from semcom.experiments.evaluate import SchemeSpec, fast_cpu_math, summarize, sweep
 from semcom.experiments.results import plain_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,6 +68,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-digital", action="store_true", help="only JSCC and the capacity bounds")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "kodak.json"))
     args = parser.parse_args(argv)
+    fast_cpu_math()
 
     images = load_folder(args.data, args.limit)
     codecs = [c for c in args.codecs.split(",") if c]
@@ -93,7 +94,7 @@ def main(argv=None) -> int:
     config = {"command": "python benchmarks/kodak_jscc_vs_digital.py " + " ".join(argv or sys.argv[1:]),
               "images": [n for n, _ in images], "snr_db": SNRS, "grid": GRID, "codecs": codecs, "seed": args.seed,
               "workers": args.workers, "torch": torch.__version__, "machine": platform.machine(),
-              "cpu_threads_per_worker": 1, "wall_seconds": time.time() - started}
+              "cpu_threads_per_worker": 1 if args.workers > 1 else torch.get_num_threads(), "wall_seconds": time.time() - started}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"config": config, "summary": summary, "seconds_per_image": timing,
                                          "rows": plain_rows(rows)}, indent=1, default=str))

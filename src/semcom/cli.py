@@ -195,6 +195,9 @@ def transmit(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input) instead of raising for known errors."""
+    from semcom.experiments.evaluate import fast_cpu_math
+
+    fast_cpu_math()
     try:
         result = app(args=argv, prog_name="semcom", standalone_mode=False)
     except SemcomError as exc:

@@ -97,8 +97,16 @@ def run_cell(spec: SchemeSpec, channel: str, images: list[tuple[str, torch.Tenso
     return rows
 
 
+def fast_cpu_math(threads: int | None = None) -> None:
+    """Process-wide CPU settings for running trained models: flush subnormal floats (trained GDN
+    layers produce them and they are very slow on x86), optionally fix the thread count."""
+    torch.set_flush_denormal(True)
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def worker_cell(args) -> list[dict]:
-    torch.set_num_threads(1)
+    fast_cpu_math(threads=1)
     return run_cell(*args)
 
 

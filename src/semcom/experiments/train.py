@@ -22,6 +22,7 @@ from semcom.channels import build_channel
 from semcom.data import RandomCrops, center_crops, split_train_val
 from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.experiments.evaluate import fast_cpu_math
 from semcom.jscc.models import JSCC, JSCCConfig
 from semcom.metrics import psnr_db
 from semcom.seeding import make_generator, seed_everything
@@ -95,11 +96,9 @@ def validate(model: JSCC, val: torch.Tensor, cfg: TrainConfig, channel) -> dict:
 
 def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, progress=None) -> Path:
     """Train (or resume) a JSCC model; returns the path of the last checkpoint."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     # GDN's off-diagonal gammas decay towards zero and become subnormal floats, which are very slow
     # on x86 CPUs; flushing them to zero changes nothing measurable and keeps the step time flat.
-    torch.set_flush_denormal(True)
+    fast_cpu_math(cfg.threads)
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise SemcomError("--device cuda requested but CUDA is not available")
     rank, world = distributed_context(cfg.device)
