@@ -1,0 +1,90 @@
+"""Scalar quantiser with learned reconstruction levels (soft-to-hard, Agustsson et al., NeurIPS 2017).
+
+Forward uses the hard nearest level; gradients flow through a soft assignment
+softmax(-temperature * (x - c_l)^2), so both the encoder and the levels ``c_l`` learn (the levels
+of the SemanticNN seed never moved: their gradient was cut). Indices are what is transmitted:
+``bits_per_symbol`` = log2(levels) bits each, packed into bytes by ``pack_indices``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from semcom.errors import SemcomError
+
+
+class LearnedScalarQuantizer(nn.Module):
+    """``levels`` = 2**bits learned centres, initialised uniformly on [-init_range, init_range].
+
+    forward(x) -> (x_q, indices): ``x_q`` has x's shape, equals ``centers[indices]`` in value and
+    carries the soft-assignment gradient to ``x`` and ``centers``; ``indices`` int64, same shape.
+    """
+
+    def __init__(self, bits: int = 3, init_range: float = 1.5, temperature: float = 4.0):
+        super().__init__()
+        if not isinstance(bits, int) or not 1 <= bits <= 8:
+            raise SemcomError(f"quantiser bits per symbol must be an integer in 1..8, got {bits!r}")
+        self.bits = bits
+        self.temperature = temperature
+        self.centers = nn.Parameter(torch.linspace(-init_range, init_range, 2**bits))
+
+    @property
+    def levels(self) -> int:
+        return 2**self.bits
+
+    def sorted_centers(self) -> torch.Tensor:
+        return torch.sort(self.centers).values
+
+    def indices(self, x: torch.Tensor) -> torch.Tensor:
+        """Nearest-level index of every element (int64, x's shape)."""
+        return (x.detach().unsqueeze(-1) - self.centers.detach()).abs().argmin(dim=-1)
+
+    def dequantize(self, indices: torch.Tensor) -> torch.Tensor:
+        if indices.numel() and (indices.min() < 0 or indices.max() >= self.levels):
+            raise SemcomError(f"quantiser indices must lie in [0, {self.levels - 1}]")
+        return self.centers[indices]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not torch.isfinite(x).all():
+            raise SemcomError("quantiser input contains NaN or inf")
+        dist = (x.unsqueeze(-1) - self.centers) ** 2
+        soft = (torch.softmax(-self.temperature * dist, dim=-1) * self.centers).sum(-1)
+        idx = self.indices(x)
+        hard = self.centers[idx]
+        return soft + (hard - soft).detach(), idx
+
+    def payload_bits(self, num_symbols: int) -> int:
+        return num_symbols * self.bits
+
+
+def indices_to_bits(indices: torch.Tensor, bits: int) -> torch.Tensor:
+    """[B, n] int64 in [0, 2**bits) -> [B, n * bits] uint8, most significant bit first."""
+    shifts = torch.arange(bits - 1, -1, -1, device=indices.device)
+    return ((indices.unsqueeze(-1) >> shifts) & 1).reshape(indices.shape[0], -1).to(torch.uint8)
+
+
+def bits_to_indices(bits: torch.Tensor, bits_per_symbol: int) -> torch.Tensor:
+    """Inverse of ``indices_to_bits``: [B, n * b] of 0/1 -> [B, n] int64."""
+    if bits.shape[-1] % bits_per_symbol:
+        raise SemcomError(f"{bits.shape[-1]} bits do not split into whole {bits_per_symbol}-bit symbols")
+    weights = 2 ** torch.arange(bits_per_symbol - 1, -1, -1, device=bits.device)
+    return (bits.reshape(bits.shape[0], -1, bits_per_symbol).long() * weights).sum(-1)
+
+
+def pack_indices(indices: torch.Tensor, bits: int) -> bytes:
+    """One example's indices -> bytes (bit-packed, zero-padded to a whole byte)."""
+    flat = indices_to_bits(indices.reshape(1, -1), bits)[0].cpu().numpy()
+    return np.packbits(flat).tobytes()
+
+
+def unpack_indices(data: bytes, bits: int, count: int) -> torch.Tensor:
+    """Inverse of ``pack_indices``; SemcomError when ``data`` is too short for ``count`` symbols."""
+    needed = math.ceil(count * bits / 8)
+    if len(data) != needed:
+        raise SemcomError(f"payload has {len(data)} bytes, expected {needed} for {count} symbols of {bits} bits")
+    flat = np.unpackbits(np.frombuffer(data, dtype=np.uint8))[: count * bits]
+    return bits_to_indices(torch.from_numpy(flat.copy()).reshape(1, -1), bits)[0]

@@ -1,0 +1,68 @@
+import math
+
+import pytest
+import torch
+
+from semcom.coding import LearnedScalarQuantizer, bits_to_indices, indices_to_bits, pack_indices, unpack_indices
+from semcom.errors import SemcomError
+
+
+def test_forward_value_is_the_nearest_centre():
+    q = LearnedScalarQuantizer(bits=2, init_range=1.5)
+    x = torch.tensor([[-2.0, -0.6, 0.1, 0.4, 3.0]])
+    x_q, idx = q(x)
+    centres = q.centers.detach()
+    assert torch.equal(idx, torch.tensor([[0, 1, 2, 2, 3]]))
+    assert torch.allclose(x_q, centres[idx])
+
+
+def test_centres_really_learn_to_fit_the_data():
+    """Data clustered at +-0.3 and +-2: after training, the 4 centres sit near the clusters (they moved)."""
+    torch.manual_seed(0)
+    q = LearnedScalarQuantizer(bits=2, init_range=1.0)
+    start = q.centers.detach().clone()
+    opt = torch.optim.Adam(q.parameters(), lr=0.05)
+    for _ in range(300):
+        x = torch.tensor([-2.0, -0.3, 0.3, 2.0])[torch.randint(4, (512,))] + 0.05 * torch.randn(512)
+        x_q, _ = q(x)
+        loss = ((x_q - x) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        assert q.centers.grad.abs().sum() > 0
+        opt.step()
+    learned = q.sorted_centers().detach()
+    assert (learned - start).abs().max() > 0.5
+    assert torch.allclose(learned, torch.tensor([-2.0, -0.3, 0.3, 2.0]), atol=0.1)
+
+
+def test_gradient_reaches_the_input():
+    q = LearnedScalarQuantizer(bits=3)
+    x = torch.randn(10, requires_grad=True)
+    q(x)[0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
+def test_bit_and_byte_packing_round_trip_and_counts(bits):
+    g = torch.Generator().manual_seed(bits)
+    idx = torch.randint(2**bits, (2, 37), generator=g)
+    b = indices_to_bits(idx, bits)
+    assert b.shape == (2, 37 * bits) and set(b.unique().tolist()) <= {0, 1}
+    assert torch.equal(bits_to_indices(b, bits), idx)
+    data = pack_indices(idx[0], bits)
+    assert len(data) == math.ceil(37 * bits / 8)
+    assert torch.equal(unpack_indices(data, bits, 37), idx[0])
+
+
+def test_bad_inputs():
+    with pytest.raises(SemcomError):
+        LearnedScalarQuantizer(bits=0)
+    q = LearnedScalarQuantizer(bits=2)
+    with pytest.raises(SemcomError, match="NaN"):
+        q(torch.tensor([float("nan")]))
+    with pytest.raises(SemcomError, match="indices"):
+        q.dequantize(torch.tensor([4]))
+    with pytest.raises(SemcomError, match="expected"):
+        unpack_indices(b"\x00", 3, 37)  # truncated payload
+    with pytest.raises(SemcomError, match="whole"):
+        bits_to_indices(torch.zeros(1, 7), 3)
