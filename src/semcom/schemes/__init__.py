@@ -1,0 +1,1 @@
+"""Semantic-communication schemes, each composed from the shared core."""
