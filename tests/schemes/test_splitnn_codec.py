@@ -38,3 +38,43 @@ def test_bad_config():
         SplitCodecConfig(feature_channels=16, bits=9)
     with pytest.raises(SemcomError):
         SplitCodecConfig(feature_channels=0)
+
+
+def tiny_split():
+    from semcom.splitting import SplitModel
+    from semcom.splitting.resnet_cifar import CifarResNet
+
+    torch.manual_seed(0)
+    return SplitModel(CifarResNet(depth=8), "layer1")
+
+
+@pytest.mark.parametrize("bits, modulation", [(0, "qpsk"), (2, "qpsk"), (3, "16qam")])
+def test_semanticnn_end_to_end_counts_and_gradients(bits, modulation):
+    from semcom.schemes.splitnn.model import SemanticNN
+
+    model = SemanticNN(tiny_split(), SplitCodecConfig(feature_channels=16, channels=4, stride=4, bits=bits, width=8),
+                       modulation=modulation)
+    x = torch.rand(2, 3, 32, 32)
+    out = model(x, torch.tensor([3.0, 20.0]), torch.Generator().manual_seed(0))
+    assert out["logits"].shape == (2, 10)
+    symbols = 4 * 8 * 8
+    assert out["bits"] == symbols * (bits or 32)
+    per_symbol = {"qpsk": 2, "16qam": 4}[modulation]
+    assert out["channel_uses"] == (symbols // 2 if bits == 0 else -(-symbols * bits // per_symbol))
+    out["logits"].sum().backward()
+    assert model.codec.encoder.body[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.split.parameters())  # classifier stays frozen
+
+
+def test_bit_errors_grow_as_snr_falls():
+    from semcom.schemes.splitnn.model import SemanticNN
+
+    model = SemanticNN(tiny_split(), SplitCodecConfig(feature_channels=16, channels=8, stride=2, bits=3, width=8))
+    x = torch.rand(4, 3, 32, 32)
+    features = model.split.head(x)
+    z, idx = model.codec.encode(features)
+    errors = []
+    for snr in (-6.0, 0.0, 20.0):
+        z_hat, _ = model.transmit(z, idx, torch.full((4,), snr), torch.Generator().manual_seed(1))
+        errors.append((z_hat != z).float().mean().item())
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3
