@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from semcom.data import RandomCrops, center_crops, split_train_val
 from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, read_checkpoint
 from semcom.experiments.evaluate import fast_cpu_math
+from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc.models import JSCC, JSCCConfig
 from semcom.metrics import psnr_db
 from semcom.seeding import make_generator, seed_everything
@@ -66,10 +66,7 @@ class TrainConfig:
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` over ``steps``."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * progress))
+    return cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup)
 
 
 def distributed_context(device: str) -> tuple[int, int]:
@@ -115,7 +112,7 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
     for c in cfg.cbr:
         model.channels_for_cbr(c)  # fail early on an unsupported CBR
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    step, cpu_s, wall_s = 0, 0.0, 0.0
+    step, clock = 0, RunClock(world=world)
     gen = make_generator(cfg.seed * 1000 + rank)
     if last.is_file():
         ckpt = read_checkpoint(last)
@@ -123,14 +120,14 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
             raise SemcomError(f"{last} was trained with a different model config: {ckpt['model_config']}")
         model.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
-        step, cpu_s, wall_s = ckpt["step"], ckpt["cpu_seconds"], ckpt["wall_seconds"]
+        step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"], world)
         gen.set_state(ckpt["rng"][rank] if rank < len(ckpt["rng"]) else gen.get_state())
         log(f"resumed from {last} at step {step}")
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict(), "world_size": world}, indent=2))
-    logf = open(out / "train.jsonl", "a") if rank == 0 else None
+    logf = JsonlLog(out / "train.jsonl", log) if rank == 0 else None
 
     def save() -> None:
         states = [gen.get_state()]
@@ -141,13 +138,14 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         if rank == 0:
             atomic_save({
                 "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(), "state_dict": model.state_dict(),
-                "optimizer": opt.state_dict(), "step": step, "cpu_seconds": cpu_s, "wall_seconds": wall_s,
-                "cpu_hours": cpu_s / 3600, "world_size": world, "rng": states, "torch": torch.__version__,
+                "optimizer": opt.state_dict(), "step": step, **clock.state(), "world_size": world, "rng": states,
+                "torch": torch.__version__,
             }, last)
 
     model.train()
     lo, hi = cfg.snr_range
-    running, t_cpu, t_wall = 0.0, time.process_time(), time.time()
+    running = 0.0
+    clock.tick()
     while step < cfg.steps:
         for group in opt.param_groups:
             group["lr"] = learning_rate(cfg, step)
@@ -161,25 +159,19 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         opt.step()
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
-        now_cpu, now_wall = time.process_time(), time.time()
-        cpu_s, wall_s = cpu_s + (now_cpu - t_cpu) * world, wall_s + (now_wall - t_wall)
-        t_cpu, t_wall = now_cpu, now_wall
+        clock.tick()
         if progress is not None and rank == 0:
             progress(step, cfg.steps, running)
         record = None
         if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
             record = {"step": step, "loss": running, "psnr_train": -10 * math.log10(max(running, 1e-10)),
-                      "lr": learning_rate(cfg, step - 1), "cpu_hours": cpu_s / 3600, "wall_hours": wall_s / 3600}
+                      "lr": learning_rate(cfg, step - 1), **clock.hours()}
         if val is not None and rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
             record = {**(record or {"step": step}), **validate(model, val, cfg, channel)}
         if record and logf:
-            logf.write(json.dumps(record) + "\n")
-            logf.flush()
-            log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            logf.write(record)
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             save()
-    if logf:
-        logf.close()
     if world > 1:
         dist.barrier()
     return last

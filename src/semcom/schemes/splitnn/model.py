@@ -5,15 +5,21 @@ Digital mode (``bits`` > 0): quantiser indices become bits (MSB first) and cross
 those of a real modulation at that SNR. Gradients pass the channel straight through: the decoder
 sees the received levels, the encoder gets the gradient of the sent ones.
 Analog mode (``bits`` = 0): power-normalised symbols over the core's complex channel.
+
+Deployment is split in two: ``device_payload`` (device: image -> bytes) and ``server_logits``
+(server: received bytes -> logits), with the payload length checked at the server.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from semcom.channels import BitChannel, build_channel
-from semcom.coding import bits_to_indices, indices_to_bits
+from semcom.coding import bits_to_indices, indices_to_bits, pack_indices, unpack_indices
+from semcom.errors import SemcomError
 from semcom.schemes.splitnn.codec import SplitCodec, SplitCodecConfig
 from semcom.splitting import SplitModel
 from semcom.units import check_snr_db
@@ -32,8 +38,12 @@ class SemanticNN(nn.Module):
         self.split = split
         for p in self.split.parameters():
             p.requires_grad_(False)
+        if len(split.feature_shape()) != 3 or split.feature_shape()[0] != codec_cfg.feature_channels:
+            raise SemcomError(f"codec expects {codec_cfg.feature_channels} feature channels, the split at "
+                              f"'{split.split_at}' gives features of shape {list(split.feature_shape())}")
         self.codec = SplitCodec(codec_cfg)
         self.feature_shape = tuple(split.feature_shape())
+        self.modulation, self.medium = modulation, medium
         if codec_cfg.bits:
             self.bit_channel = BitChannel(modulation, medium)
             self.channel = None
@@ -45,6 +55,19 @@ class SemanticNN(nn.Module):
         super().train(mode)
         self.split.eval()  # frozen classifier: batch-norm statistics never move
         return self
+
+    @property
+    def bits(self) -> int:
+        """Payload bits per example (analog: the 32-bit floats it would take to send the symbols)."""
+        return self.codec.bits_per_example(self.feature_shape)
+
+    @property
+    def channel_uses(self) -> int:
+        """Complex channel uses per example."""
+        symbols = self.bits // (self.codec.cfg.bits or 32)
+        if self.codec.cfg.bits:
+            return math.ceil(self.bits / self.bit_channel.bits_per_symbol)
+        return math.ceil(symbols / 2)
 
     def transmit(self, z: torch.Tensor, idx: torch.Tensor | None, snr_db: torch.Tensor, generator=None):
         """Channel step: returns (received symbols with straight-through gradient, complex channel uses)."""
@@ -60,8 +83,45 @@ class SemanticNN(nn.Module):
         snr = check_snr_db(snr_db, x.shape[0]).to(x.device).expand(x.shape[0])
         with torch.no_grad():
             features = self.split.head(x)
-        z, idx = self.codec.encode(features)
+        z, idx = self.codec.encode(features, snr)
         z_hat, uses = self.transmit(z, idx, snr, generator)
         features_hat = self.codec.decoder(z_hat, snr)
         return {"logits": self.split.tail(features_hat), "features": features, "features_hat": features_hat,
-                "bits": self.codec.bits_per_example(self.feature_shape), "channel_uses": uses}
+                "bits": self.bits, "channel_uses": uses}
+
+    # --- deployment: device and server as separate calls -------------------------------------------------
+    def _require_digital(self) -> None:
+        if not self.codec.cfg.bits:
+            raise SemcomError("payloads exist only for a digital codec (bits > 0); this one is analog")
+
+    @torch.no_grad()
+    def device_payload(self, x: torch.Tensor, snr_db=None) -> list[bytes]:
+        """Device side: images [B, 3, H, W] in [0, 1] -> one bit-packed payload per image.
+
+        ``snr_db`` is needed only by an SNR-adaptive encoder.
+        """
+        self._require_digital()
+        snr = None if snr_db is None else check_snr_db(snr_db, x.shape[0]).expand(x.shape[0])
+        _, idx = self.codec.encode(self.split.head(x), snr)
+        return [pack_indices(row, self.codec.cfg.bits) for row in idx]
+
+    @torch.no_grad()
+    def server_logits(self, payloads: list[bytes], snr_db) -> torch.Tensor:
+        """Server side: received payloads -> logits [B, classes]; SemcomError on a payload of the wrong length."""
+        self._require_digital()
+        if not payloads:
+            raise SemcomError("no payloads to classify")
+        shape = (self.codec.cfg.channels, self.feature_shape[1] // self.codec.cfg.stride,
+                 self.feature_shape[2] // self.codec.cfg.stride)
+        count = shape[0] * shape[1] * shape[2]
+        rows = []
+        for i, data in enumerate(payloads):
+            if not isinstance(data, (bytes, bytearray)):
+                raise SemcomError(f"payload {i} must be bytes, got {type(data).__name__}")
+            try:
+                rows.append(unpack_indices(bytes(data), self.codec.cfg.bits, count))
+            except SemcomError as exc:
+                raise SemcomError(f"payload {i}: {exc}") from None
+        idx = torch.stack(rows).reshape(len(rows), *shape)
+        snr = check_snr_db(snr_db, len(rows)).expand(len(rows))
+        return self.split.tail(self.codec.decoder(self.codec.quantizer.dequantize(idx), snr))

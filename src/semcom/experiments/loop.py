@@ -1,0 +1,49 @@
+"""Pieces every training loop shares: the learning-rate schedule, CPU/wall-time accounting, the JSONL log."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+
+def cosine_lr(step: int, steps: int, lr: float, lr_min: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay from ``lr`` to ``lr_min`` at ``steps``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, steps - warmup))
+    return lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * progress))
+
+
+class RunClock:
+    """Accumulates CPU seconds (times ``world`` processes) and wall seconds across resumes."""
+
+    def __init__(self, cpu_seconds: float = 0.0, wall_seconds: float = 0.0, world: int = 1):
+        self.cpu_seconds, self.wall_seconds, self.world = cpu_seconds, wall_seconds, world
+        self._cpu, self._wall = time.process_time(), time.time()
+
+    def tick(self) -> None:
+        now_cpu, now_wall = time.process_time(), time.time()
+        self.cpu_seconds += (now_cpu - self._cpu) * self.world
+        self.wall_seconds += now_wall - self._wall
+        self._cpu, self._wall = now_cpu, now_wall
+
+    def state(self) -> dict:
+        return {"cpu_seconds": self.cpu_seconds, "wall_seconds": self.wall_seconds,
+                "cpu_hours": self.cpu_seconds / 3600}
+
+    def hours(self) -> dict:
+        return {"cpu_hours": self.cpu_seconds / 3600, "wall_hours": self.wall_seconds / 3600}
+
+
+class JsonlLog:
+    """Appends one JSON record per line to ``path`` and echoes a ``key=value`` line through ``echo``."""
+
+    def __init__(self, path: str | Path, echo=print):
+        self.path, self.echo = Path(path), echo
+
+    def write(self, record: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.echo(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
