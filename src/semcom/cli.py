@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,8 @@ from semcom.errors import SemcomError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="semcom: semantic communication toolkit.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a model.")
 app.add_typer(train_app, name="train")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate a scheme over an SNR grid.")
+app.add_typer(eval_app, name="eval")
 console = Console(stderr=True)
 out_console = Console()
 
@@ -123,44 +126,153 @@ def train_jscc(
     out_console.print(f"checkpoint: {last}")
 
 
-@app.command("eval")
-def evaluate(
-    scheme: str = typer.Argument(..., help="jscc | digital | bound"),
-    data: Path = typer.Option(..., help="Folder of test images (e.g. ../shared/data/kodak)."),
-    snr: str = typer.Option("1,4,7,10,13"), cbr: str = typer.Option("1/16"),
-    channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
-    codec: str = typer.Option("jpeg", help="digital/bound: codec name(s), comma-separated."),
-    checkpoint: Optional[Path] = typer.Option(None, help="jscc: checkpoint (default: the shipped model)."),
-    fast: bool = typer.Option(False, help="digital: draw decode outcomes from the measured BLER table instead of decoding."),
-    limit: Optional[int] = typer.Option(None, help="Use only the first N images."),
-    workers: int = typer.Option(1, help="Parallel worker processes over the SNR x CBR grid."),
+@train_app.command("splitnn")
+def train_splitnn_cmd(
+    variant: str = typer.Option("semanticnn-c8b3", help="semanticnn-c8b3 | semanticnn-c4b2 | analog-c24 | adjscc-c24 | deepcod-c8b3"),
+    out: Path = typer.Option(Path("runs/splitnn"), help="Run folder: last.pt, train.jsonl, config.json. Resumes if last.pt exists."),
+    data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_train_jpg.zip (default: the shared data folder)."),
+    weights: Optional[Path] = typer.Option(None, help="ResNet-20 weights (default: the shared data folder)."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N training images."),
+    val_count: int = typer.Option(1000, help="Training images held out for validation (the last N)."),
+    stage1_steps: int = typer.Option(300, help="Feature-MSE steps."),
+    stage2_steps: int = typer.Option(1500, help="Task-loss steps (cross-entropy / distillation)."),
+    batch: int = typer.Option(64), lr: float = typer.Option(2e-3),
+    snr_range: str = typer.Option("-6,7", help="Training SNR drawn uniformly from A,B dB."),
+    channel: str = typer.Option("awgn", help="awgn | rayleigh"), modulation: str = typer.Option("qpsk"),
+    xai_weight: float = typer.Option(0.0, help="Weight of the integrated-gradients alignment loss (stage 2)."),
+    eval_every: int = typer.Option(250), ckpt_every: int = typer.Option(100),
+    seed: int = typer.Option(0), threads: int = typer.Option(0),
+    cache: Optional[Path] = typer.Option(None, help=".npz cache for the decoded CIFAR training set."),
+    export: Optional[Path] = typer.Option(None, help="Also write a slim copy of the final checkpoint here."),
+):
+    """Train (or resume) a SemanticNN codec or baseline on the frozen CIFAR-10 ResNet-20 split after layer1."""
+    from semcom.experiments.checkpoint import slim_copy
+    from semcom.schemes.splitnn.train import SplitTrainConfig, train_splitnn
+
+    lo_hi = parse_list(snr_range, "snr-range")
+    if len(lo_hi) != 2:
+        raise SemcomError(f"--snr-range needs two values A,B, got {snr_range!r}")
+    cfg = SplitTrainConfig(out=str(out), variant=variant, data=str(data) if data else None,
+                           weights=str(weights) if weights else None, limit=limit, val_count=val_count,
+                           stage1_steps=stage1_steps, stage2_steps=stage2_steps, batch=batch, lr=lr,
+                           snr_range=(lo_hi[0], lo_hi[1]), channel=channel, modulation=modulation, xai_weight=xai_weight,
+                           eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
+                           cache=str(cache) if cache else None)
+    with progress_bar() as bar:
+        task = bar.add_task("train", total=cfg.steps)
+        last = train_splitnn(cfg, log=lambda msg: bar.console.print(msg),
+                             progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
+    if export:
+        slim_copy(last, export, half=False)
+        out_console.print(f"exported {export}")
+    out_console.print(f"checkpoint: {last}")
+
+
+IMAGE_SCHEMES = {"jscc": "the learned JSCC model", "digital": "codec + 5G LDPC + QAM at the best MCS",
+                 "bound": "codec at the channel capacity, error-free"}
+
+
+def image_eval_command(scheme: str):
+    """``semcom eval jscc|digital|bound``: one command per image scheme, same options."""
+
+    def command(
+        data: Path = typer.Option(..., help="Folder of test images (e.g. ../shared/data/kodak)."),
+        snr: str = typer.Option("1,4,7,10,13"), cbr: str = typer.Option("1/16"),
+        channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
+        codec: str = typer.Option("jpeg", help="digital/bound: codec name(s), comma-separated."),
+        checkpoint: Optional[Path] = typer.Option(None, help="jscc: checkpoint (default: the shipped model)."),
+        fast: bool = typer.Option(False, help="digital: draw decode outcomes from the measured BLER table instead of decoding."),
+        limit: Optional[int] = typer.Option(None, help="Use only the first N images."),
+        workers: int = typer.Option(1, help="Parallel worker processes over the SNR x CBR grid."),
+        seed: int = typer.Option(0),
+        out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+    ):
+        from semcom.data import load_folder
+        from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, summarize, sweep
+        from semcom.experiments.results import atomic_folder, write_results
+
+        snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
+        check_grid(channel, snrs, cbrs)
+        if scheme == "jscc":
+            specs = [SchemeSpec("jscc", checkpoint=str(checkpoint) if checkpoint else None)]
+        else:
+            specs = [SchemeSpec(scheme, c.strip(), decode=not fast) for c in codec.split(",") if c.strip()]
+        transmitters = build_transmitters(specs, channel, cbrs)
+        images = load_folder(data, limit)
+        with progress_bar() as bar:
+            task = bar.add_task(f"eval {scheme}", total=len(specs) * len(snrs) * len(cbrs))
+            rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers,
+                         on_cell=lambda r: bar.advance(task), transmitters=transmitters)
+        summary = summarize(rows)
+        print_summary(summary, f"{scheme} on {data}")
+        if out:
+            config = {"command": "semcom eval", "argv": sys.argv[1:], "scheme": scheme, "data": str(data),
+                      "snr_db": snrs, "cbr": cbrs, "channel": channel, "specs": [s.label for s in specs], "seed": seed,
+                      "limit": limit}
+            with atomic_folder(out) as tmp:
+                write_results(tmp, config, rows, summary)
+            out_console.print(f"results written to {out}")
+
+    command.__doc__ = f"Evaluate {IMAGE_SCHEMES[scheme]} on an image folder over an SNR x CBR grid."
+    return command
+
+
+for _scheme in IMAGE_SCHEMES:
+    eval_app.command(_scheme)(image_eval_command(_scheme))
+
+
+@eval_app.command("splitnn")
+def eval_splitnn(
+    checkpoint: list[Path] = typer.Option(None, help="Trained codec(s); default: every shipped splitnn checkpoint."),
+    snr: str = typer.Option("-6,-3,0,3,7"),
+    channel: str = typer.Option("awgn", help="awgn | rayleigh, or both comma-separated."),
+    data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_test_jpg (default: the shared data folder)."),
+    weights: Optional[Path] = typer.Option(None, help="ResNet-20 weights (default: the shared data folder)."),
+    limit: Optional[int] = typer.Option(None, help="Use only the first N test images (class-balanced)."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
 ):
-    """Evaluate a scheme on an image folder over an SNR x CBR grid."""
-    from semcom.data import load_folder
-    from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, summarize, sweep
-    from semcom.experiments.results import atomic_folder, write_results
+    """Top-1 accuracy of split inference (CIFAR-10 test set) through the channel, with bits and channel uses."""
+    import torch
 
-    snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
-    check_grid(channel, snrs, cbrs)
-    if scheme == "jscc":
-        specs = [SchemeSpec("jscc", checkpoint=str(checkpoint) if checkpoint else None)]
-    else:
-        specs = [SchemeSpec(scheme, c.strip(), decode=not fast) for c in codec.split(",") if c.strip()]
-    transmitters = build_transmitters(specs, channel, cbrs)
-    images = load_folder(data, limit)
+    from semcom.data.cifar import cifar10_test
+    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.schemes.splitnn.checkpoint import shipped_checkpoint
+    from semcom.schemes.splitnn.evaluate import evaluate_checkpoint, row, uncompressed_accuracy
+    from semcom.schemes.splitnn.variants import VARIANTS, default_split
+    from semcom.units import check_snr_db
+
+    snrs = parse_list(snr, "snr")
+    check_snr_db(torch.tensor(snrs))
+    channels = [c.strip() for c in channel.split(",") if c.strip()]
+    for c in channels:
+        if c not in ("awgn", "rayleigh"):
+            raise SemcomError(f"unknown channel {c!r} for splitnn; choose awgn or rayleigh")
+    paths = list(checkpoint) if checkpoint else [p for p in map(shipped_checkpoint, VARIANTS) if p.is_file()]
+    if not paths:
+        raise SemcomError("no splitnn checkpoints given and none shipped")
+    split = default_split(str(weights) if weights else None)
+    images, labels = cifar10_test(data, limit=limit)
+    base = uncompressed_accuracy(split, images, labels)
+    rows = [row("uncompressed", c, None, base, math.prod(split.feature_shape()) * 32, None, split) for c in channels]
     with progress_bar() as bar:
-        task = bar.add_task(f"eval {scheme}", total=len(specs) * len(snrs) * len(cbrs))
-        rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers, on_cell=lambda r: bar.advance(task),
-                     transmitters=transmitters)
-    summary = summarize(rows)
-    print_summary(summary, f"{scheme} on {data}")
+        task = bar.add_task("eval splitnn", total=len(paths) * len(snrs) * len(channels))
+        for path in paths:
+            rows += evaluate_checkpoint(path, images, labels, snrs, channels, split, seed, on_cell=lambda r: bar.advance(task))
+    table = Table(title=f"split inference on CIFAR-10 test ({len(images)} images)")
+    for col in ("scheme", "channel", "SNR dB", "accuracy %", "bits/image", "x vs features", "channel uses"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        ratio = r["compression_vs_features"]
+        table.add_row(r["scheme"], r["channel"], "-" if r["snr_db"] is None else f"{r['snr_db']:g}", f"{r['accuracy']:.2f}",
+                      "-" if r["bits"] is None else str(r["bits"]), "-" if ratio is None else f"{ratio:.0f}",
+                      "-" if r["channel_uses"] is None else str(r["channel_uses"]))
+    out_console.print(table)
     if out:
-        config = {"command": "semcom eval", "argv": sys.argv[1:], "scheme": scheme, "data": str(data), "snr_db": snrs,
-                  "cbr": cbrs, "channel": channel, "specs": [s.label for s in specs], "seed": seed, "limit": limit}
+        config = {"command": "semcom eval splitnn", "argv": sys.argv[1:], "checkpoints": [str(p) for p in paths],
+                  "snr_db": snrs, "channels": channels, "limit": limit, "seed": seed}
         with atomic_folder(out) as tmp:
-            write_results(tmp, config, rows, summary)
+            write_results(tmp, config, rows, rows)
         out_console.print(f"results written to {out}")
 
 
@@ -208,9 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         console.print("aborted")
         return 130
-    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, ...
-        show = getattr(exc, "show", None)
-        show() if show else console.print(f"error: {exc.format_message()}")
+    except typer.TyperException as exc:  # usage errors: unknown command or option, missing argument, ...
+        console.print(f"[red]error:[/red] {exc.format_message()} (see --help)", highlight=False, soft_wrap=True)
         return exc.exit_code
     return result if isinstance(result, int) else 0
 

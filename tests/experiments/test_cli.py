@@ -86,7 +86,7 @@ def test_demo_cli_writes_complete_report(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["eval", "nosuch", "--data", "{folder}"], "unknown scheme"),
+    (["eval", "nosuch", "--data", "{folder}"], "No such command"),
     (["eval", "digital", "--data", "{folder}", "--channel", "wifi"], "unknown channel"),
     (["eval", "digital", "--data", "{folder}", "--snr", "50"], "snr_db must lie"),
     (["eval", "digital", "--data", "{folder}", "--cbr", "0"], "CBR"),

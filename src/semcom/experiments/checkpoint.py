@@ -29,7 +29,7 @@ def read_checkpoint(path: str | Path) -> dict:
     except Exception as exc:  # torch raises many types for a damaged file
         raise SemcomError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {exc}") from None
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
-        raise SemcomError(f"{path} is not a semcom JSCC checkpoint (no model_config/state_dict)")
+        raise SemcomError(f"{path} is not a semcom checkpoint (no model_config/state_dict)")
     return ckpt
 
 

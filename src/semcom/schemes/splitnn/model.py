@@ -29,7 +29,7 @@ class SemanticNN(nn.Module):
     """``split``: a SplitModel whose head and tail stay frozen; ``codec_cfg``: the feature codec.
 
     forward(x, snr_db, generator=None) -> dict with ``logits`` [B, classes], ``features`` and
-    ``features_hat`` [B, C, H, W], ``bits`` (payload bits per example; for analog mode the
+    ``features_hat`` [B, C, H, W] (``classify=False`` skips the tail: logits None), ``bits`` (payload bits per example; for analog mode the
     equivalent 32-bit floats) and ``channel_uses`` (complex symbols per example).
     """
 
@@ -79,14 +79,15 @@ class SemanticNN(nn.Module):
         received = self.codec.quantizer.dequantize(rx_idx)
         return z + (received - z).detach(), self.bit_channel.uses(bits)
 
-    def forward(self, x: torch.Tensor, snr_db, generator: torch.Generator | None = None) -> dict:
+    def forward(self, x: torch.Tensor, snr_db, generator: torch.Generator | None = None, classify: bool = True) -> dict:
         snr = check_snr_db(snr_db, x.shape[0]).to(x.device).expand(x.shape[0])
         with torch.no_grad():
             features = self.split.head(x)
         z, idx = self.codec.encode(features, snr)
         z_hat, uses = self.transmit(z, idx, snr, generator)
         features_hat = self.codec.decoder(z_hat, snr)
-        return {"logits": self.split.tail(features_hat), "features": features, "features_hat": features_hat,
+        logits = self.split.tail(features_hat) if classify else None
+        return {"logits": logits, "features": features, "features_hat": features_hat,
                 "bits": self.bits, "channel_uses": uses}
 
     # --- deployment: device and server as separate calls -------------------------------------------------

@@ -1,0 +1,179 @@
+"""Training SemanticNN and its baselines: stage 1 feature MSE, then stage 2 task loss, frozen classifier.
+
+Stage 1 (``stage1_steps``) trains the codec as a denoising autoencoder of the split features; stage 2
+(``stage2_steps``) trains it through the frozen tail with the variant's loss (cross-entropy,
+distillation, or still feature MSE for the reconstruction-only ADJSCC baseline), plus the optional
+integrated-gradients alignment term (``xai_weight``). Each stage has its own warm-up + cosine schedule.
+SNR is drawn uniformly from ``snr_range`` per example. Resumes from ``<out>/last.pt``; steps, CPU-hours
+and wall-hours go into every checkpoint and the JSONL log beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from semcom.data.cifar import CifarBatches, cifar10_train
+from semcom.errors import SemcomError
+from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.experiments.evaluate import fast_cpu_math
+from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
+from semcom.schemes.splitnn import losses
+from semcom.schemes.splitnn.checkpoint import checkpoint_fields
+from semcom.schemes.splitnn.model import SemanticNN
+from semcom.schemes.splitnn.variants import default_split, get_variant
+from semcom.seeding import make_generator, seed_everything
+from semcom.units import check_snr_db
+
+
+@dataclass(frozen=True)
+class SplitTrainConfig:
+    out: str
+    variant: str = "semanticnn-c8b3"
+    data: str | None = None  # folder holding cifar10_train_jpg.zip (default: the shared data folder)
+    weights: str | None = None  # ResNet-20 weights (default: the shared data folder)
+    limit: int | None = None  # use only the first N training images (class-balanced)
+    val_count: int = 1000  # last N of the training images, held out
+    stage1_steps: int = 500
+    stage2_steps: int = 2000
+    batch: int = 64
+    lr: float = 2e-3
+    lr_min: float = 2e-5
+    warmup: int = 50
+    snr_range: tuple[float, float] = (-6.0, 7.0)
+    channel: str = "awgn"
+    modulation: str = "qpsk"
+    xai_weight: float = 0.0
+    xai_steps: int = 4
+    eval_every: int = 250
+    log_every: int = 50
+    ckpt_every: int = 100
+    seed: int = 0
+    threads: int = 0
+    cache: str | None = None  # .npz cache of the decoded training set
+
+    def __post_init__(self):
+        get_variant(self.variant)
+        lo, hi = self.snr_range
+        check_snr_db(torch.tensor([lo, hi]))
+        if lo > hi:
+            raise SemcomError(f"SNR range must be low,high; got {lo},{hi}")
+        if self.stage1_steps < 0 or self.stage2_steps < 0 or self.stage1_steps + self.stage2_steps < 1:
+            raise SemcomError("stage steps must be >= 0 with at least one step in total")
+        if self.batch < 1 or self.val_count < 0 or self.xai_weight < 0 or self.xai_steps < 1:
+            raise SemcomError("batch and xai_steps must be >= 1; val_count and xai_weight >= 0")
+
+    @property
+    def steps(self) -> int:
+        return self.stage1_steps + self.stage2_steps
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def stage_of(cfg: SplitTrainConfig, step: int) -> tuple[int, float]:
+    """(stage 1 or 2, learning rate) at ``step`` (0-based)."""
+    if step < cfg.stage1_steps:
+        return 1, cosine_lr(step, cfg.stage1_steps, cfg.lr, cfg.lr_min, cfg.warmup)
+    return 2, cosine_lr(step - cfg.stage1_steps, cfg.stage2_steps, cfg.lr, cfg.lr_min, cfg.warmup)
+
+
+def stage_loss(model: SemanticNN, cfg: SplitTrainConfig, stage: int, out: dict, labels: torch.Tensor) -> torch.Tensor:
+    kind = "none" if stage == 1 else get_variant(cfg.variant).stage2
+    if kind == "none":
+        loss = losses.feature_mse(out)
+    elif kind == "ce":
+        loss = losses.cross_entropy(out, labels)
+    else:
+        with torch.no_grad():
+            teacher = model.split.tail(out["features"])
+        loss = losses.distillation(out, teacher)
+    if stage == 2 and cfg.xai_weight > 0:
+        loss = loss + cfg.xai_weight * losses.attribution_alignment(model.split.tail, out, labels, cfg.xai_steps)
+    return loss
+
+
+@torch.no_grad()
+def validate(model: SemanticNN, x: torch.Tensor, y: torch.Tensor, snrs=(-6.0, 0.0, 7.0)) -> dict:
+    """Top-1 accuracy (%) on the held-out images at fixed SNRs and a fixed noise seed."""
+    model.eval()
+    result = {}
+    for snr in snrs:
+        out = model(x, snr, make_generator(1234))
+        result[f"acc_snr{snr:g}"] = 100 * (out["logits"].argmax(1) == y).float().mean().item()
+    model.train()
+    return result
+
+
+def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None) -> Path:
+    """Train (or resume) one variant; returns the path of the last checkpoint."""
+    fast_cpu_math(cfg.threads)
+    out = Path(cfg.out)
+    last = out / "last.pt"
+    variant = get_variant(cfg.variant)
+    seed_everything(cfg.seed)
+    split = default_split(cfg.weights)
+    model = SemanticNN(split, variant.codec_config(split.feature_shape()[0]), cfg.modulation, cfg.channel)
+    images, labels = cifar10_train(cfg.data, limit=cfg.limit, cache=cfg.cache)
+    if cfg.val_count >= len(images):
+        raise SemcomError(f"val_count {cfg.val_count} leaves no training images out of {len(images)}")
+    cut = len(images) - cfg.val_count
+    val_x, val_y = images[cut:].float() / 255, labels[cut:]
+    gen = make_generator(cfg.seed)
+    batches = CifarBatches(images[:cut], labels[:cut], cfg.batch, augment=True, drop_last=True, generator=gen)
+    opt = torch.optim.Adam([p for p in model.codec.parameters()], lr=cfg.lr)
+    step, clock = 0, RunClock()
+    if last.is_file():
+        ckpt = read_checkpoint(last)
+        if ckpt.get("variant", {}).get("name") != cfg.variant or ckpt["model_config"] != model.codec.cfg.to_dict():
+            raise SemcomError(f"{last} belongs to another variant/config: {ckpt['model_config']}")
+        model.codec.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
+        gen.set_state(ckpt["rng"])
+        log(f"resumed from {last} at step {step}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), **checkpoint_fields(model, variant)}, indent=2))
+    jsonl = JsonlLog(out / "train.jsonl", log)
+
+    def save() -> None:
+        atomic_save({**checkpoint_fields(model, variant), "train_config": cfg.to_dict(),
+                     "state_dict": model.codec.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                     **clock.state(), "rng": gen.get_state(), "torch": torch.__version__}, last)
+
+    model.train()
+    lo, hi = cfg.snr_range
+    running = None
+    clock.tick()
+    while step < cfg.steps:
+        for x, y in batches:
+            if step >= cfg.steps:
+                break
+            stage, lr = stage_of(cfg, step)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            snr = lo + (hi - lo) * torch.rand(len(x), generator=gen)
+            needs_tail = stage == 2 and (get_variant(cfg.variant).stage2 != "none" or cfg.xai_weight > 0)
+            result = model(x, snr, gen, classify=needs_tail)
+            loss = stage_loss(model, cfg, stage, result, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            clock.tick()
+            running = loss.item() if running is None or step == cfg.stage1_steps + 1 else 0.95 * running + 0.05 * loss.item()
+            if progress is not None:
+                progress(step, cfg.steps, running)
+            record = None
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                record = {"step": step, "stage": stage, "loss": running, "lr": lr, **clock.hours()}
+            if cfg.val_count and (step % cfg.eval_every == 0 or step == cfg.steps):
+                record = {**(record or {"step": step, "stage": stage}), **validate(model, val_x, val_y)}
+            if record:
+                jsonl.write(record)
+            if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                save()
+    return last

@@ -1,0 +1,59 @@
+"""Named SemanticNN configurations and the baselines, all on the CIFAR-10 ResNet-20 split after ``layer1``.
+
+Features at the split: 16 x 32 x 32 float32 = 524,288 bits per image; the raw image is 24,576 bits.
+Every variant downsamples by 4 (8 x 8 symbol maps). Digital variants send their bits with QPSK, so
+semanticnn-c8b3 uses 1536 bits = 768 complex channel uses; the analog variants use 24 real maps =
+768 complex channel uses too, so every 768-use variant is compared at equal bandwidth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from semcom.errors import SemcomError
+from semcom.schemes.splitnn.codec import SplitCodecConfig
+from semcom.splitting import SplitModel, load_cifar_resnet
+
+SPLIT_MODEL = "cifar-resnet20"
+SPLIT_AT = "layer1"
+STAGE2_LOSSES = ("ce", "kd", "none")
+DECODER_WIDTH = 32  # server decoder width at 32 x 32: half the default, about 2x faster to train on CPU
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    codec: dict = field(default_factory=dict)  # SplitCodecConfig fields except feature_channels
+    stage2: str = "ce"  # "ce": cross-entropy on labels | "kd": distillation from the uncompressed model | "none"
+    summary: str = ""
+
+    def codec_config(self, feature_channels: int) -> SplitCodecConfig:
+        return SplitCodecConfig(feature_channels=feature_channels, **{"width": DECODER_WIDTH, **self.codec})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("semanticnn-c8b3", {"channels": 8, "bits": 3}, "ce",
+            "SemanticNN: 8 maps x 3-bit learned levels, 1536 bits/image"),
+    Variant("semanticnn-c4b2", {"channels": 4, "bits": 2}, "ce",
+            "SemanticNN: 4 maps x 2-bit learned levels, 512 bits/image"),
+    Variant("analog-c24", {"channels": 24, "bits": 0}, "ce",
+            "SemanticNN's analog variant: 24 unquantised maps over the complex channel, 768 uses"),
+    Variant("adjscc-c24", {"channels": 24, "bits": 0, "encoder_snr": True}, "none",
+            "ADJSCC baseline: SNR-adaptive analog JSCC of the features, trained on feature MSE only"),
+    Variant("deepcod-c8b3", {"channels": 8, "bits": 3, "decoder": "attention"}, "kd",
+            "DeepCOD baseline: self-attention decoder trained by distillation, 1536 bits/image"),
+)}
+
+
+def get_variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise SemcomError(f"unknown splitnn variant {name!r}; choose one of {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def default_split(weights: str | None = None) -> SplitModel:
+    """The pretrained CIFAR-10 ResNet-20 (shared data folder, or ``weights``) cut after ``layer1``."""
+    return SplitModel(load_cifar_resnet(20, weights), SPLIT_AT)
