@@ -66,3 +66,12 @@ def test_bad_inputs():
         unpack_indices(b"\x00", 3, 37)  # truncated payload
     with pytest.raises(SemcomError, match="whole"):
         bits_to_indices(torch.zeros(1, 7), 3)
+
+
+def test_gray_code_is_a_bijection_with_single_bit_neighbours():
+    from semcom.coding import from_gray, to_gray
+
+    idx = torch.arange(256)
+    g = to_gray(idx)
+    assert torch.equal(from_gray(g), idx) and len(set(g.tolist())) == 256
+    assert all(bin(int(a) ^ int(b)).count("1") == 1 for a, b in zip(g[:-1], g[1:]))

@@ -1,7 +1,10 @@
 """Source-coding building blocks shared by schemes: learned scalar quantisation and bit packing."""
 
 from semcom.coding.quantizer import (
-    LearnedScalarQuantizer, bits_to_indices, indices_to_bits, pack_indices, unpack_indices,
+    LearnedScalarQuantizer, bits_to_indices, from_gray, indices_to_bits, pack_indices, to_gray, unpack_indices,
 )
 
-__all__ = ["LearnedScalarQuantizer", "bits_to_indices", "indices_to_bits", "pack_indices", "unpack_indices"]
+__all__ = [
+    "LearnedScalarQuantizer", "bits_to_indices", "from_gray", "indices_to_bits", "pack_indices", "to_gray",
+    "unpack_indices",
+]

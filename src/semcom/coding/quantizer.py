@@ -61,6 +61,19 @@ class LearnedScalarQuantizer(nn.Module):
         return num_symbols * self.bits
 
 
+def to_gray(indices: torch.Tensor) -> torch.Tensor:
+    """Binary-reflected Gray code: neighbouring levels differ in one bit, so one bit error moves one level."""
+    return indices ^ (indices >> 1)
+
+
+def from_gray(codes: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``to_gray`` (for codes of up to 8 bits)."""
+    out = codes.clone()
+    for shift in (1, 2, 4):
+        out = out ^ (out >> shift)
+    return out
+
+
 def indices_to_bits(indices: torch.Tensor, bits: int) -> torch.Tensor:
     """[B, n] int64 in [0, 2**bits) -> [B, n * bits] uint8, most significant bit first."""
     shifts = torch.arange(bits - 1, -1, -1, device=indices.device)

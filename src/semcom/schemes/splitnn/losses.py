@@ -14,8 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def feature_mse(out: dict) -> torch.Tensor:
-    return F.mse_loss(out["features_hat"], out["features"])
+def feature_mse(out: dict, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of the decoded features, per channel divided by ``scale`` [C] (e.g. the std)."""
+    if scale is None:
+        return F.mse_loss(out["features_hat"], out["features"])
+    return F.mse_loss(out["features_hat"] / scale[:, None, None], out["features"] / scale[:, None, None])
 
 
 def cross_entropy(out: dict, labels: torch.Tensor) -> torch.Tensor:

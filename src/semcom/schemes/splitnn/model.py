@@ -1,6 +1,6 @@
 """SemanticNN end to end: frozen device head -> feature codec -> channel -> decoder -> frozen server tail.
 
-Digital mode (``bits`` > 0): quantiser indices become bits (MSB first) and cross the core's
+Digital mode (``bits`` > 0): quantiser indices become Gray-coded bits (MSB first) and cross the core's
 ``BitChannel`` (Gray-mapped QAM over AWGN or fast Rayleigh, hard decisions), so the bit errors are
 those of a real modulation at that SNR. Gradients pass the channel straight through: the decoder
 sees the received levels, the encoder gets the gradient of the sent ones.
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from semcom.channels import BitChannel, build_channel
-from semcom.coding import bits_to_indices, indices_to_bits, pack_indices, unpack_indices
+from semcom.coding import bits_to_indices, from_gray, indices_to_bits, pack_indices, to_gray, unpack_indices
 from semcom.errors import SemcomError
 from semcom.schemes.splitnn.codec import SplitCodec, SplitCodecConfig
 from semcom.splitting import SplitModel
@@ -73,9 +73,9 @@ class SemanticNN(nn.Module):
         """Channel step: returns (received symbols with straight-through gradient, complex channel uses)."""
         if idx is None:
             return self.channel(z, snr_db, generator), z[0].numel() // 2
-        bits = indices_to_bits(idx.reshape(idx.shape[0], -1), self.codec.cfg.bits)
+        bits = indices_to_bits(to_gray(idx.reshape(idx.shape[0], -1)), self.codec.cfg.bits)
         rx_bits = self.bit_channel(bits, snr_db, generator)
-        rx_idx = bits_to_indices(rx_bits, self.codec.cfg.bits).reshape(idx.shape)
+        rx_idx = from_gray(bits_to_indices(rx_bits, self.codec.cfg.bits)).reshape(idx.shape)
         received = self.codec.quantizer.dequantize(rx_idx)
         return z + (received - z).detach(), self.bit_channel.uses(bits)
 
@@ -85,7 +85,7 @@ class SemanticNN(nn.Module):
             features = self.split.head(x)
         z, idx = self.codec.encode(features, snr)
         z_hat, uses = self.transmit(z, idx, snr, generator)
-        features_hat = self.codec.decoder(z_hat, snr)
+        features_hat = self.codec.decode(z_hat, snr)
         logits = self.split.tail(features_hat) if classify else None
         return {"logits": logits, "features": features, "features_hat": features_hat,
                 "bits": self.bits, "channel_uses": uses}
@@ -104,7 +104,7 @@ class SemanticNN(nn.Module):
         self._require_digital()
         snr = None if snr_db is None else check_snr_db(snr_db, x.shape[0]).expand(x.shape[0])
         _, idx = self.codec.encode(self.split.head(x), snr)
-        return [pack_indices(row, self.codec.cfg.bits) for row in idx]
+        return [pack_indices(to_gray(row), self.codec.cfg.bits) for row in idx]
 
     @torch.no_grad()
     def server_logits(self, payloads: list[bytes], snr_db) -> torch.Tensor:
@@ -120,9 +120,9 @@ class SemanticNN(nn.Module):
             if not isinstance(data, (bytes, bytearray)):
                 raise SemcomError(f"payload {i} must be bytes, got {type(data).__name__}")
             try:
-                rows.append(unpack_indices(bytes(data), self.codec.cfg.bits, count))
+                rows.append(from_gray(unpack_indices(bytes(data), self.codec.cfg.bits, count)))
             except SemcomError as exc:
                 raise SemcomError(f"payload {i}: {exc}") from None
         idx = torch.stack(rows).reshape(len(rows), *shape)
         snr = check_snr_db(snr_db, len(rows)).expand(len(rows))
-        return self.split.tail(self.codec.decoder(self.codec.quantizer.dequantize(idx), snr))
+        return self.split.tail(self.codec.decode(self.codec.quantizer.dequantize(idx), snr))

@@ -84,7 +84,7 @@ def stage_of(cfg: SplitTrainConfig, step: int) -> tuple[int, float]:
 def stage_loss(model: SemanticNN, cfg: SplitTrainConfig, stage: int, out: dict, labels: torch.Tensor) -> torch.Tensor:
     kind = "none" if stage == 1 else get_variant(cfg.variant).stage2
     if kind == "none":
-        loss = losses.feature_mse(out)
+        loss = losses.feature_mse(out, model.codec.feature_std)
     elif kind == "ce":
         loss = losses.cross_entropy(out, labels)
     else:
@@ -135,6 +135,9 @@ def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None) -> Path:
         step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
         gen.set_state(ckpt["rng"])
         log(f"resumed from {last} at step {step}")
+    else:
+        with torch.no_grad():
+            model.codec.fit_feature_stats(model.split.head(images[:min(cut, 2000)].float() / 255))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), **checkpoint_fields(model, variant)}, indent=2))
     jsonl = JsonlLog(out / "train.jsonl", log)
