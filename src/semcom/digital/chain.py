@@ -4,7 +4,7 @@ DigitalChain: image -> codec bytes at the largest quality that fits the transpor
 chosen MCS -> bytes + 24-bit CRC (modelled, see ``semcom.digital.mcs``) + zero padding -> LDPC
 codewords -> QAM -> channel -> demapper -> LDPC decoder -> bytes -> codec decode. If any codeword
 fails, the image is lost (the CRC fails) and the receiver shows a mid-grey image: the cliff is
-part of the result.
+part of the result. The bytes travel with ``semcom.digital.transport.send_bytes``.
 
 Two modes:
 
