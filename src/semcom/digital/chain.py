@@ -4,7 +4,7 @@ DigitalChain: image -> codec bytes at the largest quality that fits the transpor
 chosen MCS -> bytes + 24-bit CRC (modelled, see ``semcom.digital.mcs``) + zero padding -> LDPC
 codewords -> QAM -> channel -> demapper -> LDPC decoder -> bytes -> codec decode. If any codeword
 fails, the image is lost (the CRC fails) and the receiver shows a mid-grey image: the cliff is
-part of the result.
+part of the result. The bytes travel with ``semcom.digital.transport.send_bytes``.
 
 Two modes:
 
@@ -31,9 +31,8 @@ from semcom.channels import build_channel
 from semcom.data.images import check_image, tensor_to_uint8, uint8_to_tensor
 from semcom.digital.capacity import capacity_bits_per_use, capacity_bound_bits, check_channel, check_scalar_snr_db
 from semcom.digital.codecs import Codec, get_codec
-from semcom.digital.mcs import (
-    MCS, capacity_bits, check_target_success, codewords_needed, get_mcs, load_bler_table, select_mcs,
-)
+from semcom.digital.mcs import capacity_bits, check_target_success, get_mcs, select_mcs
+from semcom.digital.transport import send_bytes
 from semcom.errors import SemcomError
 from semcom.types import Transmission
 
@@ -70,18 +69,6 @@ def result(x_hat: torch.Tensor, reason: str | None = None, channel_uses_used: in
 def lost(image: torch.Tensor, reason: str, **fields) -> Transmission:
     """A failed transmission: the mid-grey image, ``ok`` False, ``details['reason']`` says why."""
     return result(torch.full_like(image, FAILURE_FILL), reason, **fields)
-
-
-def bytes_to_block(data: bytes, mcs: MCS, codewords: int) -> torch.Tensor:
-    """Payload bytes -> [codewords, k] float bits: payload, then CRC placeholder and padding (zeros)."""
-    bits = np.zeros(codewords * mcs.k, dtype=np.float32)
-    bits[: 8 * len(data)] = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
-    return torch.from_numpy(bits).reshape(codewords, mcs.k)
-
-
-def block_to_bytes(bits: torch.Tensor, num_bytes: int) -> bytes:
-    """Inverse of ``bytes_to_block`` for the first ``num_bytes`` payload bytes."""
-    return np.packbits(bits.reshape(-1)[: 8 * num_bytes].numpy().astype(np.uint8)).tobytes()
 
 
 class DigitalChain:
@@ -121,21 +108,12 @@ class DigitalChain:
         counts = {"mcs": mcs.name, "info_bits_capacity": info_bits, "channel_use_budget": channel_uses}
         if data is None:
             return lost(image, "codec cannot fit budget", **counts)
-        codewords = codewords_needed(mcs, 8 * len(data))
-        counts |= {"payload_bytes": len(data), "codewords": codewords,
-                   "channel_uses_used": codewords * mcs.symbols_per_codeword}
-        if self.decode:
-            bits_hat, ok = mcs.link().send(bytes_to_block(data, mcs, codewords), self.channel, snr, generator)
-            received = block_to_bytes(bits_hat, len(data))
-        else:
-            bler = load_bler_table().bler(self.channel_name, mcs, snr)
-            ok = torch.rand(codewords, generator=generator) >= bler
-            received = data
-        failed = int((~ok).sum())
-        if failed:
-            return lost(image, "decode failed", codewords_failed=failed, **counts)
-        x_hat = from_uint8(self.codec.decode(received), image)
-        return result(x_hat, **counts)
+        delivery = send_bytes(data, mcs, self.channel, self.channel_name, snr, self.decode, generator)
+        counts |= {"payload_bytes": len(data), "codewords": delivery.codewords,
+                   "channel_uses_used": delivery.channel_uses}
+        if not delivery.ok:
+            return lost(image, delivery.reason, codewords_failed=delivery.codewords_failed, **counts)
+        return result(from_uint8(self.codec.decode(delivery.received), image), **counts)
 
 
 class CapacityBound:

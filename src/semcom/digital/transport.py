@@ -1,0 +1,117 @@
+"""Any payload bytes over the coded digital link, as one transport block of LDPC-coded QAM codewords.
+
+bytes + 24-bit CRC (modelled, see ``semcom.digital.mcs``) + zero padding -> ``codewords_needed``
+codewords of k bits -> LDPC -> QAM -> channel -> demapper -> LDPC decoder -> bytes. The receiver
+knows the payload length (signalled out of band). If any codeword fails, the whole payload is lost.
+
+``send_bytes`` has the two modes of DigitalChain: ``decode=True`` really encodes, sends and decodes
+every codeword (about 15-30 ms per codeword on one CPU core); ``decode=False`` sends nothing and
+draws each codeword's failure from the shipped BLER table with ``generator``, delivering the bytes
+unchanged when all succeed. ``mcs_for_payload`` picks the cheapest MCS that carries a payload reliably.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from semcom.channels import ComplexChannel
+from semcom.digital.capacity import check_channel, check_scalar_snr_db
+from semcom.digital.mcs import MCS, MCS_TABLE, BlerTable, check_target_success, codewords_needed, load_bler_table
+from semcom.errors import SemcomError
+
+
+def bytes_to_block(data: bytes, mcs: MCS, codewords: int) -> torch.Tensor:
+    """Payload bytes -> [codewords, k] float bits: payload, then CRC placeholder and padding (zeros)."""
+    bits = np.zeros(codewords * mcs.k, dtype=np.float32)
+    bits[: 8 * len(data)] = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    return torch.from_numpy(bits).reshape(codewords, mcs.k)
+
+
+def block_to_bytes(bits: torch.Tensor, num_bytes: int) -> bytes:
+    """Inverse of ``bytes_to_block`` for the first ``num_bytes`` payload bytes."""
+    return np.packbits(bits.reshape(-1)[: 8 * num_bytes].numpy().astype(np.uint8)).tobytes()
+
+
+def check_payload_bits(payload_bits: int) -> int:
+    if isinstance(payload_bits, bool) or not isinstance(payload_bits, int) or payload_bits < 0:
+        raise SemcomError(f"payload_bits must be an integer >= 0, got {payload_bits!r}")
+    return payload_bits
+
+
+def channel_uses_needed(mcs: MCS, payload_bits: int) -> int:
+    """Complex channel uses of the transport block carrying ``payload_bits``: codewords * n / bits_per_symbol."""
+    return codewords_needed(mcs, payload_bits) * mcs.symbols_per_codeword
+
+
+def mcs_for_payload(
+    payload_bits: int, snr_db: float, channel: str, target_success: float = 0.9, table: BlerTable | None = None
+) -> MCS | None:
+    """The MCS needing the fewest channel uses for ``payload_bits`` whose predicted probability that
+    every codeword decodes, (1 - BLER) ** codewords_needed, is at least ``target_success``.
+
+    ``table`` defaults to the shipped BLER table. Ties go to the lower spectral efficiency.
+    Returns None when no MCS is reliable enough at ``snr_db``.
+    """
+    check_payload_bits(payload_bits)
+    snr = check_scalar_snr_db(snr_db)
+    check_channel(channel)
+    check_target_success(target_success)
+    table = table or load_bler_table()
+    reliable = [
+        mcs for mcs in MCS_TABLE
+        if table.success_probability(channel, mcs, snr, codewords_needed(mcs, payload_bits)) >= target_success
+    ]
+    return min(reliable, key=lambda m: (channel_uses_needed(m, payload_bits), m.spectral_efficiency), default=None)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one ``send_bytes`` call delivered.
+
+    ``received``: the payload bytes, or None when the block was lost; ``mcs``: the MCS name (None if
+    nothing was sent); ``codewords`` sent, ``codewords_failed`` among them; ``channel_uses``: complex
+    channel uses spent (codewords * symbols per codeword); ``reason``: None, or why nothing arrived.
+    """
+
+    received: bytes | None
+    mcs: str | None
+    codewords: int
+    codewords_failed: int
+    channel_uses: int
+    reason: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def send_bytes(
+    data: bytes, mcs: MCS, channel: ComplexChannel, channel_name: str, snr_db: float, decode: bool = True,
+    generator: torch.Generator | None = None,
+) -> Delivery:
+    """Send ``data`` as one transport block with ``mcs`` at ``snr_db`` (Es/N0 in dB, scalar).
+
+    ``channel``: the semcom channel simulated when ``decode`` is True; ``channel_name``: its name in
+    the BLER table ("awgn" or "rayleigh"), used when ``decode`` is False (the two must agree).
+    ``received`` is None with reason "decode failed" when any codeword fails.
+    """
+    if not isinstance(data, bytes):
+        raise SemcomError(f"data must be bytes, got {type(data).__name__}")
+    if not isinstance(mcs, MCS):
+        raise SemcomError(f"mcs must be an MCS (see get_mcs), got {type(mcs).__name__}")
+    check_channel(channel_name)
+    snr = check_scalar_snr_db(snr_db)
+    codewords = codewords_needed(mcs, 8 * len(data))
+    if decode:
+        bits_hat, ok = mcs.link().send(bytes_to_block(data, mcs, codewords), channel, snr, generator)
+        received = block_to_bytes(bits_hat, len(data))
+    else:
+        bler = load_bler_table().bler(channel_name, mcs, snr)
+        ok = torch.rand(codewords, generator=generator) >= bler
+        received = data
+    failed = int((~ok).sum())
+    return Delivery(received=None if failed else received, mcs=mcs.name, codewords=codewords, codewords_failed=failed,
+                    channel_uses=codewords * mcs.symbols_per_codeword, reason="decode failed" if failed else None)
