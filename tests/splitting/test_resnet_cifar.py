@@ -66,7 +66,15 @@ def test_bad_checkpoints_are_semcom_errors(tmp_path, monkeypatch):
         load_cifar_resnet(20, tmp_path / "nodict.th")
     monkeypatch.setattr(resnet_cifar, "shared_data_dir", lambda: None)
     with pytest.raises(SemcomError, match="SEMCOM_DATA"):
-        load_cifar_resnet(20)
+        load_cifar_resnet(56)
+
+
+def test_shipped_resnet20_is_the_published_file():
+    import hashlib
+
+    digest = hashlib.sha256(resnet_cifar.SHIPPED_RESNET20.read_bytes()).hexdigest()
+    assert digest == "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8"
+    assert isinstance(load_cifar_resnet(20), CifarResNet)  # offline, no shared data needed
 
 
 def test_shared_resnet56_does_not_load_as_resnet20():

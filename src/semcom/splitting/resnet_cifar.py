@@ -24,6 +24,7 @@ from semcom.errors import SemcomError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHTS_FOLDER = "cifar10_resnets"
+SHIPPED_RESNET20 = Path(__file__).resolve().parents[1] / "checkpoints" / "cifar_resnet20.th"
 
 
 class Normalize(nn.Module):
@@ -127,10 +128,14 @@ def load_cifar_resnet(depth: int = 20, path: str | Path | None = None) -> CifarR
     """A pretrained CIFAR-10 ResNet in eval mode, loaded with ``strict=True``.
 
     ``path``: a ``torch.save`` checkpoint (a dict with ``state_dict``, or a bare state dict; a ``module.``
-    prefix from DataParallel is removed; read with ``weights_only=True``, so pickled objects are refused); default ``<shared data>/cifar10_resnets/resnet{depth}.th``.
+    prefix from DataParallel is removed; read with ``weights_only=True``, so pickled objects are refused); default:
+    ResNet-20 ships with the package (``semcom/checkpoints/cifar_resnet20.th``, BSD-2, see its LICENSE file);
+    other depths come from ``<shared data>/cifar10_resnets/resnet{depth}.th``.
     SemcomError when the file is missing or unreadable, or holds weights of another architecture.
     """
     model = CifarResNet(depth)
+    if path is None and depth == 20:
+        path = SHIPPED_RESNET20
     if path is None:
         root = shared_data_dir()
         if root is None:
