@@ -5,9 +5,10 @@ from semcom.data.crops import RandomCrops, center_crops, split_train_val
 from semcom.data.images import (
     check_batch, check_image, list_images, load_folder, load_image, save_image, tensor_to_uint8, uint8_to_tensor,
 )
-from semcom.data.sources import DEMO_IMAGES, demo_images, shared_data_dir, shared_subdir
+from semcom.data.sources import DEMO_IMAGES, cifar_demo_images, demo_images, shared_data_dir, shared_subdir
 
 __all__ = [
+    "cifar_demo_images",
     "DEMO_IMAGES", "RandomCrops", "center_crops", "check_batch", "check_image", "demo_images", "list_images",
     "load_folder", "load_image", "save_image", "shared_data_dir", "shared_subdir", "split_train_val",
     "tensor_to_uint8", "uint8_to_tensor",
