@@ -2,7 +2,7 @@
 
     python benchmarks/cifar_splitnn.py [--limit N] [--checkpoints DIR] [--out benchmarks/results/cifar_splitnn.json]
 
-CIFAR-10 test set (shared data, JPEG copy), pretrained ResNet-20 split after layer1 (features 16x32x32).
+CIFAR-10 test set (shared data, JPEG copy), pretrained ResNet-20 split after layer2 (features 32x16x16).
 SNR {-6, -3, 0, 3, 7} dB, AWGN and fast Rayleigh (perfect-CSI ZF). Rows: top-1 accuracy, bits per image,
 compression vs the float32 features and vs the raw image, complex channel uses per image.
 Digital baseline: features quantised to 8 bits + zlib, sent with 5G LDPC + QAM at the best MCS

@@ -135,7 +135,7 @@ def train_splitnn_cmd(
     limit: Optional[int] = typer.Option(None, help="Use only the first N training images."),
     val_count: int = typer.Option(1000, help="Training images held out for validation (the last N)."),
     stage1_steps: int = typer.Option(300, help="Feature-MSE steps."),
-    stage2_steps: int = typer.Option(1500, help="Task-loss steps (cross-entropy / distillation)."),
+    stage2_steps: int = typer.Option(2000, help="Task-loss steps (cross-entropy / distillation)."),
     batch: int = typer.Option(64), lr: float = typer.Option(2e-3),
     snr_range: str = typer.Option("-6,7", help="Training SNR drawn uniformly from A,B dB."),
     channel: str = typer.Option("awgn", help="awgn | rayleigh"), modulation: str = typer.Option("qpsk"),

@@ -20,7 +20,7 @@ def test_bundled_cifar_images_and_weights_classify_offline():
 
 def test_section_lists_every_shipped_codec_and_shows_predictions(tmp_path, monkeypatch):
     split = default_split()
-    model = SemanticNN(split, get_variant("semanticnn-c8b3").codec_config(16))
+    model = SemanticNN(split, get_variant("semanticnn-c8b3").codec_config(32))
     path = tmp_path / "semanticnn-c8b3.pt"
     atomic_save({**checkpoint_fields(model, get_variant("semanticnn-c8b3")), "state_dict": model.codec.state_dict()}, path)
     monkeypatch.setattr(demo, "shipped_checkpoint", lambda name: tmp_path / f"{name}.pt")

@@ -14,19 +14,19 @@ from semcom.splitting import CifarResNet, SplitModel
 @pytest.fixture(scope="module")
 def split():
     torch.manual_seed(0)
-    return SplitModel(CifarResNet(20).eval(), "layer1")
+    return SplitModel(CifarResNet(20).eval(), "layer2")
 
 
 def build(split, name="semanticnn-c8b3", medium="awgn"):
     torch.manual_seed(1)
-    return SemanticNN(split, get_variant(name).codec_config(16), "qpsk", medium).eval()
+    return SemanticNN(split, get_variant(name).codec_config(32), "qpsk", medium).eval()
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_variant_runs_and_reports_its_cost(split, name):
     model = build(split, name)
     out = model(torch.rand(3, 3, 32, 32), torch.tensor([-6.0, 0.0, 7.0]), classify=True)
-    assert out["logits"].shape == (3, 10) and out["features_hat"].shape == (3, 16, 32, 32)
+    assert out["logits"].shape == (3, 10) and out["features_hat"].shape == (3, 32, 16, 16)
     assert out["channel_uses"] == model.channel_uses
     if model.codec.cfg.bits:
         assert model.bits == model.codec.cfg.channels * 64 * model.codec.cfg.bits
@@ -70,7 +70,7 @@ def test_bad_inputs_are_clear_errors(split):
     with pytest.raises(SemcomError, match="snr"):
         model(torch.rand(2, 3, 32, 32), 99.0)
     with pytest.raises(SemcomError, match="feature channels"):
-        SemanticNN(SplitModel(CifarResNet(20), "layer2"), get_variant("semanticnn-c8b3").codec_config(16))
+        SemanticNN(SplitModel(CifarResNet(20), "layer3"), get_variant("semanticnn-c8b3").codec_config(32))
     with pytest.raises(SemcomError, match="unknown splitnn variant"):
         get_variant("semanticnn-c99")
 
@@ -83,8 +83,8 @@ def test_checkpoint_round_trip_and_refusal_for_another_split(split, tmp_path):
     assert meta["variant"]["name"] == "semanticnn-c8b3" and loaded.bit_channel.channel_name == "rayleigh"
     x = torch.rand(2, 3, 32, 32)
     assert loaded.device_payload(x) == model.device_payload(x)
-    with pytest.raises(SemcomError, match="split at 'layer1'"):
-        load_semanticnn(path, split=SplitModel(CifarResNet(20), "layer2"))
+    with pytest.raises(SemcomError, match="split at 'layer2'"):
+        load_semanticnn(path, split=SplitModel(CifarResNet(20), "layer3"))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(SemcomError, match="cannot read checkpoint"):
         load_semanticnn(tmp_path / "bad.pt", split=split)

@@ -1,6 +1,7 @@
 """SemanticNN's feature codec: a light device encoder and an SNR-adaptive server decoder.
 
-Device: Conv(k = s = ``stride``) -> GDN -> PReLU [-> AF(SNR) when ``encoder_snr``] -> Conv1x1 to
+Device: Conv3x3 -> GDN -> PReLU -> Conv(k = s = ``stride``) -> GDN -> PReLU [-> AF(SNR) when
+``encoder_snr``] -> Conv1x1 to
 ``channels`` symbol maps -> power normalisation, then the learned scalar quantiser (digital, ``bits``
 per symbol) or nothing (analog, ``bits`` = 0).
 Server, ``decoder="af"`` (SemanticNN, ADJSCC): ConvTranspose(k = s = ``stride``) -> IGDN -> PReLU ->
@@ -53,13 +54,17 @@ class SplitCodecConfig:
 
 
 class DeviceEncoder(nn.Module):
-    """[B, C, H, W] split features (+ [B] SNR if ``encoder_snr``) -> [B, channels, H/stride, W/stride] symbols."""
+    """[B, C, H, W] split features (+ [B] SNR if ``encoder_snr``) -> [B, channels, H/stride, W/stride] symbols.
+
+    Conv3x3 -> GDN -> PReLU -> Conv(k = s = ``stride``) -> GDN -> PReLU [-> AF(SNR)] -> Conv1x1.
+    """
 
     def __init__(self, cfg: SplitCodecConfig):
         super().__init__()
         hidden = max(cfg.channels, cfg.feature_channels)
         self.body = nn.Sequential(
-            nn.Conv2d(cfg.feature_channels, hidden, cfg.stride, stride=cfg.stride), GDN(hidden), nn.PReLU(hidden),
+            nn.Conv2d(cfg.feature_channels, hidden, 3, padding=1), GDN(hidden), nn.PReLU(hidden),
+            nn.Conv2d(hidden, hidden, cfg.stride, stride=cfg.stride), GDN(hidden), nn.PReLU(hidden),
         )
         self.af = AttentionFeature(hidden, side=1) if cfg.encoder_snr else None
         self.project = nn.Conv2d(hidden, cfg.channels, 1)

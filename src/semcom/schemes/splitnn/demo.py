@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import torch
@@ -64,10 +65,10 @@ def splitnn_section(folder: Path, seed: int = 0, snrs=DEMO_SNRS) -> tuple[str, l
             cells.append(f"<td><img src='{file}' style='width:96px'><br><b>{CIFAR10_CLASSES[labels[i]]}</b>"
                          f"<br><small>uncompressed: {CIFAR10_CLASSES[clean[i]]}</small>{guesses}</td>")
         grid = (f"<p>{SHOWN}: each image is sent as a {payload}-byte payload ({model.bits} bits, QPSK, "
-                f"{model.channel_uses} channel uses) instead of {16 * 32 * 32 * 4} bytes of float32 features.</p>"
+                f"{model.channel_uses} channel uses) instead of {4 * math.prod(model.feature_shape)} bytes of float32 features.</p>"
                 + "<table class='grid'>" + "".join("<tr>" + "".join(cells[r:r + 10]) + "</tr>" for r in (0, 10)) + "</table>")
-    intro = ("<p>Split inference (SemanticNN): the pretrained CIFAR-10 ResNet-20 runs its first stage on the device; "
-             "a learned codec compresses the 16x32x32 features, quantised bits cross a QPSK AWGN bit channel, and the "
+    intro = ("<p>Split inference (SemanticNN): the pretrained CIFAR-10 ResNet-20 runs its first two stages on the device; "
+             "a learned codec compresses the 32x16x16 features, quantised bits cross a QPSK AWGN bit channel, and the "
              "server decodes them into the frozen rest of the network. 20 bundled CIFAR-10 test images (two per "
              "class), so the accuracies below are illustrative; the CIFAR-10 benchmark in the README has the real numbers.</p>")
     return intro + table + grid, rows

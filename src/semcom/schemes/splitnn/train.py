@@ -37,7 +37,7 @@ class SplitTrainConfig:
     weights: str | None = None  # ResNet-20 weights (default: the shared data folder)
     limit: int | None = None  # use only the first N training images (class-balanced)
     val_count: int = 1000  # last N of the training images, held out
-    stage1_steps: int = 500
+    stage1_steps: int = 300
     stage2_steps: int = 2000
     batch: int = 64
     lr: float = 2e-3
