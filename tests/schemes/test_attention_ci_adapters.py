@@ -187,3 +187,8 @@ def test_only_supported_models_are_adapted():
         HFViTAdapter(torch.nn.Linear(2, 2), MEAN, STD)
     with pytest.raises(SemcomError, match="needs a ViT"):
         OwnViTAdapter(torch.nn.Linear(2, 2))
+
+
+def test_adapter_state_is_the_models_state(adapters):
+    adapter = adapters["deit-teacher"]
+    assert set(adapter.state_dict()) == {f"model.{k}" for k in adapter.model.state_dict()}

@@ -105,7 +105,6 @@ class HFViTAdapter(ViTAdapter):
         if transformers is None or name not in HF_CLASSES or not isinstance(model, getattr(transformers, name)):
             raise SemcomError(f"HFViTAdapter supports {', '.join(HF_CLASSES)}, got {name}")
         self.model = model
-        self.base = model.deit if name.startswith("DeiT") else model.vit
         self.num_prefix_tokens = 2 if name.startswith("DeiT") else 1
         config = model.config
         if config._attn_implementation != "eager":
@@ -118,6 +117,11 @@ class HFViTAdapter(ViTAdapter):
         self.grid = patch_grid(height, width, patch_h)
         self.normalize = Normalize(_channel_values(mean, "mean", self.channels),
                                    _channel_values(std, "std", self.channels, positive=True))
+
+    @property
+    def base(self) -> nn.Module:
+        """The model's ViTModel / DeiTModel (embeddings, layers, final LayerNorm)."""
+        return self.model.base_model
 
     def _pixel_values(self, x: torch.Tensor) -> torch.Tensor:
         self.check_images(x)
