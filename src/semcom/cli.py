@@ -168,6 +168,39 @@ def train_splitnn_cmd(
     out_console.print(f"checkpoint: {last}")
 
 
+@train_app.command("vit")
+def train_vit_cmd(
+    preset: str = typer.Option("client", help="client (dim 96, depth 4) | server (dim 192, depth 6); patch 4 on 32x32"),
+    out: Path = typer.Option(Path("runs/vit"), help="Run folder: last.pt, train.jsonl, config.json. Resumes if last.pt exists."),
+    data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_train_jpg.zip (default: the shared data folder)."),
+    limit: Optional[int] = typer.Option(None), val_count: int = typer.Option(1000),
+    steps: int = typer.Option(4000), batch: int = typer.Option(128), lr: float = typer.Option(1e-3),
+    teacher_depth: int = typer.Option(56, help="Distil from the CIFAR ResNet-20 or -56 (0: labels only)."),
+    kd_weight: float = typer.Option(0.7),
+    min_keep: int = typer.Option(0, help="Train on random token subsets of at least this many patches (server)."),
+    eval_every: int = typer.Option(250), ckpt_every: int = typer.Option(100),
+    seed: int = typer.Option(0), threads: int = typer.Option(0),
+    cache: Optional[Path] = typer.Option(None, help=".npz cache for the decoded CIFAR training set."),
+    export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
+):
+    """Train (or resume) the offline client or server ViT for attention-aware collaborative inference."""
+    from semcom.experiments.checkpoint import slim_copy
+    from semcom.schemes.attention_ci.train import ViTTrainConfig, train_vit
+
+    cfg = ViTTrainConfig(out=str(out), preset=preset, data=str(data) if data else None, limit=limit, val_count=val_count,
+                         steps=steps, batch=batch, lr=lr, teacher_depth=teacher_depth, kd_weight=kd_weight,
+                         min_keep=min_keep, eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
+                         cache=str(cache) if cache else None)
+    with progress_bar() as bar:
+        task = bar.add_task("train", total=cfg.steps)
+        last = train_vit(cfg, log=lambda msg: bar.console.print(msg),
+                         progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
+    if export:
+        slim_copy(last, export)
+        out_console.print(f"exported {export}")
+    out_console.print(f"checkpoint: {last}")
+
+
 IMAGE_SCHEMES = {"jscc": "the learned JSCC model", "digital": "codec + 5G LDPC + QAM at the best MCS",
                  "bound": "codec at the channel capacity, error-free"}
 

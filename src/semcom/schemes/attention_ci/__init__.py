@@ -4,7 +4,7 @@ images itself and sends only its most-attended patches of the others to a large 
 Modules: ``vit`` (a plain-torch ViT that runs on a token subset), ``adapters`` (one interface over it and
 ``transformers`` ViT/DeiT), ``attention`` (CLS attention, rollout), ``policies`` (patch selection),
 ``gates`` (confidence gate), ``patches`` (the server request as bytes), ``grid`` (patch geometry).
-No training loop, channel transport or CLI yet.
+``train`` trains the offline client and server ViTs (distillation from a CIFAR ResNet, token-subset training).
 """
 
 from semcom.schemes.attention_ci.adapters import HFViTAdapter, OwnViTAdapter, ViTAdapter, load_hf_vit

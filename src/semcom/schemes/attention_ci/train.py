@@ -1,0 +1,176 @@
+"""Training the offline client and server ViTs on CIFAR-10, distilled from a pretrained CIFAR ResNet.
+
+Loss: (1 - ``kd_weight``) * cross-entropy on the labels + ``kd_weight`` * T^2 KL to the teacher's
+softened predictions (Hinton et al. 2015). The server is trained on random token subsets
+(``min_keep`` .. all patches, one count per batch, patches drawn uniformly) so it stays accurate when
+the client sends only part of an image. AdamW, warm-up + cosine schedule, random crop + flip.
+Resumes from ``<out>/last.pt``; steps and CPU-hours go into every checkpoint and the JSONL log.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from semcom.data.cifar import CifarBatches, cifar10_train
+from semcom.errors import SemcomError
+from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.experiments.evaluate import fast_cpu_math
+from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
+from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
+from semcom.schemes.splitnn.losses import distillation
+from semcom.seeding import make_generator, seed_everything
+from semcom.splitting import load_cifar_resnet
+
+
+@dataclass(frozen=True)
+class ViTTrainConfig:
+    out: str
+    preset: str = "client"
+    data: str | None = None  # folder holding cifar10_train_jpg.zip (default: the shared data folder)
+    limit: int | None = None
+    val_count: int = 1000
+    steps: int = 4000
+    batch: int = 128
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    weight_decay: float = 0.05
+    warmup: int = 200
+    teacher_depth: int = 56  # CIFAR ResNet-20 (shipped) or -56 (shared data); 0: no distillation
+    kd_weight: float = 0.7
+    min_keep: int = 0  # server: smallest token subset in training (0: always all patches)
+    eval_every: int = 250
+    log_every: int = 50
+    ckpt_every: int = 100
+    seed: int = 0
+    threads: int = 0
+    cache: str | None = None
+
+    def __post_init__(self):
+        if self.preset not in VIT_PRESETS:
+            raise SemcomError(f"unknown ViT preset {self.preset!r}; choose one of {', '.join(VIT_PRESETS)}")
+        if self.steps < 1 or self.batch < 1 or self.val_count < 0:
+            raise SemcomError("steps and batch must be >= 1 and val_count >= 0")
+        if not 0 <= self.kd_weight <= 1:
+            raise SemcomError(f"kd_weight must lie in [0, 1], got {self.kd_weight}")
+        if self.teacher_depth not in (0, 20, 56):
+            raise SemcomError(f"teacher_depth must be 0 (none), 20 or 56, got {self.teacher_depth}")
+        n = VIT_PRESETS[self.preset].num_patches
+        if not 0 <= self.min_keep <= n:
+            raise SemcomError(f"min_keep must lie in [0, {n}], got {self.min_keep}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@torch.no_grad()
+def accuracy(model: ViT, x: torch.Tensor, y: torch.Tensor, keep_fraction: float = 1.0, seed: int = 0) -> float:
+    """Top-1 accuracy (%) on uint8 images, all patches or a fixed random fraction of them."""
+    model.eval()
+    n = model.cfg.num_patches
+    k = max(1, round(keep_fraction * n))
+    gen = make_generator(seed)
+    correct = 0
+    for start in range(0, len(x), 500):
+        xb = x[start:start + 500].float() / 255
+        keep = None if k == n else torch.stack([torch.randperm(n, generator=gen)[:k] for _ in range(len(xb))])
+        correct += (model(xb, keep=keep).argmax(1) == y[start:start + 500]).sum().item()
+    model.train()
+    return 100 * correct / len(x)
+
+
+def load_vit(path: str | Path) -> tuple[ViT, dict]:
+    """Rebuild a trained ViT (eval mode) from a checkpoint; returns (model, metadata)."""
+    ckpt = read_checkpoint(path)
+    try:
+        model = ViT(ViTConfig(**ckpt["model_config"]))
+        model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
+    except (TypeError, RuntimeError, KeyError) as exc:
+        raise SemcomError(f"checkpoint {path} is not a ViT of this package: {str(exc).splitlines()[0]}") from None
+    return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
+
+
+def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
+    """Train (or resume) one ViT; returns the path of the last checkpoint."""
+    fast_cpu_math(cfg.threads)
+    out, model_cfg = Path(cfg.out), VIT_PRESETS[cfg.preset]
+    last = out / "last.pt"
+    seed_everything(cfg.seed)
+    model = ViT(model_cfg)
+    teacher = load_cifar_resnet(cfg.teacher_depth) if cfg.teacher_depth else None
+    images, labels = cifar10_train(cfg.data, limit=cfg.limit, cache=cfg.cache)
+    if cfg.val_count >= len(images):
+        raise SemcomError(f"val_count {cfg.val_count} leaves no training images out of {len(images)}")
+    cut = len(images) - cfg.val_count
+    gen = make_generator(cfg.seed)
+    batches = CifarBatches(images[:cut], labels[:cut], cfg.batch, augment=True, drop_last=True, generator=gen)
+    decay = [p for n, p in model.named_parameters() if p.dim() > 1 and "embed" not in n and "token" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() > 1 and "embed" not in n and "token" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
+                            lr=cfg.lr)
+    model_dict = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(model_cfg).items()}
+    step, clock = 0, RunClock()
+    if last.is_file():
+        ckpt = read_checkpoint(last)
+        if ckpt["model_config"] != model_dict:
+            raise SemcomError(f"{last} holds another ViT: {ckpt['model_config']}")
+        model.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
+        gen.set_state(ckpt["rng"])
+        log(f"resumed from {last} at step {step}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model_dict}, indent=2))
+    jsonl = JsonlLog(out / "train.jsonl", log)
+
+    def save() -> None:
+        atomic_save({"model_config": model_dict, "role": cfg.preset, "train_config": cfg.to_dict(),
+                     "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "step": step, **clock.state(),
+                     "rng": gen.get_state(), "torch": torch.__version__}, last)
+
+    n = model_cfg.num_patches
+    model.train()
+    running = None
+    clock.tick()
+    while step < cfg.steps:
+        for x, y in batches:
+            if step >= cfg.steps:
+                break
+            lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            keep = None
+            if cfg.min_keep:
+                k = int(torch.randint(cfg.min_keep, n + 1, (1,), generator=gen))
+                keep = torch.rand(len(x), n, generator=gen).argsort(dim=1)[:, :k] if k < n else None
+            logits = model(x, keep=keep)
+            loss = F.cross_entropy(logits, y)
+            if teacher is not None and cfg.kd_weight:
+                with torch.no_grad():
+                    soft = teacher(x)
+                loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * distillation({"logits": logits}, soft)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            clock.tick()
+            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+            if progress is not None:
+                progress(step, cfg.steps, running)
+            record = None
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                record = {"step": step, "loss": running, "lr": lr, **clock.hours()}
+            if cfg.val_count and (step % cfg.eval_every == 0 or step == cfg.steps):
+                vx, vy = images[cut:], labels[cut:]
+                record = {**(record or {"step": step}), "val_acc": accuracy(model, vx, vy),
+                          "val_acc_half_patches": accuracy(model, vx, vy, 0.5)}
+            if record:
+                jsonl.write(record)
+            if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                save()
+    return last

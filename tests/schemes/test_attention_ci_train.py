@@ -1,0 +1,32 @@
+"""Training the offline ViTs: distillation, token-subset training, resume, CLI."""
+
+import json
+
+from semcom.cli import main
+from semcom.experiments.checkpoint import read_checkpoint
+from semcom.schemes.attention_ci.train import ViTTrainConfig, load_vit, train_vit
+from tests.conftest import shared_path
+
+
+def test_server_vit_trains_on_token_subsets_and_resumes(tmp_path):
+    root = shared_path("cifar10_resnets").parent
+    cfg = dict(out=str(tmp_path / "run"), preset="client", data=str(root), limit=300, val_count=100, steps=3, batch=16,
+               warmup=1, teacher_depth=20, min_keep=8, eval_every=3, log_every=3, ckpt_every=3)
+    last = train_vit(ViTTrainConfig(**cfg), log=lambda m: None)
+    assert read_checkpoint(last)["step"] == 3
+    record = json.loads((tmp_path / "run" / "train.jsonl").read_text().splitlines()[-1])
+    assert 0 <= record["val_acc"] <= 100 and 0 <= record["val_acc_half_patches"] <= 100
+    train_vit(ViTTrainConfig(**{**cfg, "steps": 5}), log=lambda m: None)
+    model, meta = load_vit(last)
+    assert meta["step"] == 5 and meta["role"] == "client" and model.cfg.dim == 96
+
+
+def test_cli_train_vit_and_bad_input(tmp_path, capsys):
+    root = shared_path("cifar10_resnets").parent
+    assert main(["train", "vit", "--out", str(tmp_path / "r"), "--data", str(root), "--limit", "200", "--val-count",
+                 "50", "--steps", "2", "--batch", "8", "--teacher-depth", "0", "--export", str(tmp_path / "v.pt")]) == 0
+    assert load_vit(tmp_path / "v.pt")[0].cfg.depth == 4
+    assert main(["train", "vit", "--preset", "huge", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "vit", "--min-keep", "99", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown ViT preset" in err and "min_keep" in err
