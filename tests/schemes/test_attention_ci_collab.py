@@ -1,0 +1,84 @@
+"""Collaborative inference end to end on tiny random ViTs: gate extremes, costs, links, decoded requests."""
+
+import pytest
+import torch
+
+from semcom.errors import SemcomError
+from semcom.schemes.attention_ci import OwnViTAdapter, ViT, ViTConfig
+from semcom.schemes.attention_ci.collab import RequestLink, client_pass, masks_for, run, server_logits
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    client = OwnViTAdapter(ViT(ViTConfig(dim=16, depth=2, heads=2, patch=8)).eval())
+    server = OwnViTAdapter(ViT(ViTConfig(dim=24, depth=2, heads=2, patch=8)).eval())
+    return client, server
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(1)
+    return torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (12,), generator=g)
+
+
+def test_gate_extremes_reproduce_client_alone_and_server_alone(models, data):
+    client, server = models
+    images, labels = data
+    never = run(client, server, images, labels, "topk", {"k": 16}, "entropy", float("inf"))
+    client_pred = client_pass(client, images).logits.argmax(1)
+    assert torch.equal(never["predictions"], client_pred)
+    assert never["offload_rate"] == 0 and never["bits_per_image"] == 0 and never["seed_cost"] == 0
+    always = run(client, server, images, labels, "topk", {"k": 16}, "entropy", 0.0)
+    with torch.no_grad():
+        server_pred = server.logits_on_patches(images.float() / 255, torch.arange(16).repeat(12, 1)).argmax(1)
+    assert torch.equal(always["predictions"], server_pred)
+    assert always["offload_rate"] == 1 and always["seed_cost"] == 1 and abs(always["relative_bits"] - 1) < 1e-9
+
+
+def test_fewer_patches_cost_fewer_bits_and_the_seed_metric(models, data):
+    client, server = models
+    images, labels = data
+    half = run(client, server, images, labels, "topk", {"k": 8}, "margin", 0.0)
+    assert half["patch_fraction"] == 0.5 and half["seed_cost"] == 0.5
+    assert 0.3 < half["relative_bits"] < 0.7
+
+
+def test_server_groups_images_by_patch_count(models, data):
+    client, server = models
+    images, _ = data
+    masks = masks_for(client_pass(client, images).scores["cls"], "mass", delta=0.5)
+    logits = server_logits(server, images, masks)
+    for i in (0, 5):
+        keep = masks[i].nonzero().flatten()[None]
+        with torch.no_grad():
+            assert torch.allclose(logits[i], server.logits_on_patches(images[i:i + 1].float() / 255, keep)[0], atol=1e-5)
+
+
+def test_digital_link_decodes_requests_and_loses_them_at_low_snr(models, data):
+    client, server = models
+    images, labels = data
+    good = run(client, server, images[:2], labels[:2], "topk", {"k": 4}, "entropy", 0.0,
+               link=RequestLink("digital", "awgn", 20.0, decode=True), generator=torch.Generator().manual_seed(0))
+    ideal = run(client, server, images[:2], labels[:2], "topk", {"k": 4}, "entropy", 0.0)
+    assert good["delivered_rate"] == 1 and torch.equal(good["predictions"], ideal["predictions"])
+    assert good["channel_uses_per_image"] > 0
+    bad = run(client, server, images[:2], labels[:2], "topk", {"k": 4}, "entropy", 0.0,
+              link=RequestLink("digital", "awgn", -15.0))
+    assert bad["delivered_rate"] == 0  # nothing reliable at -15 dB: the client's answers stand
+    assert torch.equal(bad["predictions"], client_pass(client, images[:2]).logits.argmax(1))
+
+
+def test_bad_arguments(models, data):
+    client, server = models
+    images, labels = data
+    with pytest.raises(SemcomError, match="unknown link"):
+        RequestLink("carrier-pigeon")
+    with pytest.raises(SemcomError, match="needs an SNR"):
+        RequestLink("digital")
+    with pytest.raises(SemcomError, match="attention score"):
+        run(client, server, images, labels, "topk", {"k": 4}, "entropy", 0.5, score="gradcam")
+    with pytest.raises(SemcomError, match="delta"):
+        run(client, server, images, labels, "mass", {"delta": 1.5}, "entropy", 0.5)
+    with pytest.raises(SemcomError, match="eta"):
+        run(client, server, images, labels, "topk", {"k": 4}, "entropy", -1.0)
