@@ -82,3 +82,23 @@ def test_bad_arguments(models, data):
         run(client, server, images, labels, "mass", {"delta": 1.5}, "entropy", 0.5)
     with pytest.raises(SemcomError, match="eta"):
         run(client, server, images, labels, "topk", {"k": 4}, "entropy", -1.0)
+
+
+def test_sweep_rows_front_and_plot(models, data, tmp_path):
+    from semcom.schemes.attention_ci.sweep import pareto_front, plot_pareto, sweep
+
+    client, server = models
+    images, labels = data
+    rows = sweep(client, server, images, labels, selections=[("topk", {"k": 4}), ("mass", {"delta": 0.8})],
+                 gates=("entropy", "margin"), offload_rates=(0.0, 0.5, 1.0))
+    assert [r["scheme"] for r in rows[:2]] == ["client alone", "server alone (all patches)"]
+    collab = rows[2:]
+    assert len(collab) == 2 * 2 * 3
+    assert {r["offload_rate"] for r in collab if r["target_offload_rate"] == 0.0} == {0.0}
+    assert {r["offload_rate"] for r in collab if r["target_offload_rate"] == 1.0} == {1.0}
+    half = [r for r in collab if r["target_offload_rate"] == 0.5]
+    assert all(abs(r["offload_rate"] - 0.5) <= 1 / 12 for r in half)
+    front = pareto_front(rows)
+    assert all(a["relative_bits"] <= b["relative_bits"] and a["accuracy"] < b["accuracy"] for a, b in zip(front, front[1:]))
+    plot_pareto(rows, tmp_path / "pareto.png")
+    assert (tmp_path / "pareto.png").stat().st_size > 1000
