@@ -21,6 +21,8 @@ train_app = typer.Typer(no_args_is_help=True, help="Train a model.")
 app.add_typer(train_app, name="train")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate a scheme over an SNR grid.")
 app.add_typer(eval_app, name="eval")
+sweep_app = typer.Typer(no_args_is_help=True, help="Sweep a scheme's operating points.")
+app.add_typer(sweep_app, name="sweep")
 console = Console(stderr=True)
 out_console = Console()
 
@@ -307,6 +309,122 @@ def eval_splitnn(
         with atomic_folder(out) as tmp:
             write_results(tmp, config, rows, rows)
         out_console.print(f"results written to {out}")
+
+
+POLICY_PARAM = {"topk": "k", "mass": "delta", "threshold": "tau", "random": "fraction"}
+
+
+def load_ci_models(client: Optional[Path], server: Optional[Path]):
+    from semcom.schemes.attention_ci import OwnViTAdapter
+    from semcom.schemes.attention_ci.train import load_vit, shipped_vit
+
+    return tuple(OwnViTAdapter(load_vit(path or shipped_vit(role))[0]) for path, role in ((client, "client"), (server, "server")))
+
+
+def ci_images(data: Optional[Path], limit: Optional[int]):
+    from semcom.data.cifar import cifar10_test
+
+    return cifar10_test(data, limit=limit)
+
+
+@eval_app.command("attention-ci")
+def eval_attention_ci(
+    policy: str = typer.Option("mass", help="topk | mass | threshold | random"),
+    k: Optional[int] = typer.Option(None, help="topk: patches kept."),
+    delta: Optional[float] = typer.Option(None, help="mass: attention mass kept, in (0, 1]."),
+    tau: Optional[float] = typer.Option(None, help="threshold: keep patches scoring >= tau x the image's maximum."),
+    fraction: Optional[float] = typer.Option(None, help="random: fraction of patches kept."),
+    gate: str = typer.Option("entropy", help="entropy | min_entropy | margin"),
+    eta: float = typer.Option(0.5, help="Offload when the client's uncertainty exceeds eta."),
+    score: str = typer.Option("cls", help="cls (last-layer CLS attention) | rollout"),
+    snr: Optional[str] = typer.Option(None, help="SNRs in dB for the digital link (omit: ideal link, bits only)."),
+    channel: str = typer.Option("awgn", help="awgn | rayleigh"),
+    decode: bool = typer.Option(False, help="Really LDPC-decode every request (slow) instead of the BLER table."),
+    client: Optional[Path] = typer.Option(None, help="Client ViT checkpoint (default: shipped)."),
+    server: Optional[Path] = typer.Option(None, help="Server ViT checkpoint (default: shipped)."),
+    data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_test_jpg (default: the shared data folder)."),
+    limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+):
+    """Accuracy and communication cost of one collaborative-inference operating point on CIFAR-10."""
+    import torch
+
+    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.schemes.attention_ci.collab import RequestLink, run
+
+    if policy not in POLICY_PARAM:
+        raise SemcomError(f"unknown patch policy {policy!r}; valid: {', '.join(POLICY_PARAM)}")
+    given = {"k": k, "delta": delta, "tau": tau, "fraction": fraction}
+    extra = sorted(name for name, v in given.items() if v is not None and name != POLICY_PARAM[policy])
+    if extra:
+        raise SemcomError(f"policy {policy} takes --{POLICY_PARAM[policy]}, not --{', --'.join(extra)}")
+    value = given[POLICY_PARAM[policy]]
+    if value is None:
+        raise SemcomError(f"policy {policy} needs --{POLICY_PARAM[policy]}")
+    snrs = parse_list(snr, "snr") if snr else [None]
+    client_m, server_m = load_ci_models(client, server)
+    images, labels = ci_images(data, limit)
+    rows = []
+    for s in snrs:
+        link = RequestLink("ideal") if s is None else RequestLink("digital", channel, s, decode)
+        result = run(client_m, server_m, images, labels, policy, {POLICY_PARAM[policy]: value}, gate, eta, score, link,
+                     torch.Generator().manual_seed(seed))
+        result.pop("predictions")
+        rows.append({"snr_db": s, "link": link.link, "channel": channel if s is not None else None, **result})
+    table = Table(title=f"attention-ci {policy}({POLICY_PARAM[policy]}={value:g}) gate {gate} eta {eta:g}, {len(images)} images")
+    for col in ("SNR dB", "accuracy %", "offloaded", "patches", "seed cost", "bits/image", "x full", "uses/image", "delivered"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row("-" if r["snr_db"] is None else f"{r['snr_db']:g}", f"{r['accuracy']:.2f}", f"{r['offload_rate']:.3f}",
+                      f"{r['patch_fraction']:.3f}", f"{r['seed_cost']:.3f}", f"{r['bits_per_image']:.0f}",
+                      f"{r['relative_bits']:.3f}", f"{r['channel_uses_per_image']:.0f}", f"{r['delivered_rate']:.3f}")
+    out_console.print(table)
+    if out:
+        config = {"command": "semcom eval attention-ci", "argv": sys.argv[1:], "limit": limit, "seed": seed}
+        with atomic_folder(out) as tmp:
+            write_results(tmp, config, rows, rows)
+        out_console.print(f"results written to {out}")
+
+
+@sweep_app.command("attention-ci")
+def sweep_attention_ci(
+    out: Path = typer.Option(Path("attention-ci-sweep"), help="Folder for results.json/csv and pareto.png."),
+    score: str = typer.Option("cls", help="cls | rollout"),
+    snr: Optional[float] = typer.Option(None, help="Price requests on the digital link at this SNR (default: ideal)."),
+    channel: str = typer.Option("awgn"),
+    client: Optional[Path] = typer.Option(None), server: Optional[Path] = typer.Option(None),
+    data: Optional[Path] = typer.Option(None), limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),
+):
+    """Sweep policies x gates x thresholds on CIFAR-10; write the rows, the Pareto front and its plot."""
+    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.schemes.attention_ci.collab import RequestLink
+    from semcom.schemes.attention_ci.sweep import DEFAULT_SELECTIONS, pareto_front, plot_pareto, sweep
+
+    client_m, server_m = load_ci_models(client, server)
+    images, labels = ci_images(data, limit)
+    link = RequestLink("ideal") if snr is None else RequestLink("digital", channel, snr)
+    with progress_bar() as bar:
+        task = bar.add_task("sweep attention-ci", total=len(DEFAULT_SELECTIONS))
+        rows = sweep(client_m, server_m, images, labels, score=score, link=link, seed=seed,
+                     on_selection=lambda *a: bar.advance(task))
+    front = pareto_front(rows)
+    table = Table(title=f"Pareto front ({len(images)} images, link {link.link})")
+    for col in ("policy", "param", "gate", "offloaded", "patches", "accuracy %", "x full bits", "seed cost"):
+        table.add_column(col, justify="right")
+    for r in rows[:2]:
+        table.add_row(r["scheme"], "", "", f"{r['offload_rate']:.2f}", f"{r['patch_fraction']:.2f}", f"{r['accuracy']:.2f}",
+                      f"{r['relative_bits']:.3f}", f"{r['seed_cost']:.3f}")
+    for r in front:
+        param = POLICY_PARAM[r["policy"]]
+        table.add_row(r["policy"], f"{param}={r[param]:g}", r["gate"], f"{r['offload_rate']:.2f}",
+                      f"{r['patch_fraction']:.2f}", f"{r['accuracy']:.2f}", f"{r['relative_bits']:.3f}", f"{r['seed_cost']:.3f}")
+    out_console.print(table)
+    config = {"command": "semcom sweep attention-ci", "argv": sys.argv[1:], "limit": limit, "seed": seed, "score": score,
+              "snr_db": snr, "channel": channel}
+    with atomic_folder(out) as tmp:
+        write_results(tmp, config, rows, front)
+        plot_pareto(rows, tmp / "pareto.png")
+    out_console.print(f"results written to {out}")
 
 
 @app.command()

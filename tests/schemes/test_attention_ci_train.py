@@ -30,3 +30,31 @@ def test_cli_train_vit_and_bad_input(tmp_path, capsys):
     assert main(["train", "vit", "--min-keep", "99", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "unknown ViT preset" in err and "min_keep" in err
+
+
+def test_cli_eval_and_sweep_attention_ci_end_to_end(tmp_path, capsys):
+    import torch
+
+    from semcom.experiments.checkpoint import atomic_save
+    from semcom.schemes.attention_ci import ViT, ViTConfig
+
+    root = shared_path("cifar10_test_jpg").parent
+    paths = {}
+    for role, dim in (("client", 16), ("server", 24)):
+        torch.manual_seed(dim)
+        cfg = ViTConfig(dim=dim, depth=2, heads=2)
+        model_config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()}
+        paths[role] = tmp_path / f"{role}.pt"
+        atomic_save({"model_config": model_config, "state_dict": ViT(cfg).state_dict(), "role": role}, paths[role])
+    common = ["--client", str(paths["client"]), "--server", str(paths["server"]), "--data", str(root), "--limit", "20"]
+    assert main(["eval", "attention-ci", "--policy", "topk", "--k", "16", "--gate", "margin", "--eta", "0.2",
+                 "--snr", "0,10", *common, "--out", str(tmp_path / "ev")]) == 0
+    rows = json.loads((tmp_path / "ev" / "results.json").read_text())["rows"]
+    assert [r["snr_db"] for r in rows] == [0.0, 10.0] and all(0 <= r["accuracy"] <= 100 for r in rows)
+    assert main(["sweep", "attention-ci", *common, "--out", str(tmp_path / "sw")]) == 0
+    assert (tmp_path / "sw" / "pareto.png").is_file()
+    for argv, message in ((["--policy", "mass", "--delta", "1.5"], "delta"), (["--policy", "topk", "--delta", "0.5"], "takes --k"),
+                          (["--policy", "best"], "unknown patch policy"), (["--policy", "topk", "--k", "4", "--eta", "-1"], "eta"),
+                          (["--policy", "topk", "--k", "4", "--gate", "vibes"], "unknown gate")):
+        assert main(["eval", "attention-ci", *argv, *common]) == 2
+        assert message in capsys.readouterr().err

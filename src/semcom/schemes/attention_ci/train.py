@@ -83,6 +83,18 @@ def accuracy(model: ViT, x: torch.Tensor, y: torch.Tensor, keep_fraction: float 
     return 100 * correct / len(x)
 
 
+CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "attention_ci"
+
+
+def shipped_vit(role: str) -> Path:
+    """Path of the shipped ``client`` or ``server`` ViT; SemcomError when it is not there."""
+    path = CHECKPOINT_DIR / f"vit-{role}.pt"
+    if not path.is_file():
+        raise SemcomError(f"no shipped {role} ViT at {path}: train one with 'semcom train vit --preset {role}' "
+                          f"and pass --{role}")
+    return path
+
+
 def load_vit(path: str | Path) -> tuple[ViT, dict]:
     """Rebuild a trained ViT (eval mode) from a checkpoint; returns (model, metadata)."""
     ckpt = read_checkpoint(path)
