@@ -102,3 +102,32 @@ def test_sweep_rows_front_and_plot(models, data, tmp_path):
     assert all(a["relative_bits"] <= b["relative_bits"] and a["accuracy"] < b["accuracy"] for a, b in zip(front, front[1:]))
     plot_pareto(rows, tmp_path / "pareto.png")
     assert (tmp_path / "pareto.png").stat().st_size > 1000
+
+
+def test_patch_jscc_learns_and_the_analog_link_counts_channel_uses(models, data, tmp_path):
+    from semcom.channels import AWGN
+    from semcom.schemes.attention_ci.grid import patchify
+    from semcom.schemes.attention_ci.patch_jscc import (
+        AnalogPatchLink, PatchJSCC, PatchJSCCConfig, load_patch_jscc, train_patch_jscc,
+    )
+
+    client, server = models
+    _, labels = data
+    g = torch.Generator().manual_seed(2)  # smooth images: a patch code can learn them, unlike white noise
+    smooth = torch.nn.functional.interpolate(torch.rand(12, 3, 4, 4, generator=g), size=32, mode="bilinear")
+    images = (smooth * 255).round().to(torch.uint8)
+    cfg = PatchJSCCConfig(patch=8, symbols=24, hidden=32)
+    p = patchify(images[:4].float() / 255, 8)
+    before = ((PatchJSCC(cfg)(p, torch.full((4,), 10.0), AWGN()) - p) ** 2).mean().item()
+    path = train_patch_jscc(images, tmp_path / "pj.pt", steps=150, batch=8, cfg=cfg, log=lambda m: None)
+    model = load_patch_jscc(path)
+    with torch.no_grad():
+        after = ((model(p, torch.full((4,), 10.0), AWGN(), torch.Generator().manual_seed(0)) - p) ** 2).mean().item()
+    assert after < 0.5 * before
+    link = AnalogPatchLink(model, "awgn", 10.0)
+    result = run(client, server, images, labels, "topk", {"k": 8}, "entropy", 0.0, link=link,
+                 generator=torch.Generator().manual_seed(0))
+    assert result["channel_uses_per_image"] == 8 * 12 + 16  # 8 patches x 24/2 uses + the 16-bit index mask
+    assert abs(result["relative_channel_uses"] - (8 * 12 + 16) / (16 * 12 + 16)) < 1e-9
+    with pytest.raises(SemcomError, match="8-pixel patches"):
+        link.send(images, torch.ones(12, 64, dtype=torch.bool), torch.ones(12, dtype=torch.bool), 4)

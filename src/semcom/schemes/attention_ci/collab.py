@@ -5,7 +5,8 @@ Images the gate finds uncertain are offloaded: the selected patches (pixels + in
 cross a link, and the server ViT classifies them from exactly those tokens. When a request is lost,
 the client's own answer stands (stated in ``delivered``).
 
-Links: ``ideal`` (no channel; cost = request bits) and ``digital`` (the request's bytes with zlib, as one
+Links: ``ideal`` (no channel; cost = request bits), ``analog`` (``patch_jscc.AnalogPatchLink``: a learned
+JSCC per patch, cost in channel uses) and ``digital`` (the request's bytes with zlib, as one
 transport block of 5G LDPC + QAM at the cheapest MCS reliable at that SNR; outcome drawn from the
 measured BLER table, or really decoded with ``decode=True``). Costs are reported in bits and channel uses
 and as the seed's metric: fraction offloaded x mean fraction of patches sent per offloaded image.
@@ -147,9 +148,10 @@ def combine(client_logits: torch.Tensor, server_logits_: torch.Tensor, offloaded
 
 
 def summary(pred: torch.Tensor, labels: torch.Tensor, offloaded: torch.Tensor, masks: torch.Tensor,
-            link: LinkResult, full_bits: float) -> dict:
+            link: LinkResult, full_bits: float, full_uses: float = 0.0) -> dict:
     """Accuracy (%), offload rate, patch fraction, the seed's cost, bits and channel uses per image, and
-    the communication cost relative to offloading every full image over the same link (``full_bits``)."""
+    the communication cost relative to offloading every full image over the same link (``full_bits``,
+    ``full_uses``: per image)."""
     n, patches = masks.shape
     frac = (masks.sum(1).float() / patches)[offloaded]
     offload_rate = offloaded.float().mean().item()
@@ -159,7 +161,8 @@ def summary(pred: torch.Tensor, labels: torch.Tensor, offloaded: torch.Tensor, m
             "patch_fraction": mean_frac, "seed_cost": offload_rate * mean_frac, "bits_per_image": bits,
             "channel_uses_per_image": link.channel_uses.float().mean().item(),
             "delivered_rate": link.delivered[offloaded].float().mean().item() if offloaded.any() else 1.0,
-            "relative_bits": bits / full_bits if full_bits else None}
+            "relative_bits": bits / full_bits if full_bits else None,
+            "relative_channel_uses": link.channel_uses.float().mean().item() / full_uses if full_uses else None}
 
 
 def run(client: ViTAdapter, server: ViTAdapter, images: torch.Tensor, labels: torch.Tensor, policy: str,
@@ -180,4 +183,5 @@ def run(client: ViTAdapter, server: ViTAdapter, images: torch.Tensor, labels: to
     pred = combine(cp.logits, s_logits, offloaded, sent.delivered)
     full = torch.ones_like(masks)
     full_link, _ = link.send(images, full, torch.ones(len(images), dtype=torch.bool), client.patch_size)
-    return {**summary(pred, labels, offloaded, masks, sent, full_link.bits.float().mean().item()), "predictions": pred}
+    return {**summary(pred, labels, offloaded, masks, sent, full_link.bits.float().mean().item(),
+                      full_link.channel_uses.float().mean().item()), "predictions": pred}

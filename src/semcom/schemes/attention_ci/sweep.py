@@ -54,14 +54,14 @@ def sweep(client: ViTAdapter, server: ViTAdapter, images: torch.Tensor, labels: 
     everyone = torch.ones(n, dtype=torch.bool)
     full = torch.ones(n, cp.scores[score].shape[1], dtype=torch.bool)
     full_sent, _ = link.send(images, full, everyone, client.patch_size, generator=torch.Generator().manual_seed(seed))
-    full_bits = full_sent.bits.float().mean().item()
+    full_bits, full_uses = full_sent.bits.float().mean().item(), full_sent.channel_uses.float().mean().item()
     server_full = server_logits(server, images, full)
     nothing = LinkResult(torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.int64), torch.zeros(n, dtype=torch.bool))
     rows = [
-        {"scheme": "client alone", **summary(cp.logits.argmax(1), labels, ~everyone, full, nothing, full_bits)},
+        {"scheme": "client alone", **summary(cp.logits.argmax(1), labels, ~everyone, full, nothing, full_bits, full_uses)},
         {"scheme": "server alone (all patches)",
          **summary(combine(cp.logits, server_full, everyone, full_sent.delivered), labels, everyone, full, full_sent,
-                   full_bits)},
+                   full_bits, full_uses)},
     ]
     for policy, params in selections:
         masks = masks_for(cp.scores[score], policy, torch.Generator().manual_seed(seed), **params)
@@ -76,7 +76,7 @@ def sweep(client: ViTAdapter, server: ViTAdapter, images: torch.Tensor, labels: 
                 pred = combine(cp.logits, s_logits, offloaded, sent.delivered)
                 rows.append({"scheme": "collaborative", "policy": policy, **params, "score": score, "gate": gate,
                              "eta": eta, "target_offload_rate": rate,
-                             **summary(pred, labels, offloaded, masks, cost, full_bits)})
+                             **summary(pred, labels, offloaded, masks, cost, full_bits, full_uses)})
         if on_selection:
             on_selection(policy, params)
     return rows
