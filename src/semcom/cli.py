@@ -327,6 +327,27 @@ def ci_images(data: Optional[Path], limit: Optional[int]):
     return cifar10_test(data, limit=limit)
 
 
+@train_app.command("patch-jscc")
+def train_patch_jscc_cmd(
+    out: Path = typer.Option(Path("runs/patch_jscc.pt"), help="Checkpoint to write."),
+    data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_train_jpg.zip (default: the shared data folder)."),
+    limit: Optional[int] = typer.Option(10000), steps: int = typer.Option(3000), batch: int = typer.Option(64),
+    symbols: int = typer.Option(12, help="Real symbols per 4x4 patch (even): 12 = 6 channel uses for 48 values."),
+    snr_range: str = typer.Option("-2,15"), channel: str = typer.Option("awgn"), seed: int = typer.Option(0),
+):
+    """Train the analog patch JSCC used by attention-aware collaborative inference (seconds to minutes on CPU)."""
+    from semcom.data.cifar import cifar10_train
+    from semcom.schemes.attention_ci.patch_jscc import PatchJSCCConfig, train_patch_jscc
+
+    lo_hi = parse_list(snr_range, "snr-range")
+    if len(lo_hi) != 2:
+        raise SemcomError(f"--snr-range needs two values A,B, got {snr_range!r}")
+    images, _ = cifar10_train(data, limit=limit)
+    path = train_patch_jscc(images, out, steps, batch, snr_range=(lo_hi[0], lo_hi[1]), channel=channel,
+                            cfg=PatchJSCCConfig(symbols=symbols), seed=seed, log=out_console.print)
+    out_console.print(f"checkpoint: {path}")
+
+
 @eval_app.command("attention-ci")
 def eval_attention_ci(
     policy: str = typer.Option("mass", help="topk | mass | threshold | random"),
@@ -337,9 +358,11 @@ def eval_attention_ci(
     gate: str = typer.Option("entropy", help="entropy | min_entropy | margin"),
     eta: float = typer.Option(0.5, help="Offload when the client's uncertainty exceeds eta."),
     score: str = typer.Option("cls", help="cls (last-layer CLS attention) | rollout"),
-    snr: Optional[str] = typer.Option(None, help="SNRs in dB for the digital link (omit: ideal link, bits only)."),
+    snr: Optional[str] = typer.Option(None, help="SNRs in dB for the digital/analog link (omit: ideal link, bits only)."),
+    link: str = typer.Option("digital", help="With --snr: digital (LDPC + QAM) | analog (learned patch JSCC)."),
     channel: str = typer.Option("awgn", help="awgn | rayleigh"),
     decode: bool = typer.Option(False, help="Really LDPC-decode every request (slow) instead of the BLER table."),
+    patch_jscc: Optional[Path] = typer.Option(None, help="analog link: patch JSCC checkpoint (default: shipped)."),
     client: Optional[Path] = typer.Option(None, help="Client ViT checkpoint (default: shipped)."),
     server: Optional[Path] = typer.Option(None, help="Server ViT checkpoint (default: shipped)."),
     data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_test_jpg (default: the shared data folder)."),
@@ -351,7 +374,10 @@ def eval_attention_ci(
 
     from semcom.experiments.results import atomic_folder, write_results
     from semcom.schemes.attention_ci.collab import RequestLink, run
+    from semcom.schemes.attention_ci.patch_jscc import AnalogPatchLink, load_patch_jscc, shipped_patch_jscc
 
+    if link not in ("digital", "analog"):
+        raise SemcomError(f"unknown link {link!r}; choose digital or analog")
     if policy not in POLICY_PARAM:
         raise SemcomError(f"unknown patch policy {policy!r}; valid: {', '.join(POLICY_PARAM)}")
     given = {"k": k, "delta": delta, "tau": tau, "fraction": fraction}
@@ -364,20 +390,29 @@ def eval_attention_ci(
     snrs = parse_list(snr, "snr") if snr else [None]
     client_m, server_m = load_ci_models(client, server)
     images, labels = ci_images(data, limit)
+    analog = load_patch_jscc(patch_jscc or shipped_patch_jscc()) if link == "analog" and snr else None
     rows = []
     for s in snrs:
-        link = RequestLink("ideal") if s is None else RequestLink("digital", channel, s, decode)
-        result = run(client_m, server_m, images, labels, policy, {POLICY_PARAM[policy]: value}, gate, eta, score, link,
+        if s is None:
+            carrier = RequestLink("ideal")
+        elif analog is not None:
+            carrier = AnalogPatchLink(analog, channel, s)
+        else:
+            carrier = RequestLink("digital", channel, s, decode)
+        result = run(client_m, server_m, images, labels, policy, {POLICY_PARAM[policy]: value}, gate, eta, score, carrier,
                      torch.Generator().manual_seed(seed))
         result.pop("predictions")
-        rows.append({"snr_db": s, "link": link.link, "channel": channel if s is not None else None, **result})
+        rows.append({"snr_db": s, "link": carrier.link, "channel": channel if s is not None else None, **result})
     table = Table(title=f"attention-ci {policy}({POLICY_PARAM[policy]}={value:g}) gate {gate} eta {eta:g}, {len(images)} images")
-    for col in ("SNR dB", "accuracy %", "offloaded", "patches", "seed cost", "bits/image", "x full", "uses/image", "delivered"):
+    for col in ("link", "SNR dB", "accuracy %", "offloaded", "patches", "seed cost", "bits/image", "uses/image",
+                "x full (bits or uses)", "delivered"):
         table.add_column(col, justify="right")
     for r in rows:
-        table.add_row("-" if r["snr_db"] is None else f"{r['snr_db']:g}", f"{r['accuracy']:.2f}", f"{r['offload_rate']:.3f}",
-                      f"{r['patch_fraction']:.3f}", f"{r['seed_cost']:.3f}", f"{r['bits_per_image']:.0f}",
-                      f"{r['relative_bits']:.3f}", f"{r['channel_uses_per_image']:.0f}", f"{r['delivered_rate']:.3f}")
+        rel = r["relative_bits"] if r["relative_bits"] is not None else r["relative_channel_uses"]
+        table.add_row(r["link"], "-" if r["snr_db"] is None else f"{r['snr_db']:g}", f"{r['accuracy']:.2f}",
+                      f"{r['offload_rate']:.3f}", f"{r['patch_fraction']:.3f}", f"{r['seed_cost']:.3f}",
+                      f"{r['bits_per_image']:.0f}", f"{r['channel_uses_per_image']:.0f}",
+                      "-" if rel is None else f"{rel:.3f}", f"{r['delivered_rate']:.3f}")
     out_console.print(table)
     if out:
         config = {"command": "semcom eval attention-ci", "argv": sys.argv[1:], "limit": limit, "seed": seed}

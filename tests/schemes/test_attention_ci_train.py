@@ -51,10 +51,17 @@ def test_cli_eval_and_sweep_attention_ci_end_to_end(tmp_path, capsys):
                  "--snr", "0,10", *common, "--out", str(tmp_path / "ev")]) == 0
     rows = json.loads((tmp_path / "ev" / "results.json").read_text())["rows"]
     assert [r["snr_db"] for r in rows] == [0.0, 10.0] and all(0 <= r["accuracy"] <= 100 for r in rows)
+    pj = tmp_path / "pj.pt"
+    assert main(["train", "patch-jscc", "--out", str(pj), "--data", str(root), "--limit", "50", "--steps", "5"]) == 0
+    assert main(["eval", "attention-ci", "--policy", "mass", "--delta", "0.8", "--eta", "0.1", "--snr", "5",
+                 "--link", "analog", "--patch-jscc", str(pj), *common, "--out", str(tmp_path / "an")]) == 0
+    analog = json.loads((tmp_path / "an" / "results.json").read_text())["rows"][0]
+    assert analog["link"] == "analog" and analog["bits_per_image"] == 0 and analog["channel_uses_per_image"] > 0
     assert main(["sweep", "attention-ci", *common, "--out", str(tmp_path / "sw")]) == 0
     assert (tmp_path / "sw" / "pareto.png").is_file()
     for argv, message in ((["--policy", "mass", "--delta", "1.5"], "delta"), (["--policy", "topk", "--delta", "0.5"], "takes --k"),
                           (["--policy", "best"], "unknown patch policy"), (["--policy", "topk", "--k", "4", "--eta", "-1"], "eta"),
-                          (["--policy", "topk", "--k", "4", "--gate", "vibes"], "unknown gate")):
+                          (["--policy", "topk", "--k", "4", "--gate", "vibes"], "unknown gate"),
+                          (["--policy", "topk", "--k", "4", "--link", "smoke"], "unknown link")):
         assert main(["eval", "attention-ci", *argv, *common]) == 2
         assert message in capsys.readouterr().err

@@ -89,6 +89,13 @@ def train_patch_jscc(images: torch.Tensor, out: str | Path, steps: int = 3000, b
     return path
 
 
+def shipped_patch_jscc() -> Path:
+    path = Path(__file__).resolve().parents[2] / "checkpoints" / "attention_ci" / "patch-jscc.pt"
+    if not path.is_file():
+        raise SemcomError(f"no shipped patch JSCC at {path}: train one with 'semcom train patch-jscc' and pass --patch-jscc")
+    return path
+
+
 def load_patch_jscc(path: str | Path) -> PatchJSCC:
     ckpt = read_checkpoint(path)
     try:
