@@ -1,0 +1,90 @@
+"""Render the README's result tables (markdown) from the committed benchmark JSON files.
+
+    python benchmarks/readme_tables.py            # prints every table whose JSON exists
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def kodak(data: dict) -> str:
+    summary = data["summary"]
+    snrs = data["config"]["snr_db"]
+    out = []
+    for channel, cbr in data["config"]["grid"]:
+        rows = [s for s in summary if s["channel"] == channel and abs(s["cbr_target"] - cbr) < 1e-12]
+        get = {(s["scheme"], s["snr_db"]): s for s in rows}
+        digital = sorted({s["scheme"] for s in rows if s["scheme"].startswith("digital")})
+        bounds = sorted({s["scheme"] for s in rows if s["scheme"].startswith("bound")})
+        out.append(f"\n**{channel}, CBR 1/{round(1 / cbr)}** — mean PSNR dB / MS-SSIM over the 24 Kodak images "
+                   "(digital: % of images decoded)\n")
+        out.append("| scheme | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
+        out.append("|---" * (len(snrs) + 1) + "|")
+        for name in ["jscc", *digital, *bounds]:
+            cells = []
+            for snr in snrs:
+                s = get.get((name, snr))
+                if s is None:
+                    cells.append("-")
+                    continue
+                ok = "" if s["success_rate"] == 1 else f" ({100 * s['success_rate']:.0f}%)"
+                cells.append(f"{s['psnr_db']:.2f} / {s['ms_ssim']:.3f}{ok}")
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
+        for label, names in (("best digital", digital), ("best bound", bounds)):
+            best = [max((get[(n, snr)] for n in names), key=lambda s: s["psnr_db"]) for snr in snrs]
+            out.append(f"| **{label}** | " + " | ".join(f"{b['psnr_db']:.2f} ({b['scheme'].split('-', 1)[1]})" for b in best) + " |")
+        for label, names in (("jscc − best digital", digital), ("jscc − best bound", bounds)):
+            gaps = [get[("jscc", snr)]["psnr_db"] - max(get[(n, snr)]["psnr_db"] for n in names) for snr in snrs]
+            out.append(f"| {label} (dB) | " + " | ".join(f"{g:+.2f}" for g in gaps) + " |")
+    timing = data.get("seconds_per_image", {})
+    if timing:
+        out.append("\nSeconds per image (encode + channel + decode, one thread per worker, AWGN, CBR 1/16): "
+                   + ", ".join(f"{k} {v:.2f}" for k, v in sorted(timing.items(), key=lambda kv: kv[1])) + ".")
+    return "\n".join(out)
+
+
+def splitnn(data: dict) -> str:
+    rows = data["rows"]
+    snrs = data["config"]["snr_db"]
+    out = []
+    for channel in data["config"]["channels"]:
+        mine = [r for r in rows if r["channel"] == channel]
+        names = list(dict.fromkeys(r["scheme"] for r in mine))
+        out.append(f"\n**{channel}** — CIFAR-10 test top-1 accuracy % ({data['config']['images']} images)\n")
+        out.append("| scheme | bits/image | × vs float32 features | channel uses/image | "
+                   + " | ".join(f"{s:g} dB" for s in snrs) + " |")
+        out.append("|---" * (len(snrs) + 4) + "|")
+        for name in names:
+            rs = {r["snr_db"]: r for r in mine if r["scheme"] == name}
+            ref = next(iter(rs.values()))
+            bits = "-" if ref["bits"] is None else f"{ref['bits']:.0f}"
+            if ref.get("analog"):
+                bits = "analog"
+            ratio = "-" if ref["compression_vs_features"] is None or ref.get("analog") else f"{ref['compression_vs_features']:.0f}"
+            uses = [rs[s]["channel_uses"] for s in snrs if s in rs and rs[s]["channel_uses"] is not None]
+            uses_txt = "-" if not uses else (f"{uses[0]:.0f}" if len(set(uses)) == 1 else "/".join(f"{u:.0f}" for u in uses))
+            accs = [f"{rs[s]['accuracy']:.2f}" if s in rs else f"{ref['accuracy']:.2f}" for s in snrs]
+            out.append(f"| {name} | {bits} | {ratio} | {uses_txt} | " + " | ".join(accs) + " |")
+    dev = data.get("device", {})
+    if dev:
+        out.append("\nDevice side per 32×32 image (ResNet-20 up to layer2 + encoder + quantiser + packing, 1 thread): "
+                   + ", ".join(f"{k} {v['device_ms']:.2f} ms ({v['device_params']} parameters)" for k, v in dev.items()) + ".")
+    return "\n".join(out)
+
+
+def main() -> int:
+    for name, render in (("kodak.json", kodak), ("cifar_splitnn.json", splitnn)):
+        path = RESULTS / name
+        if path.is_file():
+            print(f"\n<!-- {name} -->")
+            print(render(json.loads(path.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
