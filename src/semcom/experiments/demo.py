@@ -10,6 +10,7 @@ from semcom.errors import SemcomError
 from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
 from semcom.experiments.report import image_grid_html, plot_metric_vs_snr, summary_table_html, write_html
 from semcom.experiments.results import atomic_folder, write_results
+from semcom.schemes.attention_ci.demo import attention_ci_section
 from semcom.schemes.splitnn.demo import splitnn_section
 
 
@@ -40,6 +41,8 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
         plot_metric_vs_snr(summary, "ms_ssim", tmp / "msssim_vs_snr.png", "MS-SSIM")
         splitnn_html, splitnn_rows = splitnn_section(tmp, seed)
         (tmp / "splitnn.json").write_text(json.dumps(splitnn_rows, indent=1))
+        aci_html, aci_rows = attention_ci_section(tmp)
+        (tmp / "attention_ci.json").write_text(json.dumps(aci_rows, indent=1))
         sections = [
             ("What was run", f"<p>{len(images)} photos bundled with scikit-image, {size}x{size}, channel <b>{channel}</b>, "
              f"SNR {', '.join(f'{s:g}' for s in snrs)} dB, CBR {', '.join(f'{c:.4g}' for c in cbrs)}. "
@@ -52,6 +55,7 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
             ("Mean over images", summary_table_html(summary)),
             ("Reconstructions", image_grid_html(tmp, images, rows, snrs)),
             ("Split inference (SemanticNN)", splitnn_html),
+            ("Attention-aware collaborative inference", aci_html),
         ]
         write_html(tmp, "semcom demo", sections)
     return out, summary
