@@ -118,3 +118,21 @@ def test_bad_arguments_are_semcom_errors():
         SlicSegmenter(min_area=0)
     with pytest.raises(SemcomError, match="positive integer"):
         fallback_reason(SlicSegmenter().segments(blocks_image()), 0)
+
+
+def test_fast_region_graph_equals_scikit_images():
+    import numpy as np
+    from skimage import color, graph, segmentation
+
+    from semcom.schemes.lamsc.segmenter import _mean_color_rag
+
+    _, x = demo_images(96)[0]
+    rgb = x.permute(1, 2, 0).numpy().astype(np.float64)
+    superpixels = segmentation.slic(rgb, n_segments=60, compactness=10, start_label=1, channel_axis=-1)
+    lab = color.rgb2lab(rgb)
+    ours, reference = _mean_color_rag(lab, superpixels), graph.rag_mean_color(lab, superpixels)
+    assert set(map(frozenset, ours.edges())) == set(map(frozenset, reference.edges()))
+    assert all(abs(ours.edges[e]["weight"] - reference.edges[e]["weight"]) < 1e-9 for e in reference.edges())
+    for node in reference.nodes:
+        assert np.allclose(ours.nodes[node]["mean color"], reference.nodes[node]["mean color"])
+        assert ours.nodes[node]["pixel count"] == reference.nodes[node]["pixel count"]

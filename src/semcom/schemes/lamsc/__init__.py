@@ -6,8 +6,9 @@ knowledge base. Foundation modules (the scheme's transmit path, training and CLI
 - ``sam``: ``SamSegmenter``, Segment Anything automatic mask generation through ``transformers``.
 - ``scorer``: ASI, the CBAM-style ``ASIScorer`` over the k segment images, ``integrate`` (the semantic image),
   and its training targets ``occlusion_importance`` (classifier-confidence proxy) and ``load_human_scores``.
-- ``asc``: ASC, a learned element mask over the JSCC latent (``MaskNet``, straight-through estimator, rate
-  term) with exact channel-use counting including the mask's own side information.
+- ``asc``: ASC, a learned mask over the JSCC latent (``MaskNet``, one keep decision per channel group and
+  position; straight-through estimator; rate term), with exact channel-use counting that includes the
+  mask's own side information.
 """
 
 from semcom.schemes.lamsc.asc import ASC, ChannelUses, MaskNet, channel_uses, decode_mask, encode_mask, straight_through

@@ -193,14 +193,37 @@ class SlicSegmenter(Segmenter):
         h, w = rgb.shape[:2]
         superpixels = segmentation.slic(rgb, n_segments=min(self.n_segments, h * w), compactness=self.compactness,
                                         start_label=1, channel_axis=-1)
-        lab = color.rgb2lab(rgb)
-        rag = graph.rag_mean_color(lab, superpixels)
+        rag = _mean_color_rag(color.rgb2lab(rgb), superpixels)
         regions = graph.merge_hierarchical(superpixels, rag, thresh=self.merge_threshold, rag_copy=False,
                                            in_place_merge=True, merge_func=_merge_mean_color,
                                            weight_func=_mean_color_distance)
         ids = np.unique(regions)
         masks = torch.from_numpy(regions[None] == ids[:, None, None])
         return masks, {"superpixels": len(np.unique(superpixels)), "regions": len(ids)}
+
+
+def _mean_color_rag(lab: np.ndarray, labels: np.ndarray):
+    """Region adjacency graph of ``labels`` [H, W] (8-connected) with each region's mean colour over ``lab``
+    [H, W, 3] and edge weights = distance between mean colours. Same graph as ``skimage.graph.rag_mean_color``
+    (mode "distance"), built with bincounts instead of a per-pixel filter (2 s -> 0.1 s on a Kodak image)."""
+    from skimage.graph import RAG
+
+    flat = labels.ravel()
+    n = int(flat.max()) + 1
+    count = np.bincount(flat, minlength=n).astype(np.float64)
+    total = np.stack([np.bincount(flat, weights=lab[..., c].ravel(), minlength=n) for c in range(3)], axis=1)
+    shifts = [(labels[:, :-1], labels[:, 1:]), (labels[:-1], labels[1:]),
+              (labels[:-1, :-1], labels[1:, 1:]), (labels[:-1, 1:], labels[1:, :-1])]
+    pairs = np.concatenate([np.stack([a.ravel(), b.ravel()], axis=1) for a, b in shifts])
+    pairs = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
+    rag = RAG()
+    for i in np.flatnonzero(count):
+        rag.add_node(int(i), labels=[int(i)], **{"pixel count": count[i], "total color": total[i].copy(),
+                                                 "mean color": total[i] / count[i]})
+    for a, b in pairs.tolist():
+        weight = float(np.linalg.norm(rag.nodes[a]["mean color"] - rag.nodes[b]["mean color"]))
+        rag.add_edge(a, b, weight=weight)
+    return rag
 
 
 def _mean_color_distance(rag, src, dst, n):
