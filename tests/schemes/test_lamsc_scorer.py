@@ -150,7 +150,7 @@ def write(tmp_path, text, name="scores.csv"):
 
 
 def test_load_human_scores(tmp_path):
-    path = write(tmp_path, "image,segment,score,annotator\na.png,1,0.25,x\na.png,0,1.0,x\nb.png,0,0,y\n")
+    path = write(tmp_path, "\ufeffimage,segment,score,annotator\na.png,1,0.25,x\na.png,0,1.0,x\nb.png,0,0,y\n")
     scores = load_human_scores(path, images=[tmp_path / "a.png", "b.png", "c.png"])
     assert set(scores) == {"a.png", "b.png"}
     assert scores["a.png"].tolist() == [1.0, 0.25] and scores["b.png"].tolist() == [0.0]

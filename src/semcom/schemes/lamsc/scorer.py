@@ -211,7 +211,7 @@ def load_human_scores(csv_path: str | Path, images: Iterable[str | Path] | None 
     if not path.is_file():
         raise SemcomError(f"human score file not found: {path}")
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: tolerate a spreadsheet's BOM
             reader = csv.DictReader(f)
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in ("image", "segment", "score") if c not in header]

@@ -24,13 +24,14 @@ MIN_AREA = 400  # pixels; the seed's min_mask_region_area
 SINGLE_COLOUR_RANGE = 1 / 255  # an image whose every channel spans less than one 8-bit level is one colour
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Segments:
     """Disjoint regions of one image.
 
     ``masks``: bool [k, H, W], pairwise disjoint, non-empty, sorted by area, largest first (ties keep
     their order). ``areas``: int64 [k] pixel counts (derived). ``reason``: why there are no segments
     (required when k = 0, else ""). ``info``: facts about how they were found (JSON-serialisable).
+    Compared by identity (tensors have no single truth value).
     """
 
     masks: torch.Tensor
