@@ -1,0 +1,202 @@
+"""ASC (adaptive semantic compression): a learned mask over the JSCC latent, so only informative elements are sent.
+
+Granularity: one keep decision per group of ``group`` consecutive latent channels at each position
+(row, column); ``group=1`` is the seed's per-element mask, ``group=None`` (the default) one decision per
+position covering all channels. Why the default is coarse: with honest accounting the receiver must be
+told the mask, up to 1 bit per decision, while a kept real value costs only half a channel use; a
+per-element bitmap sent at 1 bit per channel use therefore costs up to twice the data it saves (a toy
+latent of 128 elements: 64 channel uses unmasked, 136 for the raw bitmap alone). Per position the mask
+costs 1 bit per ``C`` values.
+
+``MaskNet`` maps the latent [B, C, h, w] to keep probabilities p [B, C / group, h, w]; a decision is
+"keep" when p > 0.5. Training uses the straight-through estimator: the forward pass applies the hard
+0/1 mask, the backward pass differentiates as if the mask were p (d mask / d p = 1), so the distortion
+reaches MaskNet. The rate term is the mean keep probability per example (the expected fraction of
+latent elements sent); a loss ``distortion + lambda * rate`` trades quality for channel uses.
+
+Deployment (``ASC.apply``) counts channel uses exactly:
+
+- data: the kept real values are paired into complex symbols, ceil(kept / 2) channel uses. The
+  transmitter's next step is ``normalize_power(masked, mask)`` (unit power over the sent elements only);
+  the receiver puts the received values back at the mask's positions and zeros elsewhere.
+- side information: the receiver must know the decisions. They are sent as a separate digital payload:
+  the bytes of ``encode_mask`` (a 1-bit mode flag, then either the raw bitmap or Elias-gamma run lengths,
+  whichever is shorter, padded to whole bytes), over a robust MCS carrying ``side_bits_per_use`` bits per
+  channel use (default 1: QPSK with a rate-1/2 code), i.e. ceil(8 * bytes / side_bits_per_use) uses.
+  The side payload is assumed to arrive intact; whether that MCS decodes at the operating SNR is for
+  the link budget (``semcom.digital``) to check.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from semcom.errors import SemcomError
+
+KEEP_THRESHOLD = 0.5  # keep a decision group when its probability exceeds this
+
+
+class MaskNet(nn.Module):
+    """Keep probabilities for a latent: [B, C, h, w] -> [B, C / group, h, w] in (0, 1).
+
+    ``group``: consecutive channels sharing one decision (C must be a multiple; None = all C). The latent
+    is first scaled to unit RMS per example (MaskNet then sees the same input whatever the encoder's
+    output scale); two 3x3 convolutions with a ReLU between give one logit per decision. The last bias
+    starts at logit(``init_keep``) so training starts from sending (almost) everything.
+    """
+
+    def __init__(self, channels: int, group: int | None = None, hidden: int = 64, init_keep: float = 0.9):
+        super().__init__()
+        group = channels if group is None else group
+        if channels < 1 or hidden < 1 or not 0 < init_keep < 1 or group < 1 or channels % group:
+            raise SemcomError(f"invalid MaskNet: channels={channels}, group={group} (must divide channels), "
+                              f"hidden={hidden}, init_keep={init_keep}")
+        self.channels, self.group = channels, group
+        self.net = nn.Sequential(nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
+                                 nn.Conv2d(hidden, channels // group, 3, padding=1))
+        nn.init.constant_(self.net[2].bias, math.log(init_keep / (1 - init_keep)))
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        check_latent(latent, self.channels)
+        rms = latent.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
+        return torch.sigmoid(self.net(latent / rms))
+
+    def expand(self, decisions: torch.Tensor) -> torch.Tensor:
+        """Per-group values [B, C / group, h, w] -> per-element [B, C, h, w]."""
+        return decisions.repeat_interleave(self.group, dim=1)
+
+
+def straight_through(keep_prob: torch.Tensor, threshold: float = KEEP_THRESHOLD) -> torch.Tensor:
+    """Hard 0/1 mask (keep_prob > threshold) in the forward pass, gradient of the identity in the backward pass."""
+    hard = (keep_prob > threshold).to(keep_prob.dtype)
+    return hard + (keep_prob - keep_prob.detach())  # exactly 0 or 1 forward: (p - p) is exactly 0
+
+
+@dataclass(frozen=True)
+class ChannelUses:
+    """Channel uses per example, [B] int64 each: ``data`` (ceil(kept real values / 2)), ``side`` (the mask
+    payload), and ``side_bits`` (8 x the mask payload's bytes). ``total`` = data + side."""
+
+    data: torch.Tensor
+    side: torch.Tensor
+    side_bits: torch.Tensor
+
+    @property
+    def total(self) -> torch.Tensor:
+        return self.data + self.side
+
+
+class ASC(nn.Module):
+    """Adaptive semantic compression of a latent [B, C, h, w] (see the module docstring).
+
+    ``forward(latent)`` (training path) returns a dict: ``latent`` [B, C, h, w] (masked, straight-through),
+    ``mask`` [B, C, h, w] float (hard values, straight-through gradient), ``keep_prob`` [B, C / group, h, w],
+    and ``rate`` [B] (mean keep probability, the rate term).
+    ``apply(latent)`` (deployment) returns (masked latent, mask bool [B, C, h, w], ``ChannelUses``).
+    """
+
+    def __init__(self, channels: int, group: int | None = None, hidden: int = 64, init_keep: float = 0.9,
+                 side_bits_per_use: float = 1.0):
+        super().__init__()
+        if not side_bits_per_use > 0:
+            raise SemcomError(f"side_bits_per_use must be positive, got {side_bits_per_use!r}")
+        self.masknet = MaskNet(channels, group, hidden, init_keep)
+        self.side_bits_per_use = side_bits_per_use
+
+    def forward(self, latent: torch.Tensor) -> dict:
+        keep_prob = self.masknet(latent)
+        mask = self.masknet.expand(straight_through(keep_prob))
+        return {"latent": latent * mask, "mask": mask, "keep_prob": keep_prob, "rate": keep_prob.flatten(1).mean(dim=1)}
+
+    @torch.no_grad()
+    def apply(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, ChannelUses]:
+        decisions = self.masknet(latent) > KEEP_THRESHOLD
+        mask = self.masknet.expand(decisions)
+        return latent * mask, mask, channel_uses(decisions, self.masknet.group, self.side_bits_per_use)
+
+
+def channel_uses(decisions: torch.Tensor, group: int = 1, side_bits_per_use: float = 1.0) -> ChannelUses:
+    """Exact channel uses for sending the latent elements selected by ``decisions`` (bool [B, ...], one entry
+    per group of ``group`` elements) plus the decisions themselves (``encode_mask`` bytes as side information)."""
+    if not isinstance(decisions, torch.Tensor) or decisions.dtype != torch.bool or decisions.dim() < 2:
+        raise SemcomError("decisions must be a bool tensor [B, ...]")
+    if group < 1 or not side_bits_per_use > 0:
+        raise SemcomError(f"need group >= 1 and side_bits_per_use > 0, got {group}, {side_bits_per_use}")
+    kept = decisions.flatten(1).sum(dim=1) * group
+    side_bits = torch.tensor([8 * len(encode_mask(d)) for d in decisions], dtype=torch.int64)
+    side = torch.tensor([math.ceil(b / side_bits_per_use) for b in side_bits.tolist()], dtype=torch.int64)
+    return ChannelUses(data=(kept + 1) // 2, side=side, side_bits=side_bits)
+
+
+def check_latent(latent: torch.Tensor, channels: int) -> None:
+    if not isinstance(latent, torch.Tensor) or latent.dim() != 4 or latent.shape[1] != channels:
+        got = tuple(latent.shape) if isinstance(latent, torch.Tensor) else type(latent).__name__
+        raise SemcomError(f"latent must be [B, {channels}, h, w], got {got}")
+    if not latent.is_floating_point() or not torch.isfinite(latent).all():
+        raise SemcomError("latent must be a finite floating-point tensor")
+
+
+# ---- the mask as bytes --------------------------------------------------------------------------------
+def encode_mask(mask: torch.Tensor) -> bytes:
+    """One example's mask (bool, any shape; flattened in C order) as bytes.
+
+    Bit 0 is the mode. Mode 0: the raw bitmap follows (one bit per element). Mode 1: run lengths follow,
+    alternating runs of False and True starting with False (the first run may be empty), each run
+    length r coded as the Elias-gamma code of r + 1. The shorter mode is used; bits are padded with zeros
+    to whole bytes. The shape is known to the receiver (it follows from the image size).
+    """
+    flat = mask.detach().cpu().flatten().numpy().astype(bool)
+    raw = "0" + "".join("1" if b else "0" for b in flat)
+    rle = "1" + "".join(_elias_gamma(r + 1) for r in _runs(flat))
+    bits = min(raw, rle, key=len)
+    bits += "0" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b""
+
+
+def decode_mask(data: bytes, shape: tuple[int, ...]) -> torch.Tensor:
+    """Inverse of ``encode_mask``: bool tensor of ``shape``. SemcomError for a payload that does not fit."""
+    n = math.prod(shape)
+    bits = "".join(f"{byte:08b}" for byte in data)
+    if not bits:
+        raise SemcomError("empty mask payload")
+    if bits[0] == "0":
+        if len(bits) < 1 + n:
+            raise SemcomError(f"mask payload has {len(bits) - 1} bitmap bits, need {n}")
+        flat = np.array([c == "1" for c in bits[1 : 1 + n]], dtype=bool)
+    else:
+        values, pos, value, total = [], 1, False, 0
+        while total < n:
+            zeros = 0
+            while pos + zeros < len(bits) and bits[pos + zeros] == "0":
+                zeros += 1
+            end = pos + 2 * zeros + 1
+            if end > len(bits):
+                raise SemcomError("mask payload ends inside a run length")
+            run = int(bits[pos + zeros : end], 2) - 1
+            values.append(np.full(run, value, dtype=bool))
+            pos, value, total = end, not value, total + run
+        flat = np.concatenate(values) if values else np.zeros(0, dtype=bool)
+        if flat.size != n:
+            raise SemcomError(f"mask payload decodes to {flat.size} elements, need {n}")
+    return torch.from_numpy(flat.reshape(shape))
+
+
+def _runs(flat: np.ndarray) -> list[int]:
+    """Lengths of alternating runs of False and True, starting with False (possibly 0)."""
+    if flat.size == 0:
+        return [0]
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    edges = np.concatenate([[0], change, [flat.size]])
+    runs = np.diff(edges).tolist()
+    return ([0] + runs) if flat[0] else runs
+
+
+def _elias_gamma(value: int) -> str:
+    """Elias-gamma code of a positive integer: (bit length - 1) zeros, then its binary digits."""
+    binary = bin(value)[2:]
+    return "0" * (len(binary) - 1) + binary
