@@ -6,6 +6,8 @@
 Grid (issue #2): AWGN at SNR {1, 4, 7, 10, 13} dB with CBR 1/16 and 1/8, and Rayleigh (fast fading,
 perfect-CSI ZF) at CBR 1/16. Every digital codeword is really LDPC-decoded. Kodak is never trained on.
 Prints one table per (channel, CBR) and writes every row, the summary and the config to JSON.
+Rows are saved after every (scheme, channel, CBR) chunk to ``<out>.partial.json``; a re-run with the
+same arguments resumes from there (each row is a pure function of its seed, so resuming changes nothing).
 """
 
 from __future__ import annotations
@@ -75,11 +77,23 @@ def main(argv=None) -> int:
     specs = [SchemeSpec("jscc", checkpoint=args.checkpoint)] + [SchemeSpec("bound", c) for c in codecs]
     if not args.skip_digital:
         specs += [SchemeSpec("digital", c) for c in codecs]
-    rows, started = [], time.time()
+    partial = Path(args.out + ".partial.json")
+    names = [n for n, _ in images]
+    saved = json.loads(partial.read_text()) if partial.is_file() else {}
+    if saved and (saved.get("images") != names or saved.get("seed") != args.seed):
+        raise SystemExit(f"{partial} was written for other images or another seed: remove it to start afresh")
+    rows, chunks, started = saved.get("rows", []), set(saved.get("chunks", [])), time.time()
     for channel, cbr in GRID:
         for spec in specs:
+            key = f"{spec.label}|{channel}|{cbr!r}"
+            if key in chunks:
+                continue
             t0 = time.time()
-            rows += sweep([spec], channel, images, SNRS, [cbr], seed=args.seed, workers=args.workers)
+            rows += plain_rows(sweep([spec], channel, images, SNRS, [cbr], seed=args.seed, workers=args.workers))
+            chunks.add(key)
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps({"images": names, "seed": args.seed, "chunks": sorted(chunks), "rows": rows},
+                                          default=str))
             print(f"{spec.label:16s} {channel:8s} CBR 1/{round(1 / cbr)}: {time.time() - t0:7.1f} s", file=sys.stderr)
     summary = summarize(rows)
     for channel, cbr in GRID:
@@ -94,10 +108,12 @@ def main(argv=None) -> int:
     config = {"command": "python benchmarks/kodak_jscc_vs_digital.py " + " ".join(argv or sys.argv[1:]),
               "images": [n for n, _ in images], "snr_db": SNRS, "grid": GRID, "codecs": codecs, "seed": args.seed,
               "workers": args.workers, "torch": torch.__version__, "machine": platform.machine(),
-              "cpu_threads_per_worker": 1 if args.workers > 1 else torch.get_num_threads(), "wall_seconds": time.time() - started}
+              "cpu_threads_per_worker": 1 if args.workers > 1 else torch.get_num_threads(),
+              "wall_seconds_this_run": time.time() - started, "resumed": bool(saved)}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"config": config, "summary": summary, "seconds_per_image": timing,
-                                         "rows": plain_rows(rows)}, indent=1, default=str))
+                                         "rows": rows}, indent=1, default=str))
+    partial.unlink(missing_ok=True)
     print(f"\nwritten {args.out}")
     return 0
 

@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from semcom.channels import AWGN, PowerNormalize, Rayleigh, complex_uses, normalize_power, to_complex
+from semcom.channels import (
+    AWGN, RX_LIMIT, PowerNormalize, Rayleigh, complex_uses, limit_received, normalize_power, to_complex,
+)
 from semcom.errors import SemcomError
 
 
@@ -130,3 +132,18 @@ def test_channel_uses_counts_complex_symbols_per_example():
     assert AWGN.uses(torch.zeros(2, 7, dtype=torch.complex64)) == 7
     assert Rayleigh().uses(torch.zeros(1, 16, 2, 2)) == 32
 
+
+
+def test_limit_received_clips_each_real_component_and_keeps_layout():
+    z = torch.tensor([[1 + 2j, 100 - 3j, -50 - 50j]], dtype=torch.complex64)
+    out = limit_received(z)
+    assert out.dtype == z.dtype and out.shape == z.shape
+    assert torch.equal(out, torch.tensor([[1 + 2j, RX_LIMIT - 3j, -RX_LIMIT - RX_LIMIT * 1j]], dtype=torch.complex64))
+    real = torch.tensor([0.5, -9.0, 9.0])
+    assert torch.equal(limit_received(real), torch.tensor([0.5, -RX_LIMIT, RX_LIMIT]))
+
+
+def test_limit_received_almost_never_acts_on_awgn_at_low_snr():
+    z = normalize_power(torch.randn(4, 200_000, generator=gen(1)))
+    y = AWGN()(z, -2.0, gen(2))
+    assert (limit_received(y) != y).float().mean() < 1e-6

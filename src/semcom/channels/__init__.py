@@ -8,7 +8,7 @@ from semcom.channels.awgn import AWGN
 from semcom.channels.base import ComplexChannel
 from semcom.channels.discrete import ERASED, BinaryErasureChannel, BinarySymmetricChannel, BitChannel
 from semcom.channels.fading import FadingChannel, Rayleigh, Rician
-from semcom.channels.symbols import PowerNormalize, complex_uses, normalize_power, to_complex
+from semcom.channels.symbols import RX_LIMIT, PowerNormalize, complex_uses, limit_received, normalize_power, to_complex
 from semcom.errors import SemcomError
 
 CHANNELS = ("awgn", "rayleigh", "rayleigh-block", "rician")
@@ -33,6 +33,6 @@ def build_channel(name: str, k_factor: float = 4.0) -> ComplexChannel:
 
 __all__ = [
     "AWGN", "BinaryErasureChannel", "BinarySymmetricChannel", "BitChannel", "CHANNELS", "ComplexChannel",
-    "ERASED", "FadingChannel", "PowerNormalize", "Rayleigh", "Rician", "build_channel", "complex_uses",
-    "normalize_power", "to_complex",
+    "ERASED", "FadingChannel", "PowerNormalize", "RX_LIMIT", "Rayleigh", "Rician", "build_channel", "complex_uses",
+    "limit_received", "normalize_power", "to_complex",
 ]

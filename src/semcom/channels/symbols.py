@@ -89,3 +89,19 @@ class PowerNormalize(nn.Module):
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return normalize_power(z, mask)
+
+
+RX_LIMIT = 8.0
+
+
+def limit_received(z: torch.Tensor, bound: float = RX_LIMIT) -> torch.Tensor:
+    """Receiver limiter: clip every real component of received symbols to +-``bound``.
+
+    Transmit power is 1 per complex symbol, so on AWGN this almost never acts (a real component
+    beyond 8 needs noise of about 8 standard deviations even at -2 dB SNR), but a zero-forced deep
+    fade returns symbols of amplitude 1e3 and more, which a learned decoder (inverse GDN is cubic in
+    its input) turns into inf/NaN. Learned decoders call this on their input.
+    """
+    if z.is_complex():
+        return torch.view_as_complex(torch.view_as_real(z).clamp(-bound, bound))
+    return z.clamp(-bound, bound)

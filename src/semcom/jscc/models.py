@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semcom.channels import ComplexChannel, normalize_power
+from semcom.channels import ComplexChannel, limit_received, normalize_power
 from semcom.data.images import check_batch
 from semcom.errors import SemcomError
 from semcom.jscc.gdn import GDN
@@ -127,7 +127,7 @@ class Decoder(nn.Module):
         self.tail = nn.Sequential(nn.Conv2d(w1, 48, 3, padding=1), nn.PixelShuffle(4))
 
     def forward(self, z, side):
-        h = z
+        h = limit_received(z)  # a zero-forced deep fade must not blow up the inverse GDNs
         for stage in self.stages:
             h = stage(h, side)
         return torch.sigmoid(self.tail(h))

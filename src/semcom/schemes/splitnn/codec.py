@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from semcom.channels import normalize_power
+from semcom.channels import limit_received, normalize_power
 from semcom.coding import LearnedScalarQuantizer
 from semcom.errors import SemcomError
 from semcom.jscc.gdn import GDN
@@ -114,6 +114,7 @@ class ServerDecoder(nn.Module):
 
     def forward(self, z_hat: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         side = snr_side(snr_db, z_hat.shape[0])
+        z_hat = limit_received(z_hat)  # a zero-forced deep fade must not blow up the inverse GDN
         if self.attention is not None:
             z_hat = self.attention(z_hat)
         h = self.af1(self.up(z_hat), side)
