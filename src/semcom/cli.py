@@ -170,6 +170,46 @@ def train_splitnn_cmd(
     out_console.print(f"checkpoint: {last}")
 
 
+@train_app.command("lamsc")
+def train_lamsc_cmd(
+    part: str = typer.Option(..., help="scorer (ASI, on occlusion-importance targets or --human-scores) | asc (latent mask)"),
+    out: Path = typer.Option(..., help="Run folder: last.pt, train.jsonl, config.json, pool.pt. Resumes if last.pt exists."),
+    data: Optional[Path] = typer.Option(None, help="Training photos (default: ../shared/data/photos-train)."),
+    pool_size: int = typer.Option(400, help="Random crops segmented once for training."),
+    pool_crop: int = typer.Option(256), val_count: int = typer.Option(4, help="Last N photos by name held out."),
+    human_scores: Optional[Path] = typer.Option(None, help="scorer: CSV image,segment,score of human labels."),
+    steps: int = typer.Option(600), batch: int = typer.Option(16), lr: float = typer.Option(1e-3),
+    jscc: Optional[Path] = typer.Option(None, help="asc: the frozen JSCC (default: the shipped model)."),
+    cbr: str = typer.Option("1/16", help="asc: JSCC rate the mask is trained for."),
+    crop: int = typer.Option(128, help="asc: training window (multiple of 16)."),
+    snr_range: str = typer.Option("-2,16"), channel: str = typer.Option("awgn"),
+    rate_weight: float = typer.Option(2e-3, help="asc: weight of the rate term (mean keep probability)."),
+    seed: int = typer.Option(0), threads: int = typer.Option(0),
+    export: Optional[Path] = typer.Option(None, help="Also write a slim copy of the final checkpoint here."),
+):
+    """Train (or resume) LAM-SC's ASI scorer or its ASC latent mask."""
+    from semcom.experiments.checkpoint import slim_copy
+    from semcom.schemes.lamsc.train import LamSCTrainConfig, train_lamsc
+
+    lo_hi = parse_list(snr_range, "snr-range")
+    if len(lo_hi) != 2:
+        raise SemcomError("--snr-range needs two values A,B")
+    cfg = LamSCTrainConfig(out=str(out), part=part, data=str(data) if data else None, pool_size=pool_size,
+                           pool_crop=pool_crop, val_count=val_count,
+                           human_scores=str(human_scores) if human_scores else None, steps=steps, batch=batch, lr=lr,
+                           jscc=str(jscc) if jscc else None, cbr=parse_number(cbr), crop=crop,
+                           snr_range=(lo_hi[0], lo_hi[1]), channel=channel, rate_weight=rate_weight, seed=seed,
+                           threads=threads)
+    with progress_bar() as bar:
+        task = bar.add_task("train", total=cfg.steps)
+        last = train_lamsc(cfg, log=lambda msg: bar.console.print(msg),
+                           progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
+    if export:
+        slim_copy(last, export, half=False)
+        out_console.print(f"exported {export}")
+    out_console.print(f"checkpoint: {last}")
+
+
 @train_app.command("vit")
 def train_vit_cmd(
     preset: str = typer.Option("client", help="client (dim 96, depth 4) | server (dim 192, depth 6); patch 4 on 32x32"),
@@ -308,6 +348,57 @@ def eval_splitnn(
                   "snr_db": snrs, "channels": channels, "limit": limit, "seed": seed}
         with atomic_folder(out) as tmp:
             write_results(tmp, config, rows, rows)
+        out_console.print(f"results written to {out}")
+
+
+LAMSC_PARTS_HELP = "checkpoint path, 'shipped' (default) or 'none' (ablation without it)"
+
+
+@eval_app.command("lamsc")
+def eval_lamsc(
+    data: Path = typer.Option(..., help="Folder of test images (e.g. ../shared/data/kodak)."),
+    snr: str = typer.Option("1,4,7,10,13"), channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
+    cbr: Optional[str] = typer.Option(None, help="JSCC rate before masking (default: the ASC's, else 1/16)."),
+    scorer: str = typer.Option("shipped", help=f"ASI scorer: {LAMSC_PARTS_HELP}."),
+    asc: str = typer.Option("shipped", help=f"ASC mask: {LAMSC_PARTS_HELP}."),
+    segmenter: str = typer.Option("slic", help="slic (offline) | sam (needs --sam-model)"),
+    sam_model: Optional[str] = typer.Option(None, help="Local folder or hub id of a SAM checkpoint."),
+    k: int = typer.Option(5), threshold: float = typer.Option(0.7),
+    limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+):
+    """LAM-SC on an image folder: channel uses, region and whole-image quality per SNR."""
+    import torch
+
+    from semcom.data import load_folder
+    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.schemes.lamsc.evaluate import build_lamsc, evaluate_lamsc, summarize_lamsc
+    from semcom.units import check_snr_db
+
+    snrs = parse_list(snr, "snr")
+    check_snr_db(torch.tensor(snrs))
+    lamsc = build_lamsc(channel, parse_number(cbr) if cbr else None, scorer, asc, segmenter=segmenter,
+                        sam_model=sam_model, k=k, threshold=threshold)
+    images = load_folder(data, limit)
+    with progress_bar() as bar:
+        task = bar.add_task("eval lamsc", total=len(images) * len(snrs))
+        rows = evaluate_lamsc(lamsc, images, snrs, seed, on_image=lambda r: bar.advance(task))
+    summary = summarize_lamsc(rows)
+    table = Table(title=f"LAM-SC on {data} ({channel}, CBR {lamsc.cbr:.4g} before masking)")
+    for col in ("SNR dB", "channel uses", "vs whole-image JSCC", "region PSNR dB", "region MS-SSIM", "PSNR dB",
+                "segments sent", "fallbacks"):
+        table.add_column(col, justify="right")
+    for s in summary:
+        table.add_row(f"{s['snr_db']:g}", f"{s['channel_uses']:.0f}", f"{s['uses_vs_full_jscc']:.3f}",
+                      f"{s['region_psnr_db']:.2f}", f"{s['region_ms_ssim']:.4f}", f"{s['psnr_db']:.2f}",
+                      f"{s['sent_segments']:.2f}/{s['segments']:.2f}", str(s["fallbacks"]))
+    out_console.print(table)
+    if out:
+        config = {"command": "semcom eval lamsc", "argv": sys.argv[1:], "data": str(data), "snr_db": snrs,
+                  "channel": channel, "cbr": lamsc.cbr, "scorer": scorer, "asc": asc, "segmenter": segmenter,
+                  "k": k, "threshold": threshold, "limit": limit, "seed": seed}
+        with atomic_folder(out) as tmp:
+            write_results(tmp, config, rows, summary)
         out_console.print(f"results written to {out}")
 
 
@@ -465,30 +556,58 @@ def sweep_attention_ci(
 @app.command()
 def transmit(
     image: Path = typer.Argument(..., help="Image file to send."),
-    scheme: str = typer.Option("jscc", help="jscc | digital | bound"),
+    scheme: str = typer.Option("jscc", help="jscc | digital | bound | lamsc"),
     snr: float = typer.Option(10.0, help="SNR in dB."),
     cbr: str = typer.Option("1/16"),
     channel: str = typer.Option("awgn"),
     codec: str = typer.Option("jpeg"),
     checkpoint: Optional[Path] = typer.Option(None),
+    scorer: str = typer.Option("shipped", help=f"lamsc: ASI scorer, {LAMSC_PARTS_HELP}."),
+    asc: str = typer.Option("shipped", help=f"lamsc: ASC mask, {LAMSC_PARTS_HELP}."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(..., help="Where to write the received image (PNG)."),
 ):
-    """Send one image through a scheme and channel; write what arrived and print its metrics."""
+    """Send one image through a scheme and channel; write what arrived and print its metrics.
+
+    ``--scheme lamsc`` uses the shipped ASI scorer and ASC mask (``--scorer``/``--asc`` to change them); the
+    output is the received semantic image and the printout lists segments, scores and channel uses."""
     from semcom.data import load_image, save_image
     from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, run_cell
 
     cbr_value = parse_number(cbr)
     check_grid(channel, [snr], [cbr_value])
-    spec = SchemeSpec(scheme, codec if scheme != "jscc" else None, str(checkpoint) if checkpoint else None)
-    transmitter = build_transmitters([spec], channel, [cbr_value])[spec]
-    x = load_image(image)
-    row = run_cell(spec, channel, [(image.stem, x)], snr, cbr_value, seed, keep=True, transmitter=transmitter)[0]
+    if scheme not in (*IMAGE_SCHEMES, "lamsc"):
+        raise SemcomError(f"unknown scheme {scheme!r}; choose one of {', '.join((*IMAGE_SCHEMES, 'lamsc'))}")
+    if scheme == "lamsc":
+        row, x_hat = transmit_lamsc(image, snr, channel, cbr_value, scorer, asc, seed)
+    else:
+        spec = SchemeSpec(scheme, codec if scheme != "jscc" else None, str(checkpoint) if checkpoint else None)
+        transmitter = build_transmitters([spec], channel, [cbr_value])[spec]
+        x = load_image(image)
+        row = run_cell(spec, channel, [(image.stem, x)], snr, cbr_value, seed, keep=True, transmitter=transmitter)[0]
+        x_hat = row.pop("x_hat")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    save_image(row.pop("x_hat"), tmp)
+    save_image(x_hat, tmp)
     tmp.replace(out)
     out_console.print(json.dumps(row, indent=1, default=str))
+
+
+def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float, scorer: str, asc: str, seed: int):
+    """One image through LAM-SC: (printable row, received semantic image)."""
+    from semcom.data import load_image
+    from semcom.schemes.lamsc.evaluate import build_lamsc
+    from semcom.seeding import make_generator
+
+    lamsc = build_lamsc(channel, cbr, scorer, asc)
+    x = load_image(image)
+    result = lamsc.transmit(x, snr, make_generator(seed))
+    row = {"scheme": "lamsc", "image": image.stem, "snr_db": snr, "channel": channel, "cbr": lamsc.cbr,
+           "channel_uses": result.channel_uses, "data_uses": result.data_uses, "side_uses": result.side_uses,
+           "segments": len(result.segments), "selected": result.selected[: len(result.segments)].tolist(),
+           "scores": None if result.scores is None else result.scores[: len(result.segments)].tolist(),
+           "fallback": result.fallback, **result.metrics(x), "seconds": result.seconds}
+    return row, result.x_hat
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,6 +57,33 @@ def test_psnr_matches_hand_formula_per_image():
     assert result[0] > result[1] > result[2]
 
 
+def test_masked_psnr_equals_psnr_of_the_selected_pixels_only():
+    x = smooth_images(2, 32)
+    y = degrade(x, 0.05)
+    mask = torch.zeros(2, 32, 32, dtype=torch.bool)
+    mask[0, :10, :20] = True
+    mask[1, 5:, 3:7] = True
+    y_outside = torch.where(mask[:, None], y, torch.rand_like(y))  # what lies outside must not matter
+    got = psnr_db(x, y_outside, mask=mask)
+    for b in range(2):
+        sel = mask[b]
+        mse = (x[b][:, sel] - y[b][:, sel]).pow(2).mean()
+        assert got[b].item() == pytest.approx((-10 * torch.log10(mse)).item(), abs=1e-4)
+    full = torch.ones(32, 32, dtype=torch.bool)  # a [H, W] mask applies to every image
+    assert torch.allclose(psnr_db(x, y, mask=full), psnr_db(x, y), atol=1e-5)
+
+
+@pytest.mark.parametrize("mask, message", [
+    (torch.ones(32, 32), "bool"),
+    (torch.ones(2, 16, 16, dtype=torch.bool), "does not match"),
+    (torch.zeros(32, 32, dtype=torch.bool), "no pixel"),
+])
+def test_masked_psnr_rejects_bad_masks(mask, message):
+    x = smooth_images(2, 32)
+    with pytest.raises(SemcomError, match=message):
+        psnr_db(x, x, mask=mask)
+
+
 def test_psnr_known_value_and_data_range():
     x = torch.zeros(1, 3, 4, 4)
     assert psnr_db(x, x + 0.1).item() == pytest.approx(20.0, abs=1e-5)  # MSE 0.01

@@ -11,6 +11,7 @@ from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
 from semcom.experiments.report import image_grid_html, plot_metric_vs_snr, summary_table_html, write_html
 from semcom.experiments.results import atomic_folder, write_results
 from semcom.schemes.attention_ci.demo import attention_ci_section
+from semcom.schemes.lamsc.demo import lamsc_section
 from semcom.schemes.splitnn.demo import splitnn_section
 
 
@@ -41,6 +42,8 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
         plot_metric_vs_snr(summary, "ms_ssim", tmp / "msssim_vs_snr.png", "MS-SSIM")
         splitnn_html, splitnn_rows = splitnn_section(tmp, seed)
         (tmp / "splitnn.json").write_text(json.dumps(splitnn_rows, indent=1))
+        lamsc_html, lamsc_rows = lamsc_section(tmp, images, seed)
+        (tmp / "lamsc.json").write_text(json.dumps(lamsc_rows, indent=1))
         aci_html, aci_rows = attention_ci_section(tmp)
         (tmp / "attention_ci.json").write_text(json.dumps(aci_rows, indent=1))
         sections = [
@@ -54,6 +57,7 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
             ("MS-SSIM vs SNR", "<img class='plot' src='msssim_vs_snr.png'>"),
             ("Mean over images", summary_table_html(summary)),
             ("Reconstructions", image_grid_html(tmp, images, rows, snrs)),
+            ("LAM-SC: segment-based semantic transmission", lamsc_html),
             ("Split inference (SemanticNN)", splitnn_html),
             ("Attention-aware collaborative inference", aci_html),
         ]

@@ -208,12 +208,32 @@ class JSCC(nn.Module):
 
     # ---- deployment path ----------------------------------------------------------------------
     @torch.no_grad()
+    def latent(self, x: torch.Tensor, snr_db, cbr: float) -> torch.Tensor:
+        """The first ``channels_for_cbr(cbr)`` latent maps, real [B, c, ceil(H/16), ceil(W/16)], before power
+        normalisation (for schemes that select or mask latent elements before sending them)."""
+        snr, counts = self.prepare(x, snr_db, cbr)
+        return self.encoder(self.pad(x), self.side_info(snr, counts))[:, : int(counts[0])]
+
+    @torch.no_grad()
+    def reconstruct(self, latent: torch.Tensor, snr_db, cbr: float, size: tuple[int, int]) -> torch.Tensor:
+        """Images [B, 3, H, W] from received latent maps real [B, c, ceil(H/16), ceil(W/16)] (``latent``'s layout)."""
+        h, w = size
+        hp, wp = -(-h // FACTOR), -(-w // FACTOR)
+        c = self.channels_for_cbr(cbr)
+        if latent.is_complex() or latent.dim() != 4 or tuple(latent.shape[1:]) != (c, hp, wp):
+            raise SemcomError(f"received latent must be real [B, {c}, {hp}, {wp}] for a {h}x{w} image at CBR {cbr:g}, "
+                              f"got {tuple(latent.shape)} {latent.dtype}")
+        batch = latent.shape[0]
+        snr = check_snr_db(snr_db, batch).to(latent.device).expand(batch).float()
+        counts = torch.full((batch,), c, device=latent.device)
+        full = torch.zeros(batch, self.cfg.latent_channels, hp, wp, device=latent.device)
+        full[:, :c] = latent
+        return self.decoder(full, self.side_info(snr, counts))[..., :h, :w]
+
+    @torch.no_grad()
     def encode(self, x: torch.Tensor, snr_db, cbr: float) -> torch.Tensor:
         """Channel symbols [B, n] complex64 with unit average power, n = channel uses per image."""
-        snr, counts = self.prepare(x, snr_db, cbr)
-        c = int(counts[0])
-        z = self.encoder(self.pad(x), self.side_info(snr, counts))[:, :c]
-        z = normalize_power(z)
+        z = normalize_power(self.latent(x, snr_db, cbr))
         return torch.view_as_complex(z.reshape(x.shape[0], -1, 2).contiguous())
 
     @torch.no_grad()
@@ -222,17 +242,12 @@ class JSCC(nn.Module):
         h, w = size
         hp, wp = -(-h // FACTOR), -(-w // FACTOR)
         c = self.channels_for_cbr(cbr)
-        batch = z_hat.shape[0]
         if not z_hat.is_complex() or z_hat.dim() != 2 or z_hat.shape[1] * 2 != c * hp * wp:
             raise SemcomError(
                 f"received symbols must be [B, {c * hp * wp // 2}] complex for a {h}x{w} image at CBR {cbr:g}, "
                 f"got {tuple(z_hat.shape)} {z_hat.dtype}"
             )
-        snr = check_snr_db(snr_db, batch).to(z_hat.device).expand(batch).float()
-        counts = torch.full((batch,), c, device=z_hat.device)
-        latent = torch.zeros(batch, self.cfg.latent_channels, hp, wp, device=z_hat.device)
-        latent[:, :c] = torch.view_as_real(z_hat).reshape(batch, c, hp, wp)
-        return self.decoder(latent, self.side_info(snr, counts))[..., :h, :w]
+        return self.reconstruct(torch.view_as_real(z_hat).reshape(z_hat.shape[0], c, hp, wp), snr_db, cbr, size)
 
 
 def build_jscc(name: str = "adjscc", **overrides) -> JSCC:

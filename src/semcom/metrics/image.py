@@ -61,18 +61,37 @@ def check_min_side(x: torch.Tensor, minimum: int, metric: str) -> None:
         raise SemcomError(f"{metric} needs images of at least {minimum}x{minimum} px, got {height}x{width}")
 
 
-def psnr_db(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def psnr_db(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB per image: 10 log10(data_range^2 / MSE), MSE over C, H, W.
 
-    ``x``, ``x_hat``: [B, C, H, W] or [C, H, W] float. Returns [B] float. Capped at ``PSNR_CAP_DB``
-    (100 dB, i.e. MSE <= data_range^2 * 1e-10, which includes identical images); the cap has zero
-    gradient, never NaN.
+    ``x``, ``x_hat``: [B, C, H, W] or [C, H, W] float. ``mask`` (optional, bool [B, H, W] or [H, W]):
+    the MSE is taken over the pixels inside it only (region-of-interest PSNR; every image needs at
+    least one pixel in its mask). Returns [B] float. Capped at ``PSNR_CAP_DB`` (100 dB, i.e. MSE <=
+    data_range^2 * 1e-10, which includes identical images); the cap has zero gradient, never NaN.
     """
     data_range = check_data_range(data_range)
     x, x_hat = check_images(x, x_hat)
-    mse = (x - x_hat).pow(2).flatten(1).mean(dim=1)
+    if mask is None:
+        mse = (x - x_hat).pow(2).flatten(1).mean(dim=1)
+    else:
+        mask = check_mask(mask, x)
+        weight = mask[:, None].to(x.dtype)
+        mse = ((x - x_hat).pow(2) * weight).flatten(1).sum(dim=1) / (weight.flatten(1).sum(dim=1) * x.shape[1])
     floor = data_range**2 * 10.0 ** (-PSNR_CAP_DB / 10.0)
     return 10.0 * math.log10(data_range**2) - 10.0 * torch.log10(mse.clamp_min(floor))
+
+
+def check_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A region mask for images ``x`` [B, C, H, W]: bool [B, H, W] (a [H, W] mask applies to every image)."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.dim() not in (2, 3):
+        got = f"{tuple(mask.shape)} {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise SemcomError(f"mask must be a bool tensor [B, H, W] or [H, W], got {got}")
+    mask = mask.expand(x.shape[0], *mask.shape[-2:]) if mask.dim() == 2 else mask
+    if tuple(mask.shape) != (x.shape[0], *x.shape[-2:]):
+        raise SemcomError(f"mask {tuple(mask.shape)} does not match images {tuple(x.shape)}")
+    if not mask.flatten(1).any(dim=1).all():
+        raise SemcomError("mask selects no pixel of some image")
+    return mask.to(x.device)
 
 
 def ssim(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:

@@ -1,0 +1,112 @@
+"""Building LAM-SC from checkpoints and evaluating it on an image folder over an SNR grid.
+
+Shipped checkpoints live in ``semcom/checkpoints/lamsc/``: ``scorer.pt`` (ASI) and ``asc.pt`` (ASC for the
+shipped JSCC at the CBR stored inside it). ``build_lamsc`` takes a path, ``"shipped"`` (the default; an
+error naming the training command when the file is missing) or ``"none"`` (the ablation without that part).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from semcom.channels import build_channel
+from semcom.errors import SemcomError
+from semcom.experiments.checkpoint import load_jscc
+from semcom.experiments.evaluate import noise_seed
+from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT, PACKAGE_CHECKPOINTS
+from semcom.schemes.lamsc.scheme import LamSC
+from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD
+from semcom.schemes.lamsc.segmenter import SlicSegmenter
+from semcom.seeding import make_generator
+
+LAMSC_CHECKPOINTS = PACKAGE_CHECKPOINTS / "lamsc"
+SEGMENTERS = ("slic", "sam")
+
+
+def shipped_part(part: str) -> Path:
+    """Path of the shipped ``scorer`` or ``asc`` checkpoint; SemcomError when it is not there."""
+    path = LAMSC_CHECKPOINTS / f"{part}.pt"
+    if not path.is_file():
+        raise SemcomError(f"no shipped LAM-SC {part} at {path}: train one with 'semcom train lamsc --part {part}' "
+                          f"and pass --{part} PATH, or --{part} none")
+    return path
+
+
+def resolve(choice: str | Path | None, part: str) -> Path | None:
+    """A part's checkpoint path from a CLI choice: a path, 'shipped' (or None) or 'none'."""
+    if choice is None or str(choice) == "shipped":
+        return shipped_part(part)
+    if str(choice) == "none":
+        return None
+    return Path(choice)
+
+
+def build_segmenter(name: str = "slic", sam_model: str | None = None):
+    if name == "slic":
+        return SlicSegmenter()
+    if name == "sam":
+        from semcom.schemes.lamsc.sam import SamSegmenter
+
+        if not sam_model:
+            raise SemcomError("the SAM segmenter needs --sam-model (a local folder or hub id of a SAM checkpoint)")
+        return SamSegmenter.from_pretrained(sam_model)
+    raise SemcomError(f"unknown segmenter {name!r}; choose one of {', '.join(SEGMENTERS)}")
+
+
+def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | Path | None = "shipped",
+                asc: str | Path | None = "shipped", jscc: str | Path | None = None, segmenter: str = "slic",
+                sam_model: str | None = None, k: int = DEFAULT_K, threshold: float = THRESHOLD) -> LamSC:
+    """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC)."""
+    from semcom.schemes.lamsc.train import load_asc, load_scorer
+
+    model, _ = load_jscc(jscc or DEFAULT_CHECKPOINT)
+    scorer_path, asc_path = resolve(scorer, "scorer"), resolve(asc, "asc")
+    scorer_model = load_scorer(scorer_path)[0] if scorer_path else None
+    asc_model, asc_meta = load_asc(asc_path) if asc_path else (None, {})
+    if asc_model is not None:
+        trained = asc_meta.get("cbr")
+        if cbr is not None and trained is not None and abs(cbr - trained) > 1e-12:
+            raise SemcomError(f"the ASC at {asc_path} was trained for CBR {trained:g}, not {cbr:g}; "
+                              "pass --asc none or its CBR")
+        cbr = trained if cbr is None else cbr
+    return LamSC(model, build_channel(channel), cbr if cbr is not None else 1 / 16,
+                 build_segmenter(segmenter, sam_model), scorer_model, asc_model, k, threshold)
+
+
+def evaluate_lamsc(lamsc: LamSC, images: list[tuple[str, torch.Tensor]], snrs: list[float], seed: int = 0,
+                   label: str = "lamsc", on_image=None) -> list[dict]:
+    """One row per (image, SNR): channel uses (data, side, total, vs whole-image JSCC at the same CBR), region and
+    whole-image quality, segments found and sent, fallback reason, seconds per stage."""
+    rows = []
+    for index, (name, x) in enumerate(images):
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        full_uses = lamsc.channels * (-(-x.shape[1] // 16)) * (-(-x.shape[2] // 16)) // 2
+        for snr in snrs:
+            gen = make_generator(noise_seed(seed, index, snr, lamsc.cbr))
+            result = lamsc.transmit(x, snr, gen)
+            rows.append({"scheme": label, "image": name, "snr_db": snr, "cbr": lamsc.cbr,
+                         "channel_uses": result.channel_uses, "data_uses": result.data_uses,
+                         "side_uses": result.side_uses, "uses_vs_full_jscc": result.channel_uses / full_uses,
+                         "segments": len(result.segments), "sent_segments": int(result.selected.sum()),
+                         "fallback": result.fallback or "", **result.metrics(x),
+                         **{f"seconds_{k}": v for k, v in result.seconds.items()}})
+            if on_image:
+                on_image(rows[-1])
+    return rows
+
+
+def summarize_lamsc(rows: list[dict]) -> list[dict]:
+    """Means per (scheme, SNR) of every numeric column."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["scheme"], r["snr_db"]), []).append(r)
+    out = []
+    for (scheme, snr), rs in groups.items():
+        numeric = [k for k, v in rs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and k not in ("snr_db", "cbr")]
+        out.append({"scheme": scheme, "snr_db": snr, "cbr": rs[0]["cbr"], "images": len(rs),
+                    "fallbacks": sum(1 for r in rs if r["fallback"]),
+                    **{k: sum(r[k] for r in rs) / len(rs) for k in numeric}})
+    return out

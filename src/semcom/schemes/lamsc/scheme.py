@@ -1,0 +1,178 @@
+"""The LAM-SC transmit path: segment -> score (ASI) -> integrate -> JSCC latent -> mask (ASC) -> channel -> decode.
+
+``LamSC.transmit(image, snr_db, generator)`` sends one image and returns a ``LamSCResult``:
+
+1. The segmenter (knowledge base) splits the image; the k largest segments are kept.
+2. ASI: the scorer gives one importance score per segment; those above the threshold form the
+   semantic image (everything else black). Without a scorer (ablation "no ASI") all k segments are sent.
+3. The core's learned JSCC encodes the semantic image to its latent at the configured CBR.
+4. ASC (optional): the learned mask drops latent positions; only the kept real values are sent (paired
+   into complex symbols, unit power over the sent elements), and the mask itself is sent as a digital
+   side payload (``asc.channel_uses`` counts both). Without ASC (ablation) the whole latent is sent,
+   exactly like whole-image JSCC at that CBR.
+5. The receiver puts the received values back at the mask's positions, decodes with the JSCC decoder,
+   and paints the blocks whose latent positions were all dropped with the background colour (black,
+   as the semantic image's background): the mask is known to the receiver, so this costs nothing.
+
+When the segmenter finds nothing usable (``fallback_reason``), the whole image is sent by the plain
+JSCC at the same CBR and the result says so (``fallback``).
+
+Quality is reported on the selected regions (``region``: PSNR over the region's pixels, MS-SSIM of the
+images with everything outside the region set to 0) and on the whole image.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from semcom.channels import ComplexChannel, normalize_power
+from semcom.data.images import check_image
+from semcom.errors import SemcomError
+from semcom.jscc import FACTOR, JSCC
+from semcom.metrics import ms_ssim, psnr_db
+from semcom.schemes.lamsc.asc import ASC
+from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD, ASIScorer, integrate
+from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
+from semcom.units import check_snr_db
+
+
+@dataclass
+class LamSCResult:
+    """One LAM-SC transmission.
+
+    ``x_hat`` [3, H, W]: what the receiver reconstructs (the received semantic image). ``semantic``: the
+    semantic image that was sent. ``region`` bool [H, W]: the selected segments' pixels (all pixels on a
+    fallback). ``segments``/``scores``/``selected``: the knowledge base's output and ASI's decisions
+    (scores is None without a scorer). ``channel_uses``: total complex channel uses (data + side);
+    ``data_uses``/``side_uses`` its parts. ``fallback``: why the whole image was sent, else None.
+    ``seconds``: time per stage (segment, score, encode, channel, decode).
+    """
+
+    x_hat: torch.Tensor
+    semantic: torch.Tensor
+    region: torch.Tensor
+    segments: Segments
+    scores: torch.Tensor | None
+    selected: torch.Tensor
+    channel_uses: int
+    data_uses: int
+    side_uses: int
+    fallback: str | None = None
+    seconds: dict = field(default_factory=dict)
+
+    def metrics(self, image: torch.Tensor) -> dict:
+        """Region and whole-image quality against the original ``image`` [3, H, W]."""
+        return {**region_metrics(image, self.x_hat, self.region),
+                "psnr_db": psnr_db(image, self.x_hat).item(), "ms_ssim": ms_ssim(image, self.x_hat).item(),
+                "semantic_psnr_db": psnr_db(self.semantic, self.x_hat).item()}
+
+
+def region_metrics(x: torch.Tensor, x_hat: torch.Tensor, region: torch.Tensor) -> dict:
+    """``region_psnr_db``: PSNR over the region's pixels; ``region_ms_ssim``: MS-SSIM of both images with
+    the outside set to 0; ``region_fraction``: the region's share of the image."""
+    x, x_hat = x.float(), x_hat.float().clamp(0, 1)
+    inside = region[None].to(x.dtype)
+    return {"region_psnr_db": psnr_db(x, x_hat, mask=region).item(),
+            "region_ms_ssim": ms_ssim(x * inside, x_hat * inside).item(),
+            "region_fraction": region.float().mean().item()}
+
+
+class LamSC:
+    """LAM-SC over the core's JSCC and channels.
+
+    ``jscc``: a trained ``JSCC``; ``channel``: a complex-symbol channel (``semcom.channels``); ``cbr``: the
+    JSCC rate (latent maps sent before ASC); ``segmenter``: default ``SlicSegmenter()``; ``scorer``: an
+    ``ASIScorer`` or None (send all k segments); ``asc``: an ``ASC`` over ``jscc.channels_for_cbr(cbr)``
+    latent maps, or None (send the whole latent); ``k``: segments kept; ``threshold``: ASI threshold.
+    """
+
+    def __init__(self, jscc: JSCC, channel: ComplexChannel, cbr: float = 1 / 16, segmenter: Segmenter | None = None,
+                 scorer: ASIScorer | None = None, asc: ASC | None = None, k: int = DEFAULT_K,
+                 threshold: float = THRESHOLD):
+        check_k(k)
+        self.jscc, self.channel, self.cbr = jscc.eval(), channel, cbr
+        self.channels = jscc.channels_for_cbr(cbr)
+        self.segmenter = segmenter or SlicSegmenter()
+        if scorer is not None and scorer.k != k:
+            raise SemcomError(f"the scorer was built for k={scorer.k} segments, not k={k}")
+        if asc is not None and asc.masknet.channels != self.channels:
+            raise SemcomError(f"the ASC mask covers {asc.masknet.channels} latent maps but CBR {cbr:g} sends "
+                              f"{self.channels}: use the CBR the ASC was trained for")
+        if not 0 <= threshold <= 1:
+            raise SemcomError(f"the ASI threshold must lie in [0, 1], got {threshold!r}")
+        self.scorer = scorer.eval() if scorer is not None else None
+        self.asc = asc.eval() if asc is not None else None
+        self.k, self.threshold = k, threshold
+
+    @torch.no_grad()
+    def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> LamSCResult:
+        check_image(image)
+        check_snr_db(torch.tensor([float(snr_db)]))
+        image = image.float()
+        h, w = image.shape[1:]
+        if min(h, w) < FACTOR:
+            raise SemcomError(f"LAM-SC needs images of at least {FACTOR}x{FACTOR} px, got {h}x{w}")
+        seconds = {}
+        t0 = time.perf_counter()
+        segments = self.segmenter.segments(image).keep_largest(self.k)
+        seconds["segment"] = time.perf_counter() - t0
+        reason = fallback_reason(segments, self.k)
+        scores = None
+        if reason is None:
+            t0 = time.perf_counter()
+            if self.scorer is not None:
+                scores = self.scorer.score(image, segments)
+                semantic, selected = integrate(image, segments, scores, self.threshold)
+            else:
+                selected = torch.zeros(self.k, dtype=torch.bool)
+                selected[: len(segments)] = True
+                semantic, _ = integrate(image, segments, selected.float(), threshold=0.5)
+            region = segments.union(selected)
+            seconds["score"] = time.perf_counter() - t0
+            asc = self.asc
+        else:
+            semantic, selected, region, asc = image, torch.zeros(self.k, dtype=torch.bool), torch.ones(h, w, dtype=torch.bool), None
+            seconds["score"] = 0.0
+        x_hat, data_uses, side_uses, times = self.send(semantic, snr_db, generator, asc)
+        seconds.update(times)
+        return LamSCResult(x_hat=x_hat, semantic=semantic, region=region, segments=segments, scores=scores,
+                           selected=selected, channel_uses=data_uses + side_uses, data_uses=data_uses,
+                           side_uses=side_uses, fallback=reason, seconds=seconds)
+
+    def send(self, semantic: torch.Tensor, snr_db: float, generator, asc: ASC | None):
+        """JSCC (+ ASC) of the semantic image over the channel; (x_hat, data uses, side uses, seconds)."""
+        times = {}
+        size = tuple(semantic.shape[1:])
+        t0 = time.perf_counter()
+        latent = self.jscc.latent(semantic[None], snr_db, self.cbr)  # [1, c, hp, wp]
+        if asc is None:
+            keep = torch.ones_like(latent, dtype=torch.bool)
+            side_uses = 0
+        else:
+            _, keep, uses = asc.apply(latent)
+            side_uses = int(uses.side[0])
+        values = normalize_power(latent, keep)[keep]  # the sent real values, unit power per complex symbol
+        if values.numel() % 2:
+            values = torch.cat([values, values.new_zeros(1)])  # pad to whole complex symbols
+        times["encode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        received = self.channel(values[None], snr_db, generator)[0]
+        times["channel"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        latent_hat = torch.zeros_like(latent)
+        latent_hat[keep] = received[: int(keep.sum())]
+        x_hat = self.jscc.reconstruct(latent_hat, snr_db, self.cbr, size)[0].clamp(0, 1)
+        if asc is not None:
+            x_hat = x_hat * block_mask(keep, size)[None]
+        times["decode"] = time.perf_counter() - t0
+        return x_hat, values.numel() // 2, side_uses, times
+
+
+def block_mask(keep: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """float [H, W]: 1 where the image block of a latent position has at least one sent element, else 0."""
+    sent = keep[0].any(dim=0).float()[None, None]  # [1, 1, hp, wp]
+    return F.interpolate(sent, scale_factor=FACTOR, mode="nearest")[0, 0, : size[0], : size[1]]
