@@ -147,3 +147,13 @@ def test_limit_received_almost_never_acts_on_awgn_at_low_snr():
     z = normalize_power(torch.randn(4, 200_000, generator=gen(1)))
     y = AWGN()(z, -2.0, gen(2))
     assert (limit_received(y) != y).float().mean() < 1e-6
+
+
+def test_normalize_power_with_an_all_zero_mask_has_finite_gradients():
+    # a learned mask (straight-through) that drops every element of an example must not poison training
+    z = torch.randn(2, 6, generator=gen(), requires_grad=True)
+    keep = torch.tensor([[0.0] * 6, [1.0] * 6], requires_grad=True)
+    out = normalize_power(z, keep)
+    (out * torch.arange(6.0)).sum().backward()
+    assert torch.equal(out[0].detach(), torch.zeros(6))
+    assert torch.isfinite(z.grad).all() and torch.isfinite(keep.grad).all()

@@ -80,7 +80,7 @@ def normalize_power(z: torch.Tensor, mask: torch.Tensor | None = None, eps: floa
         count = torch.full((batch,), float(z[0].numel()), device=z.device)
     energy = power_elems.reshape(batch, -1).sum(dim=1)
     symbols = count if z.is_complex() else count / 2.0
-    scale = torch.sqrt(symbols / (energy + eps))
+    scale = torch.sqrt(symbols.clamp_min(eps) / (energy + eps))  # clamp: finite gradient when nothing is sent
     return z * scale.reshape(batch, *([1] * (z.dim() - 1))).to(z.real.dtype if z.is_complex() else z.dtype)
 
 

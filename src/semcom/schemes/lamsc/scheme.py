@@ -160,7 +160,7 @@ class LamSC:
             values = torch.cat([values, values.new_zeros(1)])  # pad to whole complex symbols
         times["encode"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        received = self.channel(values[None], snr_db, generator)[0]
+        received = self.channel(values[None], snr_db, generator)[0] if values.numel() else values
         times["channel"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         latent_hat = torch.zeros_like(latent)
