@@ -149,3 +149,14 @@ def test_bad_configurations_and_inputs_are_clear_errors():
         lamsc.transmit(image(), 99.0)
     with pytest.raises(SemcomError, match="NaN"):
         lamsc.transmit(torch.full((3, 64, 64), float("nan")), 5.0)
+
+
+def test_given_segments_skip_the_segmenter_and_must_fit_the_image():
+    lamsc = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), k=3)
+    x = image()
+    segments = BoxSegmenter().segments(x)
+    a = lamsc.transmit(x, 5.0, torch.Generator().manual_seed(0))
+    b = lamsc.transmit(x, 5.0, torch.Generator().manual_seed(0), segments=segments)
+    assert torch.equal(a.x_hat, b.x_hat) and b.segments.masks.shape == segments.masks.shape
+    with pytest.raises(SemcomError, match="do not belong"):
+        lamsc.transmit(torch.rand(3, 48, 48), 5.0, segments=segments)

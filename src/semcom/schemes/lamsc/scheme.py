@@ -109,7 +109,10 @@ class LamSC:
         self.k, self.threshold = k, threshold
 
     @torch.no_grad()
-    def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> LamSCResult:
+    def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None,
+                 segments: Segments | None = None) -> LamSCResult:
+        """Send ``image`` [3, H, W] in [0, 1] at ``snr_db``. ``segments``: the knowledge base's output for this
+        image when already known (e.g. one segmentation reused over an SNR sweep); else the segmenter runs."""
         check_image(image)
         check_snr_db(torch.tensor([float(snr_db)]))
         image = image.float()
@@ -118,7 +121,11 @@ class LamSC:
             raise SemcomError(f"LAM-SC needs images of at least {FACTOR}x{FACTOR} px, got {h}x{w}")
         seconds = {}
         t0 = time.perf_counter()
-        segments = self.segmenter.segments(image).keep_largest(self.k)
+        if segments is None:
+            segments = self.segmenter.segments(image)
+        elif not isinstance(segments, Segments) or segments.size != (h, w):
+            raise SemcomError(f"the given segments do not belong to this {h}x{w} image")
+        segments = segments.keep_largest(self.k)
         seconds["segment"] = time.perf_counter() - t0
         reason = fallback_reason(segments, self.k)
         scores = None
