@@ -57,6 +57,21 @@ def print_summary(summary: list[dict], title: str) -> None:
     out_console.print(table)
 
 
+def run_training(train_fn, cfg, export: Optional[Path], half: bool = True) -> Path:
+    """Run ``train_fn(cfg, log, progress)`` under a progress bar; optionally export a slim copy of the result."""
+    from semcom.experiments.checkpoint import slim_copy
+
+    with progress_bar() as bar:
+        task = bar.add_task("train", total=cfg.steps)
+        last = train_fn(cfg, log=lambda msg: bar.console.print(msg),
+                        progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
+    if export:
+        slim_copy(last, export, half=half)
+        out_console.print(f"exported {export}")
+    out_console.print(f"checkpoint: {last}")
+    return last
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("semcom-report"), help="Report folder (replaced atomically)."),
@@ -104,7 +119,6 @@ def train_jscc(
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
 ):
     """Train (or resume) a learned image JSCC model. Under torchrun it runs data-parallel."""
-    from semcom.experiments.checkpoint import slim_copy
     from semcom.experiments.train import TrainConfig, train
     from semcom.jscc.models import JSCCConfig
 
@@ -118,14 +132,7 @@ def train_jscc(
     cfg = TrainConfig(data=str(data), out=str(out), cbr=tuple(parse_list(cbr, "cbr")), snr_range=(lo_hi[0], lo_hi[1]),
                       channel=channel, steps=steps, batch=batch, crop=crop, lr=lr, val_count=val_count,
                       eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads)
-    with progress_bar() as bar:
-        task = bar.add_task("train", total=steps)
-        last = train(cfg, model_cfg, log=lambda msg: bar.console.print(msg),
-                     progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
-    if export:
-        slim_copy(last, export)
-        out_console.print(f"exported {export}")
-    out_console.print(f"checkpoint: {last}")
+    run_training(lambda c, log, progress: train(c, model_cfg, log=log, progress=progress), cfg, export)
 
 
 @train_app.command("splitnn")
@@ -148,7 +155,6 @@ def train_splitnn_cmd(
     export: Optional[Path] = typer.Option(None, help="Also write a slim copy of the final checkpoint here."),
 ):
     """Train (or resume) a SemanticNN codec or baseline on the frozen CIFAR-10 ResNet-20 split after layer1."""
-    from semcom.experiments.checkpoint import slim_copy
     from semcom.schemes.splitnn.train import SplitTrainConfig, train_splitnn
 
     lo_hi = parse_list(snr_range, "snr-range")
@@ -160,14 +166,7 @@ def train_splitnn_cmd(
                            snr_range=(lo_hi[0], lo_hi[1]), channel=channel, modulation=modulation, xai_weight=xai_weight,
                            eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
                            cache=str(cache) if cache else None)
-    with progress_bar() as bar:
-        task = bar.add_task("train", total=cfg.steps)
-        last = train_splitnn(cfg, log=lambda msg: bar.console.print(msg),
-                             progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
-    if export:
-        slim_copy(last, export, half=False)
-        out_console.print(f"exported {export}")
-    out_console.print(f"checkpoint: {last}")
+    run_training(train_splitnn, cfg, export, half=False)
 
 
 @train_app.command("lamsc")
@@ -188,7 +187,6 @@ def train_lamsc_cmd(
     export: Optional[Path] = typer.Option(None, help="Also write a slim copy of the final checkpoint here."),
 ):
     """Train (or resume) LAM-SC's ASI scorer or its ASC latent mask."""
-    from semcom.experiments.checkpoint import slim_copy
     from semcom.schemes.lamsc.train import LamSCTrainConfig, train_lamsc
 
     lo_hi = parse_list(snr_range, "snr-range")
@@ -200,14 +198,7 @@ def train_lamsc_cmd(
                            jscc=str(jscc) if jscc else None, cbr=parse_number(cbr), crop=crop,
                            snr_range=(lo_hi[0], lo_hi[1]), channel=channel, rate_weight=rate_weight, seed=seed,
                            threads=threads)
-    with progress_bar() as bar:
-        task = bar.add_task("train", total=cfg.steps)
-        last = train_lamsc(cfg, log=lambda msg: bar.console.print(msg),
-                           progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
-    if export:
-        slim_copy(last, export, half=False)
-        out_console.print(f"exported {export}")
-    out_console.print(f"checkpoint: {last}")
+    run_training(train_lamsc, cfg, export, half=False)
 
 
 @train_app.command("vit")
@@ -226,21 +217,13 @@ def train_vit_cmd(
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
 ):
     """Train (or resume) the offline client or server ViT for attention-aware collaborative inference."""
-    from semcom.experiments.checkpoint import slim_copy
     from semcom.schemes.attention_ci.train import ViTTrainConfig, train_vit
 
     cfg = ViTTrainConfig(out=str(out), preset=preset, data=str(data) if data else None, limit=limit, val_count=val_count,
                          steps=steps, batch=batch, lr=lr, teacher_depth=teacher_depth, kd_weight=kd_weight,
                          min_keep=min_keep, eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
                          cache=str(cache) if cache else None)
-    with progress_bar() as bar:
-        task = bar.add_task("train", total=cfg.steps)
-        last = train_vit(cfg, log=lambda msg: bar.console.print(msg),
-                         progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
-    if export:
-        slim_copy(last, export)
-        out_console.print(f"exported {export}")
-    out_console.print(f"checkpoint: {last}")
+    run_training(train_vit, cfg, export)
 
 
 IMAGE_SCHEMES = {"jscc": "the learned JSCC model", "digital": "codec + 5G LDPC + QAM at the best MCS",

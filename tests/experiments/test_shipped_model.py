@@ -1,6 +1,5 @@
 """The checkpoint shipped in the package: loads offline, carries its provenance, and actually works."""
 
-import torch
 
 from semcom.channels import AWGN
 from semcom.data import demo_images

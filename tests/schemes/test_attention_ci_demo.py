@@ -8,9 +8,9 @@ from semcom.schemes.attention_ci.demo import attention_ci_section
 
 
 def test_section_without_trained_models_says_why(tmp_path, monkeypatch):
-    from semcom.schemes.attention_ci import train
+    from semcom.experiments import checkpoint
 
-    monkeypatch.setattr(train, "CHECKPOINT_DIR", tmp_path / "none")
+    monkeypatch.setattr(checkpoint, "PACKAGE_CHECKPOINTS", tmp_path / "none")
     html, rows = attention_ci_section(tmp_path)
     assert "Not shown" in html and "semcom train vit" in html and rows == []
 

@@ -11,6 +11,18 @@ from semcom.errors import SemcomError
 from semcom.jscc.models import JSCC, JSCCConfig
 
 
+PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def shipped_file(relative: str, what: str, how: str) -> Path:
+    """A checkpoint shipped inside the package (``relative`` to semcom/checkpoints); SemcomError naming
+    ``what`` is missing and ``how`` to make one when it is not there."""
+    path = PACKAGE_CHECKPOINTS / relative
+    if not path.is_file():
+        raise SemcomError(f"no shipped {what} at {path}: {how}")
+    return path
+
+
 def atomic_save(obj, path: str | Path) -> None:
     """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
     path = Path(path)

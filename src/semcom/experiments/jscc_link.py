@@ -8,11 +8,10 @@ import torch
 
 from semcom.channels import ComplexChannel
 from semcom.data.images import check_image
-from semcom.experiments.checkpoint import load_jscc
+from semcom.experiments.checkpoint import PACKAGE_CHECKPOINTS, load_jscc
 from semcom.jscc.models import JSCC
 from semcom.types import Transmission
 
-PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "adjscc.pt"
 
 

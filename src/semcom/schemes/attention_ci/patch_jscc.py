@@ -20,7 +20,7 @@ from torch import nn
 
 from semcom.channels import build_channel, normalize_power
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.experiments.checkpoint import atomic_save, read_checkpoint, shipped_file
 from semcom.jscc.models import SNR_SCALE
 from semcom.schemes.attention_ci.grid import patchify, unpatchify
 from semcom.seeding import make_generator, seed_everything
@@ -90,10 +90,8 @@ def train_patch_jscc(images: torch.Tensor, out: str | Path, steps: int = 3000, b
 
 
 def shipped_patch_jscc() -> Path:
-    path = Path(__file__).resolve().parents[2] / "checkpoints" / "attention_ci" / "patch-jscc.pt"
-    if not path.is_file():
-        raise SemcomError(f"no shipped patch JSCC at {path}: train one with 'semcom train patch-jscc' and pass --patch-jscc")
-    return path
+    return shipped_file("attention_ci/patch-jscc.pt", "patch JSCC",
+                        "train one with 'semcom train patch-jscc' and pass --patch-jscc")
 
 
 def load_patch_jscc(path: str | Path) -> PatchJSCC:

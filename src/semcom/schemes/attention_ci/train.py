@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.experiments.checkpoint import atomic_save, read_checkpoint, shipped_file
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
@@ -83,16 +83,13 @@ def accuracy(model: ViT, x: torch.Tensor, y: torch.Tensor, keep_fraction: float 
     return 100 * correct / len(x)
 
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "attention_ci"
+
 
 
 def shipped_vit(role: str) -> Path:
     """Path of the shipped ``client`` or ``server`` ViT; SemcomError when it is not there."""
-    path = CHECKPOINT_DIR / f"vit-{role}.pt"
-    if not path.is_file():
-        raise SemcomError(f"no shipped {role} ViT at {path}: train one with 'semcom train vit --preset {role}' "
-                          f"and pass --{role}")
-    return path
+    return shipped_file(f"attention_ci/vit-{role}.pt", f"{role} ViT",
+                        f"train one with 'semcom train vit --preset {role}' and pass --{role}")
 
 
 def load_vit(path: str | Path) -> tuple[ViT, dict]:

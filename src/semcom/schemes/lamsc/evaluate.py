@@ -13,25 +13,21 @@ import torch
 
 from semcom.channels import build_channel
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import load_jscc
+from semcom.experiments.checkpoint import load_jscc, shipped_file
 from semcom.experiments.evaluate import noise_seed
-from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT, PACKAGE_CHECKPOINTS
+from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
 from semcom.schemes.lamsc.scheme import LamSC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD
 from semcom.schemes.lamsc.segmenter import SlicSegmenter
 from semcom.seeding import make_generator
 
-LAMSC_CHECKPOINTS = PACKAGE_CHECKPOINTS / "lamsc"
 SEGMENTERS = ("slic", "sam")
 
 
 def shipped_part(part: str) -> Path:
     """Path of the shipped ``scorer`` or ``asc`` checkpoint; SemcomError when it is not there."""
-    path = LAMSC_CHECKPOINTS / f"{part}.pt"
-    if not path.is_file():
-        raise SemcomError(f"no shipped LAM-SC {part} at {path}: train one with 'semcom train lamsc --part {part}' "
-                          f"and pass --{part} PATH, or --{part} none")
-    return path
+    return shipped_file(f"lamsc/{part}.pt", f"LAM-SC {part}",
+                        f"train one with 'semcom train lamsc --part {part}' and pass --{part} PATH, or --{part} none")
 
 
 def resolve(choice: str | Path | None, part: str) -> Path | None:

@@ -316,16 +316,26 @@ def scorer_validation(model: ASIScorer, x, y, filled) -> dict:
     return {"val_mse": mse.item(), "val_top1_agree": top.item()}
 
 
-def load_scorer(path: str | Path) -> tuple[ASIScorer, dict]:
+def load_part(path: str | Path, part: str):
+    """Rebuild a trained ``scorer`` (``ASIScorer``) or ``asc`` (``ASC``) in eval mode; returns (model, metadata).
+    An ASC's metadata holds the ``cbr`` and the name of the JSCC checkpoint it was trained on."""
     ckpt = read_checkpoint(path)
-    if ckpt.get("part") != "scorer":
-        raise SemcomError(f"{path} is not an ASI scorer checkpoint")
+    if ckpt.get("part") != part:
+        raise SemcomError(f"{path} is not an {'ASI scorer' if part == 'scorer' else 'ASC'} checkpoint")
     try:
-        model = ASIScorer(**ckpt["model_config"])
+        model = (ASIScorer if part == "scorer" else ASC)(**ckpt["model_config"])
         model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
     except (TypeError, RuntimeError, KeyError) as exc:
-        raise SemcomError(f"checkpoint {path} does not match the ASI scorer: {str(exc).splitlines()[0]}") from None
+        raise SemcomError(f"checkpoint {path} does not match the {part}: {str(exc).splitlines()[0]}") from None
     return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
+
+
+def load_scorer(path: str | Path) -> tuple[ASIScorer, dict]:
+    return load_part(path, "scorer")
+
+
+def load_asc(path: str | Path) -> tuple[ASC, dict]:
+    return load_part(path, "asc")
 
 
 # ---- ASC -----------------------------------------------------------------------------------------------
@@ -398,19 +408,6 @@ def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
         run.opt.step()
         run.after_step(loss.item(), {"lr": lr, **parts}, progress, extra)
     return run.last
-
-
-def load_asc(path: str | Path) -> tuple[ASC, dict]:
-    """Rebuild a trained ASC; the metadata holds the ``cbr`` and the name of the JSCC checkpoint it was trained on."""
-    ckpt = read_checkpoint(path)
-    if ckpt.get("part") != "asc":
-        raise SemcomError(f"{path} is not an ASC checkpoint")
-    try:
-        model = ASC(**ckpt["model_config"])
-        model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
-    except (TypeError, RuntimeError, KeyError) as exc:
-        raise SemcomError(f"checkpoint {path} does not match ASC: {str(exc).splitlines()[0]}") from None
-    return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
 
 
 def train_lamsc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
