@@ -204,9 +204,12 @@ def _data_folder(cfg: LamSCTrainConfig) -> Path:
     return Path(cfg.data) if cfg.data else shared_subdir("photos-train")
 
 
-def _pool(cfg: LamSCTrainConfig, out: Path, log) -> SegmentPool:
-    """The run's pool, built once and cached in the run folder (``pool.pt``)."""
-    path = out / "pool.pt"
+def _start(cfg: LamSCTrainConfig, log) -> SegmentPool:
+    """CPU settings, seeds, the run folder, and the run's pool: built once, cached in the folder (``pool.pt``)."""
+    fast_cpu_math(cfg.threads)
+    seed_everything(cfg.seed)
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    path = Path(cfg.out) / "pool.pt"
     if path.is_file():
         return SegmentPool.load(path)
     if cfg.human_scores:
@@ -273,13 +276,9 @@ def scorer_inputs(pool: SegmentPool, k: int) -> torch.Tensor:
 
 def train_scorer(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
     """Train (or resume) the ASI scorer; returns the path of the last checkpoint."""
-    fast_cpu_math(cfg.threads)
-    seed_everything(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    pool = _pool(cfg, out, log)
+    pool = _start(cfg, log)
     if pool.targets is None:
-        raise SemcomError(f"{out / 'pool.pt'} holds no importance targets: it was built for ASC; use a new --out")
+        raise SemcomError(f"{Path(cfg.out) / 'pool.pt'} holds no importance targets: it was built for ASC; use a new --out")
     model = ASIScorer(cfg.k)
     run = _Run(cfg, model, {"k": cfg.k, "width": 32, "size": 64}, log)
     x, y = scorer_inputs(pool, cfg.k), pool.targets
@@ -381,11 +380,7 @@ def asc_loss(jscc, asc: ASC, channel, x: torch.Tensor, snr: torch.Tensor, cbr: f
 
 def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
     """Train (or resume) the ASC mask over a frozen JSCC; returns the path of the last checkpoint."""
-    fast_cpu_math(cfg.threads)
-    seed_everything(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    pool = _pool(cfg, out, log)
+    pool = _start(cfg, log)
     jscc_path = cfg.jscc or str(DEFAULT_CHECKPOINT)
     jscc, _ = load_jscc(jscc_path)
     for p in jscc.parameters():
