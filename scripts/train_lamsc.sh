@@ -1,0 +1,15 @@
+#!/bin/bash
+# Trains LAM-SC's two learned parts one after the other (2 cores: never two trainings at once) and exports them
+# into the package. Each run resumes from runs/lamsc/<part>/last.pt; its segment pool is cached in pool.pt.
+#   scorer: ASI on occlusion-importance targets (EfficientNet-Lite0) of 400 SLIC-segmented 256x256 photo crops
+#   asc:    the latent mask over the frozen shipped JSCC at CBR 1/16, on 128x128 windows of semantic images
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p src/semcom/checkpoints/lamsc
+.venv/bin/semcom train lamsc --part scorer --out runs/lamsc/scorer --pool-size 400 --pool-crop 256 \
+  --steps 800 --batch 32 --lr 2e-3 --threads "${THREADS:-2}" --export src/semcom/checkpoints/lamsc/scorer.pt
+cp runs/lamsc/scorer/train.jsonl src/semcom/checkpoints/lamsc/scorer.train.jsonl
+.venv/bin/semcom train lamsc --part asc --out runs/lamsc/asc --pool-size 400 --pool-crop 256 --crop 128 \
+  --cbr 1/16 --steps 600 --batch 16 --lr 2e-3 --rate-weight 2e-3 --snr-range=-2,16 --threads "${THREADS:-2}" \
+  --export src/semcom/checkpoints/lamsc/asc.pt
+cp runs/lamsc/asc/train.jsonl src/semcom/checkpoints/lamsc/asc.train.jsonl
