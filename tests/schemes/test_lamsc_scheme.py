@@ -9,7 +9,7 @@ from semcom.channels import AWGN
 from semcom.errors import SemcomError
 from semcom.jscc import build_jscc
 from semcom.schemes.lamsc import ASC, ASIScorer, Segmenter, SlicSegmenter
-from semcom.schemes.lamsc.scheme import LamSC, block_mask, region_metrics
+from semcom.schemes.lamsc.scheme import LamSC, block_mask, coverage, region_metrics
 
 CBR = 24 / 1536  # 24 latent maps of the tiny JSCC
 
@@ -91,6 +91,31 @@ def test_asc_counts_kept_values_and_the_mask_payload_exactly():
     drop_all = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.1), k=3).transmit(x, 5.0)
     assert drop_all.data_uses == 0 and drop_all.channel_uses == drop_all.side_uses > 0
     assert torch.equal(drop_all.x_hat, torch.zeros_like(x))  # every block dropped: the receiver paints background
+
+
+def test_coverage_is_the_covered_fraction_of_each_block_with_padding_outside():
+    region = torch.zeros(1, 20, 40, dtype=torch.bool)
+    region[0, :16, :8] = True  # half of block (0, 0)
+    region[0, 16:, 32:] = True  # 4 x 8 of block (1, 2), the rest of which is padding
+    cov = coverage(region, (2, 3))
+    assert cov.shape == (1, 1, 2, 3)
+    assert cov[0, 0].tolist() == [[0.5, 0.0, 0.0], [0.0, 0.0, 32 / 256]]
+
+
+def test_asc_with_coverage_side_maps_gets_them_from_the_region():
+    asc = ASC(24, init_keep=0.9, side_channels=1)
+    with torch.no_grad():  # keep a position exactly when some of its block is selected
+        asc.masknet.net[2].weight.zero_()
+        asc.masknet.net[0].weight.zero_()
+        asc.masknet.net[0].bias.zero_()
+        asc.masknet.net[0].weight[0, 24, 1, 1] = 1.0
+        asc.masknet.net[2].weight[0, 0, 1, 1] = 100.0
+        asc.masknet.net[2].bias.fill_(-1.0)
+    result = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=asc, k=3).transmit(image(), 5.0)
+    blocks = coverage(result.region[None], (4, 4))[0, 0] > 0
+    assert result.data_uses == 24 * int(blocks.sum()) // 2
+    with pytest.raises(SemcomError, match="side maps"):
+        asc.masknet(torch.zeros(1, 24, 4, 4))
 
 
 def test_block_mask_marks_the_image_blocks_of_sent_positions():

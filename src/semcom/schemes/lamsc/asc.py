@@ -48,23 +48,36 @@ class MaskNet(nn.Module):
     is first scaled to unit RMS per example (MaskNet then sees the same input whatever the encoder's
     output scale); two 3x3 convolutions with a ReLU between give one logit per decision. The last bias
     starts at logit(``init_keep``) so training starts from sending (almost) everything.
+    ``side_channels``: extra maps [B, side_channels, h, w] the transmitter knows besides the latent (LAM-SC
+    passes the fraction of each latent position's image block covered by the selected segments), concatenated
+    to the scaled latent; 0 = the latent alone.
     """
 
-    def __init__(self, channels: int, group: int | None = None, hidden: int = 64, init_keep: float = 0.9):
+    def __init__(self, channels: int, group: int | None = None, hidden: int = 64, init_keep: float = 0.9,
+                 side_channels: int = 0):
         super().__init__()
         group = channels if group is None else group
-        if channels < 1 or hidden < 1 or not 0 < init_keep < 1 or group < 1 or channels % group:
+        if channels < 1 or hidden < 1 or not 0 < init_keep < 1 or group < 1 or channels % group or side_channels < 0:
             raise SemcomError(f"invalid MaskNet: channels={channels}, group={group} (must divide channels), "
-                              f"hidden={hidden}, init_keep={init_keep}")
-        self.channels, self.group = channels, group
-        self.net = nn.Sequential(nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
+                              f"hidden={hidden}, init_keep={init_keep}, side_channels={side_channels}")
+        self.channels, self.group, self.side_channels = channels, group, side_channels
+        self.net = nn.Sequential(nn.Conv2d(channels + side_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
                                  nn.Conv2d(hidden, channels // group, 3, padding=1))
         nn.init.constant_(self.net[2].bias, math.log(init_keep / (1 - init_keep)))
 
-    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+    def forward(self, latent: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
         check_latent(latent, self.channels)
         rms = latent.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
-        return torch.sigmoid(self.net(latent / rms))
+        x = latent / rms
+        if self.side_channels:
+            expected = (latent.shape[0], self.side_channels, *latent.shape[2:])
+            if side is None or tuple(side.shape) != expected:
+                got = None if side is None else tuple(side.shape)
+                raise SemcomError(f"this mask needs side maps {expected} beside the latent, got {got}")
+            x = torch.cat([x, side.to(x.dtype)], dim=1)
+        elif side is not None:
+            raise SemcomError("this mask takes no side maps (side_channels=0)")
+        return torch.sigmoid(self.net(x))
 
     def expand(self, decisions: torch.Tensor) -> torch.Tensor:
         """Per-group values [B, C / group, h, w] -> per-element [B, C, h, w]."""
@@ -94,28 +107,28 @@ class ChannelUses:
 class ASC(nn.Module):
     """Adaptive semantic compression of a latent [B, C, h, w] (see the module docstring).
 
-    ``forward(latent)`` (training path) returns a dict: ``latent`` [B, C, h, w] (masked, straight-through),
+    ``forward(latent, side=None)`` (training path) returns a dict: ``latent`` [B, C, h, w] (masked, straight-through),
     ``mask`` [B, C, h, w] float (hard values, straight-through gradient), ``keep_prob`` [B, C / group, h, w],
     and ``rate`` [B] (mean keep probability, the rate term).
-    ``apply(latent)`` (deployment) returns (masked latent, mask bool [B, C, h, w], ``ChannelUses``).
+    ``apply(latent, side=None)`` (deployment) returns (masked latent, mask bool [B, C, h, w], ``ChannelUses``).
     """
 
     def __init__(self, channels: int, group: int | None = None, hidden: int = 64, init_keep: float = 0.9,
-                 side_bits_per_use: float = 1.0):
+                 side_bits_per_use: float = 1.0, side_channels: int = 0):
         super().__init__()
         if not side_bits_per_use > 0:
             raise SemcomError(f"side_bits_per_use must be positive, got {side_bits_per_use!r}")
-        self.masknet = MaskNet(channels, group, hidden, init_keep)
+        self.masknet = MaskNet(channels, group, hidden, init_keep, side_channels)
         self.side_bits_per_use = side_bits_per_use
 
-    def forward(self, latent: torch.Tensor) -> dict:
-        keep_prob = self.masknet(latent)
+    def forward(self, latent: torch.Tensor, side: torch.Tensor | None = None) -> dict:
+        keep_prob = self.masknet(latent, side)
         mask = self.masknet.expand(straight_through(keep_prob))
         return {"latent": latent * mask, "mask": mask, "keep_prob": keep_prob, "rate": keep_prob.flatten(1).mean(dim=1)}
 
     @torch.no_grad()
-    def apply(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, ChannelUses]:
-        decisions = self.masknet(latent) > KEEP_THRESHOLD
+    def apply(self, latent: torch.Tensor, side: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, ChannelUses]:
+        decisions = self.masknet(latent, side) > KEEP_THRESHOLD
         mask = self.masknet.expand(decisions)
         return latent * mask, mask, channel_uses(decisions, self.masknet.group, self.side_bits_per_use)
 

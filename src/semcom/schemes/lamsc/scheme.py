@@ -144,14 +144,15 @@ class LamSC:
         else:
             semantic, selected, region, asc = image, torch.zeros(self.k, dtype=torch.bool), torch.ones(h, w, dtype=torch.bool), None
             seconds["score"] = 0.0
-        x_hat, data_uses, side_uses, times = self.send(semantic, snr_db, generator, asc)
+        x_hat, data_uses, side_uses, times = self.send(semantic, region, snr_db, generator, asc)
         seconds.update(times)
         return LamSCResult(x_hat=x_hat, semantic=semantic, region=region, segments=segments, scores=scores,
                            selected=selected, channel_uses=data_uses + side_uses, data_uses=data_uses,
                            side_uses=side_uses, fallback=reason, seconds=seconds)
 
-    def send(self, semantic: torch.Tensor, snr_db: float, generator, asc: ASC | None):
-        """JSCC (+ ASC) of the semantic image over the channel; (x_hat, data uses, side uses, seconds)."""
+    def send(self, semantic: torch.Tensor, region: torch.Tensor, snr_db: float, generator, asc: ASC | None):
+        """JSCC (+ ASC) of the semantic image over the channel; (x_hat, data uses, side uses, seconds).
+        ``region`` bool [H, W]: the selected pixels (the ASC mask may see their coverage of each block)."""
         times = {}
         size = tuple(semantic.shape[1:])
         t0 = time.perf_counter()
@@ -160,7 +161,8 @@ class LamSC:
             keep = torch.ones_like(latent, dtype=torch.bool)
             side_uses = 0
         else:
-            _, keep, uses = asc.apply(latent)
+            side = coverage(region[None], latent.shape[2:]) if asc.masknet.side_channels else None
+            _, keep, uses = asc.apply(latent, side)
             side_uses = int(uses.side[0])
         values = normalize_power(latent, keep)[keep]  # the sent real values, unit power per complex symbol
         if values.numel() % 2:
@@ -177,6 +179,14 @@ class LamSC:
             x_hat = x_hat * block_mask(keep, size)[None]
         times["decode"] = time.perf_counter() - t0
         return x_hat, values.numel() // 2, side_uses, times
+
+
+def coverage(region: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """[B, 1, h, w]: the fraction of each latent position's 16x16 image block inside ``region`` (bool [B, H, W]);
+    the padding the JSCC adds beyond the image counts as outside."""
+    h, w = region.shape[-2:]
+    padded = F.pad(region[:, None].float(), (0, grid[1] * FACTOR - w, 0, grid[0] * FACTOR - h))
+    return F.avg_pool2d(padded, FACTOR)
 
 
 def block_mask(keep: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
