@@ -10,6 +10,6 @@ mkdir -p src/semcom/checkpoints/lamsc
   --steps 800 --batch 32 --lr 2e-3 --threads "${THREADS:-2}" --export src/semcom/checkpoints/lamsc/scorer.pt
 cp runs/lamsc/scorer/train.jsonl src/semcom/checkpoints/lamsc/scorer.train.jsonl
 .venv/bin/semcom train lamsc --part asc --out runs/lamsc/asc --pool-size 400 --pool-crop 256 --crop 128 \
-  --cbr 1/16 --steps 600 --batch 16 --lr 2e-3 --rate-weight 2e-3 --snr-range=-2,16 --threads "${THREADS:-2}" \
+  --cbr 1/16 --steps 600 --batch 16 --lr 2e-3 --rate-weight 5e-4 --snr-range=-2,16 --threads "${THREADS:-2}" \
   --export src/semcom/checkpoints/lamsc/asc.pt
 cp runs/lamsc/asc/train.jsonl src/semcom/checkpoints/lamsc/asc.train.jsonl

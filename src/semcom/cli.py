@@ -182,7 +182,7 @@ def train_lamsc_cmd(
     cbr: str = typer.Option("1/16", help="asc: JSCC rate the mask is trained for."),
     crop: int = typer.Option(128, help="asc: training window (multiple of 16)."),
     snr_range: str = typer.Option("-2,16"), channel: str = typer.Option("awgn"),
-    rate_weight: float = typer.Option(2e-3, help="asc: weight of the rate term (mean keep probability)."),
+    rate_weight: float = typer.Option(5e-4, help="asc: weight of the rate term (fraction of latent positions sent)."),
     seed: int = typer.Option(0), threads: int = typer.Option(0),
     export: Optional[Path] = typer.Option(None, help="Also write a slim copy of the final checkpoint here."),
 ):

@@ -179,3 +179,20 @@ def test_segment_pool_round_trips_through_a_file(photos, tmp_path):
     pool.save(tmp_path / "pool.pt")
     again = SegmentPool.load(tmp_path / "pool.pt")
     assert torch.equal(again.labels, pool.labels) and again.names == pool.names
+
+
+def test_asc_decision_target_drops_black_blocks_and_keeps_bright_ones():
+    from semcom.channels import AWGN
+    from semcom.schemes.lamsc.asc import ASC
+    from semcom.schemes.lamsc.train import asc_loss
+
+    torch.manual_seed(0)
+    jscc = build_jscc("adjscc", widths=(8, 12, 16), latent_channels=24).eval()
+    x = torch.zeros(2, 3, 32, 64)
+    x[:, :, :, :32] = 0.8  # left half bright (2 x 2 blocks of 16 px), right half black
+    region = x[:, 0] > 0
+    asc = ASC(24, side_channels=1)
+    loss, record = asc_loss(jscc, asc, AWGN(), x, region, torch.full((2,), 10.0), 24 / 1536, 1e-3)
+    assert record["target_keep"] == 0.5  # keep exactly the bright half
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in asc.parameters())

@@ -12,11 +12,10 @@ human scores of a CSV when one is given (then the pool is the whole photos, one 
 - ``train_asc``: the JSCC is frozen (the shipped model by default); only the ``ASC`` mask learns. Each
   step builds semantic images from pool crops with a random non-empty subset of their segments (so
   ASC learns for whatever ASI selects), takes a random ``crop`` x ``crop`` window, encodes, masks the
-  latent (straight-through; with ``coverage`` the mask also sees the fraction of each position's 16x16
-  block covered by the kept segments, which the transmitter knows: without it, measured on this pool,
-  the mask had not learnt to drop the black background after 600 steps), normalises power over the kept elements, sends it through the channel at
-  an SNR drawn uniformly from ``snr_range``, decodes, blackens the blocks the mask dropped (as the
-  receiver does) and minimises ``MSE(semantic image, reconstruction) + rate_weight * rate``.
+  latent, sends it through the channel at an SNR drawn uniformly from ``snr_range`` and decodes; the
+  receiver blackens the blocks the mask dropped. The objective is ``MSE + rate_weight * rate``; see
+  ``asc_loss`` for how the mask learns it. With ``coverage`` the mask also sees the fraction of each latent
+  position's 16x16 block covered by the kept segments (the transmitter knows it).
 
 Each writes ``last.pt`` (with ``step``, CPU-hours and its config), ``train.jsonl`` and ``config.json``
 in its run folder and resumes from ``last.pt``.
@@ -177,7 +176,7 @@ class LamSCTrainConfig:
     crop: int = 128
     snr_range: tuple[float, float] = (-2.0, 16.0)
     channel: str = "awgn"
-    rate_weight: float = 2e-3
+    rate_weight: float = 5e-4  # keep a 16x16 block when dropping it would cost more than this MSE on it
     group: int | None = None
     coverage: bool = True  # the mask also sees each latent position's coverage by the selected segments
     log_every: int = 25
@@ -365,24 +364,52 @@ def semantic_batch(pool: SegmentPool, batch: int, crop: int, gen: torch.Generato
 def asc_loss(jscc, asc: ASC, channel, x: torch.Tensor, region: torch.Tensor, snr: torch.Tensor, cbr: float,
              rate_weight: float, generator=None) -> tuple[torch.Tensor, dict]:
     """One ASC training loss on semantic images ``x`` [B, 3, H, W] (H, W multiples of 16) with their regions
-    (bool [B, H, W]) through a frozen JSCC."""
+    (bool [B, H, W]) through a frozen JSCC. The objective is ``distortion + rate_weight * rate`` (distortion:
+    MSE of the receiver's image; rate: the fraction of latent positions sent).
+
+    Per-position masks (``group`` None): the frozen JSCC sends the whole latent once (no gradient), giving
+    each 16x16 block's MSE when kept, ``keep_cost``; a dropped block is painted black by the receiver, so its
+    MSE is its own energy, ``drop_cost``. Under this block-local model (a dropped block does not change how
+    its neighbours decode; the evaluation measures the real effect) the objective is minimised block by
+    block: keep a position exactly when ``drop_cost - keep_cost > rate_weight``. The mask learns to predict
+    that decision from what the transmitter has (the latent and the coverage maps) by binary cross-entropy;
+    the returned loss is that cross-entropy, and the record holds the objective of the mask's hard decisions
+    (``objective``, ``mse``, ``rate``). Why not the straight-through gradient through the decoder: measured on
+    this pool, on empty blocks its sign said "keep" (scaling an empty block's latent towards zero first makes
+    the decoder paint it grey) and the mask never learnt to drop the background; a straight-through gradient
+    of the block-local objective instead let the far larger "keep" gradients of content blocks saturate
+    every probability at 1.
+    Channel-group masks (``group`` set): the straight-through gradient through the decoder.
+    """
     c = jscc.channels_for_cbr(cbr)
     counts = torch.full((x.shape[0],), c)
     side = jscc.side_info(snr, counts)
     with torch.no_grad():
         latent = jscc.encoder(x, side)[:, :c]
     out = asc(latent, coverage(region, latent.shape[2:]) if asc.masknet.side_channels else None)
-    z = normalize_power(out["latent"], out["mask"])
-    z_hat = channel(z, snr, generator) * out["mask"]
-    full = torch.zeros(x.shape[0], jscc.cfg.latent_channels, *latent.shape[2:])
-    full = torch.cat([z_hat, full[:, c:]], dim=1)
-    x_hat = jscc.decoder(full, side)
-    sent = out["mask"].amax(dim=1, keepdim=True)  # [B, 1, h, w], straight-through
-    x_hat = x_hat * F.interpolate(sent, scale_factor=FACTOR, mode="nearest")
-    mse = F.mse_loss(x_hat, x)
+    rest = torch.zeros(x.shape[0], jscc.cfg.latent_channels - c, *latent.shape[2:])
     rate = out["rate"].mean()
-    return mse + rate_weight * rate, {"mse": mse.item(), "rate": rate.item(),
-                                      "kept": out["mask"].mean().item()}
+    if asc.masknet.group == c:
+        with torch.no_grad():
+            z_hat = channel(normalize_power(latent), snr, generator)
+            x_hat = jscc.decoder(torch.cat([z_hat, rest], dim=1), side)
+            keep_cost = F.avg_pool2d((x_hat - x).pow(2).mean(dim=1, keepdim=True), FACTOR)
+            drop_cost = F.avg_pool2d(x.pow(2).mean(dim=1, keepdim=True), FACTOR)
+            target = (drop_cost - keep_cost > rate_weight).float()
+            hard = out["mask"][:, :1].detach()
+            mse = (hard * keep_cost + (1 - hard) * drop_cost).mean()
+        loss = F.binary_cross_entropy(out["keep_prob"].clamp(1e-6, 1 - 1e-6), target)
+        record = {"mse": mse.item(), "rate": hard.mean().item(), "objective": (mse + rate_weight * hard.mean()).item(),
+                  "target_keep": target.mean().item()}
+    else:
+        z = normalize_power(out["latent"], out["mask"])
+        z_hat = channel(z, snr, generator) * out["mask"]
+        x_hat = jscc.decoder(torch.cat([z_hat, rest], dim=1), side)
+        sent = out["mask"].amax(dim=1, keepdim=True)  # [B, 1, h, w], straight-through
+        mse = F.mse_loss(x_hat * F.interpolate(sent, scale_factor=FACTOR, mode="nearest"), x)
+        loss = mse + rate_weight * rate
+        record = {"mse": mse.item(), "rate": rate.item(), "objective": loss.item()}
+    return loss, {**record, "kept": out["mask"].mean().item()}
 
 
 def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
