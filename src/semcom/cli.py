@@ -116,6 +116,8 @@ def train_jscc(
     lr: float = typer.Option(1e-3), val_count: int = typer.Option(4, help="Images held out (last by name)."),
     eval_every: int = typer.Option(500), ckpt_every: int = typer.Option(100),
     seed: int = typer.Option(0), device: str = typer.Option("cpu", help="cpu | cuda"), threads: int = typer.Option(0),
+    linear_path: bool = typer.Option(False, "--linear-path", help="Add the linear 16x16-block path to both ends."),
+    init_from: Optional[Path] = typer.Option(None, help="Warm start from this JSCC checkpoint's weights."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
 ):
     """Train (or resume) a learned image JSCC model. Under torchrun it runs data-parallel."""
@@ -128,10 +130,12 @@ def train_jscc(
     w = tuple(int(v) for v in parse_list(widths, "widths"))
     if model not in ("adjscc", "deepjscc"):
         raise SemcomError(f"unknown JSCC model {model!r}; choose adjscc or deepjscc")
-    model_cfg = JSCCConfig(widths=w, latent_channels=latent, adaptive=(model == "adjscc"), name=model)
+    model_cfg = JSCCConfig(widths=w, latent_channels=latent, adaptive=(model == "adjscc"), name=model,
+                           linear_path=linear_path)
     cfg = TrainConfig(data=str(data), out=str(out), cbr=tuple(parse_list(cbr, "cbr")), snr_range=(lo_hi[0], lo_hi[1]),
                       channel=channel, steps=steps, batch=batch, crop=crop, lr=lr, val_count=val_count,
-                      eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads)
+                      eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads,
+                      init_from=str(init_from) if init_from else None)
     run_training(lambda c, log, progress: train(c, model_cfg, log=log, progress=progress), cfg, export)
 
 

@@ -112,3 +112,20 @@ def test_data_parallel_under_torchrun(photo_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     ckpt = read_checkpoint(tmp_path / "ddp" / "last.pt")
     assert ckpt["world_size"] == 2 and ckpt["step"] == 4 and len(ckpt["rng"]) == 2
+
+
+def test_warm_start_adds_the_linear_path_and_refuses_other_architectures(photo_dir, tmp_path):
+    from semcom.experiments.train import warm_start
+    from semcom.jscc.models import JSCC
+
+    last = train(cfg(photo_dir, tmp_path / "a", 2), TINY, log=lambda m: None)
+    with_linear = JSCC(JSCCConfig(widths=(8, 8, 8), latent_channels=12, linear_path=True))
+    note = warm_start(with_linear, str(last))
+    assert "encoder.linear.weight" in note and "decoder.linear.weight" in note
+    assert torch.equal(with_linear.encoder.stem[1].weight, read_checkpoint(last)["state_dict"]["encoder.stem.1.weight"])
+    with pytest.raises(SemcomError, match="does not fit"):
+        warm_start(JSCC(JSCCConfig(widths=(8, 8, 16), latent_channels=12)), str(last))
+    log = []
+    out = train(cfg(photo_dir, tmp_path / "b", 2, init_from=str(last)),
+                JSCCConfig(widths=(8, 8, 8), latent_channels=12, linear_path=True), log=log.append)
+    assert any("initialised from" in m for m in log) and read_checkpoint(out)["model_config"]["linear_path"]

@@ -119,3 +119,17 @@ def test_decoder_survives_a_zero_forced_deep_fade():
     z[0, 0] = 3000 - 2500j
     x_hat = model.decode(z, 1.0, 24 / 1536, (32, 32))
     assert torch.isfinite(x_hat).all()
+
+
+def test_linear_path_starts_at_zero_and_learns():
+    plain = small()
+    torch.manual_seed(0)
+    linear = build_jscc("adjscc", linear_path=True, **SMALL)
+    missing, unexpected = linear.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["decoder.linear.weight", "encoder.linear.weight"] and not unexpected
+    x = torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(1))
+    a = plain(x, 5.0, AWGN(), 24 / 1536, torch.Generator().manual_seed(2))["x_hat"]
+    b = linear(x, 5.0, AWGN(), 24 / 1536, torch.Generator().manual_seed(2))["x_hat"]
+    assert torch.allclose(a, b, atol=1e-6)  # zero-initialised: the same function as the plain model
+    (b - x).pow(2).mean().backward()
+    assert linear.decoder.linear.weight.grad.abs().sum() > 0

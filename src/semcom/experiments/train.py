@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 0  # 0: torch default
+    init_from: str | None = None  # warm start: weights of a JSCC checkpoint (modules it lacks keep their init)
 
     def __post_init__(self):
         lo, hi = self.snr_range
@@ -67,6 +68,22 @@ class TrainConfig:
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` over ``steps``."""
     return cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup)
+
+
+def warm_start(model: JSCC, path: str) -> str:
+    """Load a JSCC checkpoint's weights into ``model``, which may add modules (e.g. the linear path) but must
+    otherwise have the same architecture; returns which parameters kept their initialisation."""
+    ckpt = read_checkpoint(path)
+    state = {k: v.float() for k, v in ckpt["state_dict"].items()}
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    unexpected = [k for k in state if k not in shapes]
+    if unexpected:
+        raise SemcomError(f"{path} has weights this model lacks ({', '.join(unexpected[:3])}): another architecture")
+    wrong = [k for k, v in state.items() if shapes[k] != v.shape]
+    if wrong:
+        raise SemcomError(f"{path} does not fit this model: {wrong[0]} has shape {tuple(state[wrong[0]].shape)}")
+    missing, _ = model.load_state_dict(state, strict=False)
+    return "new: " + ", ".join(missing) if missing else "every parameter loaded"
 
 
 def distributed_context(device: str) -> tuple[int, int]:
@@ -123,6 +140,8 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"], world)
         gen.set_state(ckpt["rng"][rank] if rank < len(ckpt["rng"]) else gen.get_state())
         log(f"resumed from {last} at step {step}")
+    elif cfg.init_from:
+        log(f"initialised from {cfg.init_from}: " + warm_start(model, cfg.init_from))
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)

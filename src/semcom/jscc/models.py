@@ -9,6 +9,8 @@ model covers every CBR up to ``max_cbr = latent_channels / (2 * 3 * 16**2)``:
 
 Design for CPU efficiency: a 4x4 pixel-unshuffle stem (no convolution runs above 1/4 resolution),
 3x3 kernels, sub-pixel (pixel-shuffle) upsampling, widths growing as resolution falls.
+``linear_path`` adds a learned linear map from each 16x16 pixel block to its latent position (and the
+transposed map in the decoder), initialised to zero, beside the convolutional paths.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class JSCCConfig:
     latent_channels: int = 192
     adaptive: bool = True  # attention-feature modules conditioned on (SNR, CBR)
     name: str = "adjscc"
+    linear_path: bool = False  # add a learned linear map of each 16x16 block (encoder) and its transpose (decoder)
 
     def __post_init__(self):
         if len(self.widths) != 3 or min(self.widths) < 1 or self.latent_channels < 1:
@@ -104,12 +107,14 @@ class Encoder(nn.Module):
             Stage(w3, w3, "same", cfg.adaptive),
         ])
         self.head = nn.Conv2d(w3, cfg.latent_channels, 3, padding=1)
+        self.linear = nn.Conv2d(3, cfg.latent_channels, FACTOR, stride=FACTOR, bias=False) if cfg.linear_path else None
 
     def forward(self, x, side):
         h = self.stem(x - 0.5)  # centred input: at initialisation the latent then depends on the image
         for stage in self.stages:
             h = stage(h, side)
-        return self.head(h)
+        z = self.head(h)
+        return z if self.linear is None else z + self.linear(x - 0.5)
 
 
 class Decoder(nn.Module):
@@ -125,12 +130,16 @@ class Decoder(nn.Module):
             Stage(w1, w1, "same-inv", cfg.adaptive),
         ])
         self.tail = nn.Sequential(nn.Conv2d(w1, 48, 3, padding=1), nn.PixelShuffle(4))
+        self.linear = (nn.ConvTranspose2d(cfg.latent_channels, 3, FACTOR, stride=FACTOR, bias=False)
+                       if cfg.linear_path else None)
 
     def forward(self, z, side):
-        h = limit_received(z)  # a zero-forced deep fade must not blow up the inverse GDNs
+        z = limit_received(z)  # a zero-forced deep fade must not blow up the inverse GDNs
+        h = z
         for stage in self.stages:
             h = stage(h, side)
-        return torch.sigmoid(self.tail(h))
+        out = self.tail(h)
+        return torch.sigmoid(out if self.linear is None else out + self.linear(z))
 
 
 class JSCC(nn.Module):
@@ -148,10 +157,13 @@ class JSCC(nn.Module):
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
         for module in self.modules():
-            if isinstance(module, nn.Conv2d):
+            if isinstance(module, nn.Conv2d) and module.bias is not None:
                 # Zero biases: otherwise an image-independent pattern takes most of the unit transmit
                 # power at initialisation, the channel noise buries the image content and training stalls.
                 nn.init.zeros_(module.bias)
+        for linear in (self.encoder.linear, self.decoder.linear):
+            if linear is not None:  # start as the convolutional model alone (and a warm start unchanged)
+                nn.init.zeros_(linear.weight)
 
     # ---- rate bookkeeping -------------------------------------------------------------------
     def channels_for_cbr(self, cbr: float) -> int:
