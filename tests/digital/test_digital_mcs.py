@@ -40,9 +40,24 @@ def test_curve_lookup_is_conservative():
     assert curve.bler(0.49) == 1.0
     assert curve.bler(0.5) == 0.5
     assert curve.bler(1.2) == 0.1
-    assert curve.bler(30.0) == 0.0
+    assert 0 < curve.bler(30.0) < 1e-12
+    # a measured 0 is not read as BLER 0: the fitted waterfall prices the distance from the cliff
+    assert 0 < curve.bler(2.5) < curve.bler(2.0) < 0.1
     assert curve.min_snr_db(0.1) == 2.0
     assert curve.min_snr_db(0.2) == 1.0
+
+
+def test_waterfall_fit_recovers_a_known_logistic_curve():
+    import numpy as np
+
+    mu, width = 3.2, 0.25
+    snrs = tuple(np.arange(2.0, 4.51, 0.25).round(2).tolist())
+    n = 100_000
+    rates = [1 / (1 + np.exp((s - mu) / width)) for s in snrs]
+    curve = BlerCurve(snrs, tuple([n] * len(snrs)), tuple(int(round(r * n)) for r in rates))
+    got_mu, got_width = curve.waterfall()
+    assert got_mu == pytest.approx(mu, abs=0.01) and got_width == pytest.approx(width, rel=0.03)
+    assert curve.bler(5.0) >= curve.failed[-1] / n  # never below what was measured at the grid point under it
 
 
 def test_shipped_table_covers_every_mcs_from_bler_one_to_zero():
