@@ -9,7 +9,7 @@ from semcom.channels import AWGN
 from semcom.errors import SemcomError
 from semcom.jscc import build_jscc
 from semcom.schemes.lamsc import ASC, ASIScorer, Segmenter, SlicSegmenter
-from semcom.schemes.lamsc.scheme import LamSC, block_mask, coverage, region_metrics
+from semcom.schemes.lamsc.scheme import LamSC, block_aligned, block_mask, coverage, region_metrics
 
 CBR = 24 / 1536  # 24 latent maps of the tiny JSCC
 
@@ -65,7 +65,9 @@ def test_without_asi_and_asc_it_sends_all_k_segments_at_the_whole_image_cost():
     assert result.fallback is None and result.selected.tolist() == [True, True, True]
     assert result.channel_uses == result.data_uses == full_uses() and result.side_uses == 0
     assert torch.equal(result.region, result.segments.union())
-    assert torch.equal(result.semantic, x * result.region[None])
+    assert torch.equal(result.semantic, block_aligned(x, result.region))
+    exact = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), k=3, block_aligned=False).transmit(x, 10.0)
+    assert torch.equal(exact.semantic, x * exact.region[None])  # the seed's pixel-exact semantic image
     assert result.x_hat.shape == x.shape and torch.isfinite(result.x_hat).all()
 
 
@@ -116,6 +118,16 @@ def test_asc_with_coverage_side_maps_gets_them_from_the_region():
     assert result.data_uses == 24 * int(blocks.sum()) // 2
     with pytest.raises(SemcomError, match="side maps"):
         asc.masknet(torch.zeros(1, 24, 4, 4))
+
+
+def test_block_aligned_keeps_whole_touched_blocks():
+    x = image()
+    region = torch.zeros(64, 64, dtype=torch.bool)
+    region[3, 20] = True  # one pixel in block (0, 1)
+    out = block_aligned(x, region)
+    assert torch.equal(out[:, :16, 16:32], x[:, :16, 16:32])
+    out[:, :16, 16:32] = 0
+    assert torch.equal(out, torch.zeros_like(x))
 
 
 def test_block_mask_marks_the_image_blocks_of_sent_positions():

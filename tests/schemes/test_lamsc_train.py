@@ -63,10 +63,15 @@ def test_pool_crops_carry_disjoint_label_maps_and_are_reproducible(photos):
 
 def test_semantic_batch_keeps_a_non_empty_subset_of_segments(photos):
     pool = build_pool(photos, 4, 64, k=3, val_count=1, seed=0, log=lambda m: None)
-    x, region = semantic_batch(pool, 6, 32, torch.Generator().manual_seed(0))
+    x, region = semantic_batch(pool, 6, 32, torch.Generator().manual_seed(0), aligned=False)
     assert x.shape == (6, 3, 32, 32) and x.min() >= 0 and x.max() <= 1
     assert region.shape == (6, 32, 32) and region.dtype == torch.bool
     assert torch.equal(x * ~region[:, None], torch.zeros_like(x))  # everything outside the kept segments is black
+    aligned, same_region = semantic_batch(pool, 6, 32, torch.Generator().manual_seed(0))
+    assert torch.equal(same_region, region) and torch.equal(aligned * region[:, None], x * region[:, None])
+    touched = torch.nn.functional.max_pool2d(region[:, None].float(), 16)  # blocks the region touches
+    untouched = torch.nn.functional.interpolate(touched, scale_factor=16) == 0
+    assert torch.equal(aligned * untouched, torch.zeros_like(aligned))
 
 
 def test_asc_training_learns_resumes_and_loads(photos, tiny_jscc_ckpt, tmp_path):

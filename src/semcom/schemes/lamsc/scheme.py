@@ -45,7 +45,7 @@ class LamSCResult:
     """One LAM-SC transmission.
 
     ``x_hat`` [3, H, W]: what the receiver reconstructs (the received semantic image). ``semantic``: the
-    semantic image that was sent. ``region`` bool [H, W]: the selected segments' pixels (all pixels on a
+    semantic image that was sent (block-aligned unless the scheme says otherwise). ``region`` bool [H, W]: the selected segments' pixels (all pixels on a
     fallback). ``segments``/``scores``/``selected``: the knowledge base's output and ASI's decisions
     (scores is None without a scorer). ``channel_uses``: total complex channel uses (data + side);
     ``data_uses``/``side_uses`` its parts. ``fallback``: why the whole image was sent, else None.
@@ -88,11 +88,16 @@ class LamSC:
     JSCC rate (latent maps sent before ASC); ``segmenter``: default ``SlicSegmenter()``; ``scorer``: an
     ``ASIScorer`` or None (send all k segments); ``asc``: an ``ASC`` over ``jscc.channels_for_cbr(cbr)``
     latent maps, or None (send the whole latent); ``k``: segments kept; ``threshold``: ASI threshold.
+    ``block_aligned`` (default): the image sent keeps the original pixels of every 16x16 block (one latent
+    position) that the selected segments touch and is black elsewhere; else it is the seed's pixel-exact
+    union of the segments. Why: the JSCC has to spend bandwidth on the artificial edges a pixel-exact cut
+    draws through a block, while a block-level selection is what ASC can drop anyway (measured on kodim01,
+    7 dB: region PSNR 22.59 dB pixel-exact vs whole-image JSCC 22.80 dB at the same channel uses).
     """
 
     def __init__(self, jscc: JSCC, channel: ComplexChannel, cbr: float = 1 / 16, segmenter: Segmenter | None = None,
                  scorer: ASIScorer | None = None, asc: ASC | None = None, k: int = DEFAULT_K,
-                 threshold: float = THRESHOLD):
+                 threshold: float = THRESHOLD, block_aligned: bool = True):
         check_k(k)
         self.jscc, self.channel, self.cbr = jscc.eval(), channel, cbr
         self.channels = jscc.channels_for_cbr(cbr)
@@ -106,7 +111,7 @@ class LamSC:
             raise SemcomError(f"the ASI threshold must lie in [0, 1], got {threshold!r}")
         self.scorer = scorer.eval() if scorer is not None else None
         self.asc = asc.eval() if asc is not None else None
-        self.k, self.threshold = k, threshold
+        self.k, self.threshold, self.block_aligned = k, threshold, block_aligned
 
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None,
@@ -139,6 +144,8 @@ class LamSC:
                 selected[: len(segments)] = True
                 semantic, _ = integrate(image, segments, selected.float(), threshold=0.5)
             region = segments.union(selected)
+            if self.block_aligned:
+                semantic = block_aligned(image, region)
             seconds["score"] = time.perf_counter() - t0
             asc = self.asc
         else:
@@ -179,6 +186,15 @@ class LamSC:
             x_hat = x_hat * block_mask(keep, size)[None]
         times["decode"] = time.perf_counter() - t0
         return x_hat, values.numel() // 2, side_uses, times
+
+
+def block_aligned(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """``image`` [3, H, W] kept in every 16x16 block (from the top-left corner) that ``region`` (bool [H, W]) touches,
+    zero elsewhere."""
+    h, w = region.shape
+    grid = (-(-h // FACTOR), -(-w // FACTOR))
+    touched = (coverage(region[None], grid) > 0).float()
+    return image * F.interpolate(touched, scale_factor=FACTOR, mode="nearest")[0, 0, :h, :w][None]
 
 
 def coverage(region: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:

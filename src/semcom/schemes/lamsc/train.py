@@ -40,7 +40,7 @@ from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc import FACTOR
 from semcom.schemes.lamsc.asc import ASC
-from semcom.schemes.lamsc.scheme import coverage
+from semcom.schemes.lamsc.scheme import block_aligned, coverage
 from semcom.schemes.lamsc.scorer import DEFAULT_K, ASIScorer, load_human_scores, occlusion_importance, segment_images
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter
 from semcom.seeding import make_generator, seed_everything
@@ -341,9 +341,11 @@ def load_asc(path: str | Path) -> tuple[ASC, dict]:
 
 
 # ---- ASC -----------------------------------------------------------------------------------------------
-def semantic_batch(pool: SegmentPool, batch: int, crop: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def semantic_batch(pool: SegmentPool, batch: int, crop: int, gen: torch.Generator,
+                   aligned: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """([batch, 3, crop, crop], regions bool [batch, crop, crop]): pool crops with a random non-empty subset of
-    their segments kept (rest black), a random ``crop`` window each."""
+    their segments kept, a random ``crop`` window each; the rest black, per 16x16 block as ``LamSC`` sends it
+    (``aligned``) or per pixel."""
     idx = torch.randint(len(pool), (batch,), generator=gen).tolist()
     size = pool.images.shape[-1]
     out = torch.empty(batch, 3, crop, crop)
@@ -354,10 +356,10 @@ def semantic_batch(pool: SegmentPool, batch: int, crop: int, gen: torch.Generato
         pick[int(torch.randint(n, (1,), generator=gen))] = True
         labels = pool.labels[i].long()
         region = pick[labels.clamp(min=0)] & (labels >= 0)
-        semantic = pool.image(i) * region[None]
         top, left = (int(torch.randint(size - crop + 1, (1,), generator=gen)) for _ in range(2))
-        out[b] = semantic[:, top:top + crop, left:left + crop]
         regions[b] = region[top:top + crop, left:left + crop]
+        window = pool.image(i)[:, top:top + crop, left:left + crop]
+        out[b] = block_aligned(window, regions[b]) if aligned else window * regions[b][None]
     return out, regions
 
 
