@@ -30,7 +30,7 @@ from semcom.experiments.results import plain_rows
 from semcom.schemes.splitnn.checkpoint import CHECKPOINT_DIR, load_semanticnn
 from semcom.schemes.splitnn.digital import DigitalFeatureLink
 from semcom.schemes.splitnn.evaluate import batches, device_latency, evaluate_checkpoint, row, uncompressed_accuracy
-from semcom.schemes.splitnn.variants import VARIANTS, default_split
+from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, default_split
 from semcom.seeding import make_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     base = uncompressed_accuracy(split, images, labels)
     rows = [row("uncompressed", c, None, base, None, None, split) for c in CHANNELS]
-    paths = [Path(args.checkpoints) / f"{v}.pt" for v in VARIANTS if (Path(args.checkpoints) / f"{v}.pt").is_file()]
+    paths = [Path(args.checkpoints) / f"{v}.pt" for v in CIFAR_VARIANTS if (Path(args.checkpoints) / f"{v}.pt").is_file()]
     latency = {}
     for path in paths:
         t = time.time()

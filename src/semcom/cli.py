@@ -141,7 +141,7 @@ def train_jscc(
 
 @train_app.command("splitnn")
 def train_splitnn_cmd(
-    variant: str = typer.Option("semanticnn-c8b3", help="semanticnn-c8b3 | semanticnn-c4b2 | analog-c24 | adjscc-c24 | deepcod-c8b3"),
+    variant: str = typer.Option("semanticnn-c8b3", help="semanticnn-c8b3 | semanticnn-c4b2 | analog-c24 | adjscc-c24 | deepcod-c8b3 | effnet-block2-c8b3 (EfficientNet-Lite0 on photo crops)"),
     out: Path = typer.Option(Path("runs/splitnn"), help="Run folder: last.pt, train.jsonl, config.json. Resumes if last.pt exists."),
     data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_train_jpg.zip (default: the shared data folder)."),
     weights: Optional[Path] = typer.Option(None, help="ResNet-20 weights (default: the shared data folder)."),
@@ -301,7 +301,7 @@ def eval_splitnn(
     from semcom.experiments.results import atomic_folder, write_results
     from semcom.schemes.splitnn.checkpoint import shipped_checkpoint
     from semcom.schemes.splitnn.evaluate import evaluate_checkpoint, row, uncompressed_accuracy
-    from semcom.schemes.splitnn.variants import VARIANTS, default_split
+    from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, default_split
     from semcom.units import check_snr_db
 
     snrs = parse_list(snr, "snr")
@@ -310,7 +310,7 @@ def eval_splitnn(
     for c in channels:
         if c not in ("awgn", "rayleigh"):
             raise SemcomError(f"unknown channel {c!r} for splitnn; choose awgn or rayleigh")
-    paths = list(checkpoint) if checkpoint else [p for p in map(shipped_checkpoint, VARIANTS) if p.is_file()]
+    paths = list(checkpoint) if checkpoint else [p for p in map(shipped_checkpoint, CIFAR_VARIANTS) if p.is_file()]
     if not paths:
         raise SemcomError("no splitnn checkpoints given and none shipped")
     split = default_split(str(weights) if weights else None)

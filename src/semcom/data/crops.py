@@ -67,3 +67,30 @@ def split_train_val(folder: str | Path, val_count: int) -> tuple[list[Path], lis
     if val_count < 0 or val_count >= len(paths):
         raise SemcomError(f"cannot hold out {val_count} of {len(paths)} images in {folder} for validation")
     return (paths[: len(paths) - val_count], paths[len(paths) - val_count :]) if val_count else (paths, [])
+
+
+def scaled_crops(paths: list[Path], count: int, size: int, generator: torch.Generator | None = None,
+                 scale: tuple[float, float] = (1.0, 1.4)) -> torch.Tensor:
+    """``count`` crops uint8 [count, 3, size, size] of the photos at ``paths``: a random photo, resized so its
+    shorter side is ``size`` x U(``scale``) (so a crop shows most of the photo, as classifiers expect),
+    a random ``size`` x ``size`` window, a random horizontal flip."""
+    import torch.nn.functional as F
+
+    if not paths or count < 1:
+        raise SemcomError(f"need at least one photo and one crop, got {len(paths)} photos and count={count}")
+    photos = [load_image(p) for p in paths]
+    out = torch.empty(count, 3, size, size, dtype=torch.uint8)
+    for i in range(count):
+        im = photos[int(torch.randint(len(photos), (1,), generator=generator))]
+        factor = scale[0] + (scale[1] - scale[0]) * torch.rand(1, generator=generator).item()
+        h, w = im.shape[1:]
+        short = max(size, round(size * factor))
+        nh, nw = max(short, round(h * short / min(h, w))), max(short, round(w * short / min(h, w)))
+        resized = F.interpolate(im[None], (nh, nw), mode="bilinear", antialias=True, align_corners=False)[0]
+        top = int(torch.randint(nh - size + 1, (1,), generator=generator))
+        left = int(torch.randint(nw - size + 1, (1,), generator=generator))
+        crop = resized[:, top:top + size, left:left + size]
+        if torch.rand(1, generator=generator).item() < 0.5:
+            crop = crop.flip(-1)
+        out[i] = crop.clamp(0, 1).mul(255).round().to(torch.uint8)
+    return out

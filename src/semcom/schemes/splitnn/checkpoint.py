@@ -8,7 +8,7 @@ from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import read_checkpoint
 from semcom.schemes.splitnn.codec import SplitCodecConfig
 from semcom.schemes.splitnn.model import SemanticNN
-from semcom.schemes.splitnn.variants import SPLIT_AT, SPLIT_MODEL, Variant, default_split
+from semcom.schemes.splitnn.variants import Variant, split_for
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "splitnn"
 
@@ -16,7 +16,7 @@ CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "splitnn"
 def checkpoint_fields(model: SemanticNN, variant: Variant) -> dict:
     """Metadata that identifies a codec: its config, the variant, and the split it plugs into."""
     return {"model_config": model.codec.cfg.to_dict(), "variant": variant.to_dict(),
-            "split": {"model": SPLIT_MODEL, "split_at": SPLIT_AT, "feature_shape": list(model.feature_shape)},
+            "split": {"model": variant.model, "split_at": variant.split_at, "feature_shape": list(model.feature_shape)},
             "modulation": model.modulation}
 
 
@@ -26,7 +26,7 @@ def shipped_checkpoint(variant: str) -> Path:
 
 def load_semanticnn(path: str | Path, split=None, medium: str = "awgn", modulation: str | None = None,
                     weights: str | None = None) -> tuple[SemanticNN, dict]:
-    """Rebuild a trained SemanticNN (eval mode) on ``split`` (default: the pretrained ResNet-20 at layer1).
+    """Rebuild a trained SemanticNN (eval mode) on ``split`` (default: the classifier and split point it was trained on).
 
     ``medium``: the channel to evaluate on (awgn | rayleigh); ``modulation`` defaults to the trained one.
     SemcomError when the checkpoint was made for another split model or feature shape.
@@ -34,7 +34,7 @@ def load_semanticnn(path: str | Path, split=None, medium: str = "awgn", modulati
     ckpt = read_checkpoint(path)
     if "split" not in ckpt or "variant" not in ckpt:
         raise SemcomError(f"{path} is not a splitnn checkpoint (no split/variant metadata)")
-    split = split or default_split(weights)
+    split = split or split_for(Variant(**ckpt["variant"]), weights)
     info = ckpt["split"]
     if info["split_at"] != split.split_at or list(split.feature_shape()) != list(info["feature_shape"]):
         raise SemcomError(f"{path} was trained for {info['model']} split at '{info['split_at']}' with features "

@@ -12,7 +12,7 @@ from semcom.data import CIFAR10_CLASSES, cifar_demo_images
 from semcom.data.images import save_image
 from semcom.schemes.splitnn.checkpoint import load_semanticnn, shipped_checkpoint
 from semcom.schemes.splitnn.evaluate import row, semanticnn_accuracy, uncompressed_accuracy
-from semcom.schemes.splitnn.variants import VARIANTS, default_split
+from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, default_split
 
 DEMO_SNRS = (-6.0, 0.0, 7.0)
 SHOWN = "semanticnn-c8b3"
@@ -26,7 +26,7 @@ def splitnn_section(folder: Path, seed: int = 0, snrs=DEMO_SNRS) -> tuple[str, l
     split = default_split()
     rows = [row("uncompressed", "awgn", None, uncompressed_accuracy(split, images, labels), None, None, split)]
     models = {}
-    for name in VARIANTS:
+    for name in CIFAR_VARIANTS:
         if shipped_checkpoint(name).is_file():
             models[name], _ = load_semanticnn(shipped_checkpoint(name), split=split)
             for snr in snrs:

@@ -24,7 +24,7 @@ from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.schemes.splitnn import losses
 from semcom.schemes.splitnn.checkpoint import checkpoint_fields
 from semcom.schemes.splitnn.model import SemanticNN
-from semcom.schemes.splitnn.variants import default_split, get_variant
+from semcom.schemes.splitnn.variants import SPLIT_MODEL, Variant, get_variant, split_for
 from semcom.seeding import make_generator, seed_everything
 from semcom.units import check_snr_db
 
@@ -98,14 +98,47 @@ def stage_loss(model: SemanticNN, cfg: SplitTrainConfig, stage: int, out: dict, 
 
 @torch.no_grad()
 def validate(model: SemanticNN, x: torch.Tensor, y: torch.Tensor, snrs=(-6.0, 0.0, 7.0)) -> dict:
-    """Top-1 accuracy (%) on the held-out images at fixed SNRs and a fixed noise seed."""
+    """Top-1 accuracy (%) on the held-out uint8 images at fixed SNRs and a fixed noise seed, in batches of 100."""
     model.eval()
     result = {}
     for snr in snrs:
-        out = model(x, snr, make_generator(1234))
-        result[f"acc_snr{snr:g}"] = 100 * (out["logits"].argmax(1) == y).float().mean().item()
+        gen = make_generator(1234)
+        correct = sum((model(x[i:i + 100].float() / 255, snr, gen)["logits"].argmax(1) == y[i:i + 100]).sum().item()
+                      for i in range(0, len(x), 100))
+        result[f"acc_snr{snr:g}"] = 100 * correct / len(x)
     model.train()
     return result
+
+
+PHOTO_CROPS = 1200  # training crops for a photo classifier (EfficientNet-Lite0) when no --limit is given
+
+
+@torch.no_grad()
+def pseudo_labels(split, images: torch.Tensor, batch: int = 50) -> torch.Tensor:
+    """Top-1 predictions of the uncompressed model for uint8 images: the targets where no labels exist."""
+    return torch.cat([split(images[i:i + batch].float() / 255).argmax(1) for i in range(0, len(images), batch)])
+
+
+def training_set(cfg: SplitTrainConfig, variant: Variant, split) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 images, labels); the last ``val_count`` are the validation set.
+
+    CIFAR ResNet: the CIFAR-10 training zip with its labels. EfficientNet-Lite0 (ImageNet, no labels here):
+    ``limit`` (default ``PHOTO_CROPS``) scaled 224 px crops of the training photos (``data``, default
+    ../shared/data/photos-train, the last 4 photos by name held out) and then ``val_count`` crops of the held-out
+    photos, labelled by the uncompressed model, so accuracy means top-1 agreement with it.
+    """
+    if variant.model == SPLIT_MODEL:
+        return cifar10_train(cfg.data, limit=cfg.limit, cache=cfg.cache)
+    from semcom.data.crops import scaled_crops, split_train_val
+    from semcom.data.sources import shared_subdir
+
+    folder = cfg.data or shared_subdir("photos-train")
+    train_paths, val_paths = split_train_val(folder, 4)
+    gen = make_generator(cfg.seed + 7)
+    size = split.input_shape[-1]
+    images = torch.cat([scaled_crops(train_paths, cfg.limit or PHOTO_CROPS, size, gen),
+                        scaled_crops(val_paths, max(1, cfg.val_count), size, gen)])
+    return images, pseudo_labels(split, images)
 
 
 def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None) -> Path:
@@ -115,13 +148,13 @@ def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None) -> Path:
     last = out / "last.pt"
     variant = get_variant(cfg.variant)
     seed_everything(cfg.seed)
-    split = default_split(cfg.weights)
+    split = split_for(variant, cfg.weights)
     model = SemanticNN(split, variant.codec_config(split.feature_shape()[0]), cfg.modulation, cfg.channel)
-    images, labels = cifar10_train(cfg.data, limit=cfg.limit, cache=cfg.cache)
+    images, labels = training_set(cfg, variant, split)
     if cfg.val_count >= len(images):
         raise SemcomError(f"val_count {cfg.val_count} leaves no training images out of {len(images)}")
     cut = len(images) - cfg.val_count
-    val_x, val_y = images[cut:].float() / 255, labels[cut:]
+    val_x, val_y = images[cut:], labels[cut:]
     gen = make_generator(cfg.seed)
     batches = CifarBatches(images[:cut], labels[:cut], cfg.batch, augment=True, drop_last=True, generator=gen)
     opt = torch.optim.Adam([p for p in model.codec.parameters()], lr=cfg.lr)
@@ -137,7 +170,9 @@ def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None) -> Path:
         log(f"resumed from {last} at step {step}")
     else:
         with torch.no_grad():
-            model.codec.fit_feature_stats(model.split.head(images[:min(cut, 2000)].float() / 255))
+            sample = images[:min(cut, 2000 if images.shape[-1] <= 64 else 256)]
+            model.codec.fit_feature_stats(torch.cat([model.split.head(sample[i:i + 64].float() / 255)
+                                                     for i in range(0, len(sample), 64)]))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), **checkpoint_fields(model, variant)}, indent=2))
     jsonl = JsonlLog(out / "train.jsonl", log)

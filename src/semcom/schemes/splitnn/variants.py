@@ -23,12 +23,17 @@ DECODER_WIDTH = 32
 STRIDE = 2
 
 
+SPLIT_MODELS = ("cifar-resnet20", "efficientnet-lite0")
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
     codec: dict = field(default_factory=dict)  # SplitCodecConfig fields except feature_channels
     stage2: str = "ce"  # "ce": cross-entropy on labels | "kd": distillation from the uncompressed model | "none"
     summary: str = ""
+    model: str = SPLIT_MODEL  # the classifier it splits: cifar-resnet20 | efficientnet-lite0
+    split_at: str = SPLIT_AT
 
     def codec_config(self, feature_channels: int) -> SplitCodecConfig:
         return SplitCodecConfig(feature_channels=feature_channels, **{"width": DECODER_WIDTH, "stride": STRIDE, **self.codec})
@@ -48,7 +53,14 @@ VARIANTS = {v.name: v for v in (
             "ADJSCC baseline: SNR-adaptive analog JSCC of the features, trained on feature MSE only"),
     Variant("deepcod-c8b3", {"channels": 8, "bits": 3, "decoder": "attention"}, "kd",
             "DeepCOD baseline: self-attention decoder trained by distillation, 1536 bits/image"),
+    Variant("effnet-block2-c8b3", {"channels": 8, "bits": 3, "stride": 4}, "kd",
+            "SemanticNN on EfficientNet-Lite0 (ImageNet) split after block2 (24x56x56): 8 maps of 14x14 x 3 bits = "
+            "4704 bits/image, trained by distillation on photo crops (no ImageNet labels here)",
+            model="efficientnet-lite0", split_at="block2"),
 )}
+
+
+CIFAR_VARIANTS = tuple(name for name, v in VARIANTS.items() if v.model == SPLIT_MODEL)
 
 
 def get_variant(name: str) -> Variant:
@@ -60,3 +72,14 @@ def get_variant(name: str) -> Variant:
 def default_split(weights: str | None = None) -> SplitModel:
     """The pretrained CIFAR-10 ResNet-20 (shipped, or ``weights``) cut after ``layer2``."""
     return SplitModel(load_cifar_resnet(20, weights), SPLIT_AT)
+
+
+def split_for(variant: Variant, weights: str | None = None) -> SplitModel:
+    """The frozen classifier a variant plugs into, cut at its split point (``weights``: CIFAR ResNet-20 only)."""
+    if variant.model == SPLIT_MODEL:
+        return SplitModel(load_cifar_resnet(20, weights), variant.split_at)
+    if variant.model == "efficientnet-lite0":
+        from semcom.splitting import load_efficientnet_lite0
+
+        return SplitModel(load_efficientnet_lite0(), variant.split_at)
+    raise SemcomError(f"unknown split model {variant.model!r}; choose one of {', '.join(SPLIT_MODELS)}")
