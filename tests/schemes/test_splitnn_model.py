@@ -7,7 +7,7 @@ from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save
 from semcom.schemes.splitnn.checkpoint import checkpoint_fields, load_semanticnn
 from semcom.schemes.splitnn.model import SemanticNN
-from semcom.schemes.splitnn.variants import VARIANTS, get_variant
+from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, get_variant
 from semcom.splitting import CifarResNet, SplitModel
 
 
@@ -22,7 +22,7 @@ def build(split, name="semanticnn-c8b3", medium="awgn"):
     return SemanticNN(split, get_variant(name).codec_config(32), "qpsk", medium).eval()
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(CIFAR_VARIANTS))
 def test_every_variant_runs_and_reports_its_cost(split, name):
     model = build(split, name)
     out = model(torch.rand(3, 3, 32, 32), torch.tensor([-6.0, 0.0, 7.0]), classify=True)
