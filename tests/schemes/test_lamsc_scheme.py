@@ -9,7 +9,7 @@ from semcom.channels import AWGN
 from semcom.errors import SemcomError
 from semcom.jscc import build_jscc
 from semcom.schemes.lamsc import ASC, ASIScorer, Segmenter, SlicSegmenter
-from semcom.schemes.lamsc.scheme import LamSC, block_aligned, block_mask, coverage, region_metrics
+from semcom.schemes.lamsc.scheme import SCALE_BITS, LamSC, block_aligned, block_mask, coverage, region_metrics
 
 CBR = 24 / 1536  # 24 latent maps of the tiny JSCC
 
@@ -88,8 +88,9 @@ def test_asc_counts_kept_values_and_the_mask_payload_exactly():
     keep_all = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3).transmit(x, 5.0)
     assert keep_all.data_uses == full_uses()
     # 16 positions all kept: run-length mode "1" + gamma(0 + 1) = "1" + gamma(16 + 1) = "000010001" is 11 bits
-    # (the raw bitmap would be 17), padded to 2 bytes = 16 bits at 1 bit per channel use
-    assert keep_all.side_uses == 16 and keep_all.channel_uses == keep_all.data_uses + keep_all.side_uses
+    # (the raw bitmap would be 17), padded to 2 bytes = 16 bits at 1 bit per channel use, plus the two
+    # float16 scale factors
+    assert keep_all.side_uses == 16 + SCALE_BITS and keep_all.channel_uses == keep_all.data_uses + keep_all.side_uses
     drop_all = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.1), k=3).transmit(x, 5.0)
     assert drop_all.data_uses == 0 and drop_all.channel_uses == drop_all.side_uses > 0
     assert torch.equal(drop_all.x_hat, torch.zeros_like(x))  # every block dropped: the receiver paints background
@@ -128,6 +129,25 @@ def test_block_aligned_keeps_whole_touched_blocks():
     assert torch.equal(out[:, :16, 16:32], x[:, :16, 16:32])
     out[:, :16, 16:32] = 0
     assert torch.equal(out, torch.zeros_like(x))
+
+
+def test_an_asc_that_keeps_everything_changes_nothing_but_the_side_cost():
+    x = image()
+    plain = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), k=3).transmit(x, 3.0, torch.Generator().manual_seed(4))
+    masked = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3).transmit(
+        x, 3.0, torch.Generator().manual_seed(4))
+    assert torch.allclose(plain.x_hat, masked.x_hat, atol=1e-6)
+    assert masked.data_uses == plain.data_uses and masked.side_uses > 0
+
+
+def test_dropped_positions_decode_as_the_background_latent():
+    # dropping the blocks of an all-black image must reproduce the black image the decoder sees when they are
+    # sent noise-free: the receiver fills them with the shared background latent
+    jscc = tiny_jscc()
+    lamsc = LamSC(jscc, AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.1), k=3)
+    bg = lamsc.background(40.0)
+    black = jscc.latent(torch.zeros(1, 3, 128, 128), 40.0, CBR)
+    assert bg.shape == (24,) and torch.allclose(bg, black[0, :, 4, 4])
 
 
 def test_block_mask_marks_the_image_blocks_of_sent_positions():

@@ -23,6 +23,7 @@ images with everything outside the region set to 0) and on the whole image.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +39,8 @@ from semcom.schemes.lamsc.asc import ASC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD, ASIScorer, integrate
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
 from semcom.units import check_snr_db
+
+SCALE_BITS = 32  # the two float16 scale factors of an ASC transmission, sent in the side payload
 
 
 @dataclass
@@ -112,6 +115,7 @@ class LamSC:
         self.scorer = scorer.eval() if scorer is not None else None
         self.asc = asc.eval() if asc is not None else None
         self.k, self.threshold, self.block_aligned = k, threshold, block_aligned
+        self._background: dict[float, torch.Tensor] = {}
 
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None,
@@ -159,19 +163,32 @@ class LamSC:
 
     def send(self, semantic: torch.Tensor, region: torch.Tensor, snr_db: float, generator, asc: ASC | None):
         """JSCC (+ ASC) of the semantic image over the channel; (x_hat, data uses, side uses, seconds).
-        ``region`` bool [H, W]: the selected pixels (the ASC mask may see their coverage of each block)."""
+        ``region`` bool [H, W]: the selected pixels (the ASC mask may see their coverage of each block).
+
+        With ASC the decoder must still see the latent it was trained on: the whole latent normalised to unit
+        power (scale ``s``), with the dropped positions holding what a black block encodes to. So the kept
+        elements of that latent are sent rescaled by ``g`` to unit power per channel use; the receiver divides
+        by ``g`` and fills the dropped positions with ``s`` times the background latent (the encoder's output
+        inside a black image, which both ends compute from the shared model). ``g`` and ``s`` travel as two
+        float16 numbers in the side payload (``SCALE_BITS``), and the receiver uses their float16 values.
+        """
         times = {}
         size = tuple(semantic.shape[1:])
         t0 = time.perf_counter()
         latent = self.jscc.latent(semantic[None], snr_db, self.cbr)  # [1, c, hp, wp]
+        normalised = normalize_power(latent)  # what the decoder expects
         if asc is None:
             keep = torch.ones_like(latent, dtype=torch.bool)
-            side_uses = 0
+            side_uses, gain, scale = 0, 1.0, 1.0
         else:
             side = coverage(region[None], latent.shape[2:]) if asc.masknet.side_channels else None
             _, keep, uses = asc.apply(latent, side)
-            side_uses = int(uses.side[0])
-        values = normalize_power(latent, keep)[keep]  # the sent real values, unit power per complex symbol
+            side_uses = int(uses.side[0]) + math.ceil(SCALE_BITS / asc.side_bits_per_use)
+            kept = normalised[keep]
+            power = 2 * kept.pow(2).mean().item() if kept.numel() else 1.0  # per complex symbol
+            gain = float(torch.tensor(power ** -0.5).half())
+            scale = float(torch.tensor((normalised.norm() / latent.norm().clamp_min(1e-12)).item()).half())
+        values = normalised[keep] * gain  # the sent real values, unit power per complex symbol
         if values.numel() % 2:
             values = torch.cat([values, values.new_zeros(1)])  # pad to whole complex symbols
         times["encode"] = time.perf_counter() - t0
@@ -179,13 +196,24 @@ class LamSC:
         received = self.channel(values[None], snr_db, generator)[0] if values.numel() else values
         times["channel"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        latent_hat = torch.zeros_like(latent)
-        latent_hat[keep] = received[: int(keep.sum())]
+        if asc is None:
+            latent_hat = torch.zeros_like(latent)
+        else:
+            latent_hat = (scale * self.background(snr_db))[None, :, None, None].expand_as(latent).clone()
+        latent_hat[keep] = received[: int(keep.sum())] / gain
         x_hat = self.jscc.reconstruct(latent_hat, snr_db, self.cbr, size)[0].clamp(0, 1)
         if asc is not None:
             x_hat = x_hat * block_mask(keep, size)[None]
         times["decode"] = time.perf_counter() - t0
         return x_hat, values.numel() // 2, side_uses, times
+
+    def background(self, snr_db: float) -> torch.Tensor:
+        """[c]: the JSCC's raw latent at an interior position of an all-black image (cached per SNR)."""
+        key = float(snr_db)
+        if key not in self._background:
+            black = torch.zeros(1, 3, 8 * FACTOR, 8 * FACTOR)
+            self._background[key] = self.jscc.latent(black, key, self.cbr)[0, :, 4, 4]
+        return self._background[key]
 
 
 def block_aligned(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
