@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p src/semcom/checkpoints/attention_ci
-.venv/bin/semcom train vit --preset client --out runs/vit/client --steps "${CLIENT_STEPS:-4000}" --batch 128 \
+.venv/bin/semcom train vit --preset client --out runs/vit/client --steps "${CLIENT_STEPS:-2500}" --eval-every 500 --batch 128 \
   --cache runs/cifar_train.npz --threads "${THREADS:-2}" --export src/semcom/checkpoints/attention_ci/vit-client.pt
 cp runs/vit/client/train.jsonl src/semcom/checkpoints/attention_ci/vit-client.train.jsonl
 .venv/bin/semcom train vit --preset server --out runs/vit/server --steps "${SERVER_STEPS:-4000}" --batch 128 --min-keep 8 \
