@@ -42,6 +42,14 @@ def parse_list(text: str, name: str) -> list[float]:
     return values
 
 
+def parse_snr_range(text: str) -> tuple[float, float]:
+    """'A,B' -> (A, B) for the --snr-range options; SemcomError otherwise."""
+    values = parse_list(text, "snr-range")
+    if len(values) != 2:
+        raise SemcomError(f"--snr-range needs two values A,B, got {text!r}")
+    return values[0], values[1]
+
+
 def progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=console, transient=False)
@@ -124,15 +132,13 @@ def train_jscc(
     from semcom.experiments.train import TrainConfig, train
     from semcom.jscc.models import JSCCConfig
 
-    lo_hi = parse_list(snr_range, "snr-range")
-    if len(lo_hi) != 2:
-        raise SemcomError(f"--snr-range needs two values A,B, got {snr_range!r}")
+    lo_hi = parse_snr_range(snr_range)
     w = tuple(int(v) for v in parse_list(widths, "widths"))
     if model not in ("adjscc", "deepjscc"):
         raise SemcomError(f"unknown JSCC model {model!r}; choose adjscc or deepjscc")
     model_cfg = JSCCConfig(widths=w, latent_channels=latent, adaptive=(model == "adjscc"), name=model,
                            linear_path=linear_path)
-    cfg = TrainConfig(data=str(data), out=str(out), cbr=tuple(parse_list(cbr, "cbr")), snr_range=(lo_hi[0], lo_hi[1]),
+    cfg = TrainConfig(data=str(data), out=str(out), cbr=tuple(parse_list(cbr, "cbr")), snr_range=lo_hi,
                       channel=channel, steps=steps, batch=batch, crop=crop, lr=lr, val_count=val_count,
                       eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads,
                       init_from=str(init_from) if init_from else None)
@@ -161,13 +167,11 @@ def train_splitnn_cmd(
     """Train (or resume) a SemanticNN codec or baseline on the frozen CIFAR-10 ResNet-20 split after layer1."""
     from semcom.schemes.splitnn.train import SplitTrainConfig, train_splitnn
 
-    lo_hi = parse_list(snr_range, "snr-range")
-    if len(lo_hi) != 2:
-        raise SemcomError(f"--snr-range needs two values A,B, got {snr_range!r}")
+    lo_hi = parse_snr_range(snr_range)
     cfg = SplitTrainConfig(out=str(out), variant=variant, data=str(data) if data else None,
                            weights=str(weights) if weights else None, limit=limit, val_count=val_count,
                            stage1_steps=stage1_steps, stage2_steps=stage2_steps, batch=batch, lr=lr,
-                           snr_range=(lo_hi[0], lo_hi[1]), channel=channel, modulation=modulation, xai_weight=xai_weight,
+                           snr_range=lo_hi, channel=channel, modulation=modulation, xai_weight=xai_weight,
                            eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
                            cache=str(cache) if cache else None)
     run_training(train_splitnn, cfg, export, half=False)
@@ -193,14 +197,12 @@ def train_lamsc_cmd(
     """Train (or resume) LAM-SC's ASI scorer or its ASC latent mask."""
     from semcom.schemes.lamsc.train import LamSCTrainConfig, train_lamsc
 
-    lo_hi = parse_list(snr_range, "snr-range")
-    if len(lo_hi) != 2:
-        raise SemcomError("--snr-range needs two values A,B")
+    lo_hi = parse_snr_range(snr_range)
     cfg = LamSCTrainConfig(out=str(out), part=part, data=str(data) if data else None, pool_size=pool_size,
                            pool_crop=pool_crop, val_count=val_count,
                            human_scores=str(human_scores) if human_scores else None, steps=steps, batch=batch, lr=lr,
                            jscc=str(jscc) if jscc else None, cbr=parse_number(cbr), crop=crop,
-                           snr_range=(lo_hi[0], lo_hi[1]), channel=channel, rate_weight=rate_weight, seed=seed,
+                           snr_range=lo_hi, channel=channel, rate_weight=rate_weight, seed=seed,
                            threads=threads)
     run_training(train_lamsc, cfg, export, half=False)
 
@@ -417,11 +419,9 @@ def train_patch_jscc_cmd(
     from semcom.data.cifar import cifar10_train
     from semcom.schemes.attention_ci.patch_jscc import PatchJSCCConfig, train_patch_jscc
 
-    lo_hi = parse_list(snr_range, "snr-range")
-    if len(lo_hi) != 2:
-        raise SemcomError(f"--snr-range needs two values A,B, got {snr_range!r}")
+    lo_hi = parse_snr_range(snr_range)
     images, _ = cifar10_train(data, limit=limit)
-    path = train_patch_jscc(images, out, steps, batch, snr_range=(lo_hi[0], lo_hi[1]), channel=channel,
+    path = train_patch_jscc(images, out, steps, batch, snr_range=lo_hi, channel=channel,
                             cfg=PatchJSCCConfig(symbols=symbols), seed=seed, log=out_console.print)
     out_console.print(f"checkpoint: {path}")
 
@@ -590,10 +590,9 @@ def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float, scorer: st
     x = load_image(image)
     result = lamsc.transmit(x, snr, make_generator(seed))
     row = {"scheme": "lamsc", "image": image.stem, "snr_db": snr, "channel": channel, "cbr": lamsc.cbr,
-           "channel_uses": result.channel_uses, "data_uses": result.data_uses, "side_uses": result.side_uses,
-           "segments": len(result.segments), "selected": result.selected[: len(result.segments)].tolist(),
+           **result.row(x), "fallback": result.fallback, "selected": result.selected[: len(result.segments)].tolist(),
            "scores": None if result.scores is None else result.scores[: len(result.segments)].tolist(),
-           "fallback": result.fallback, **result.metrics(x), "seconds": result.seconds}
+           "seconds": result.seconds}
     return row, result.x_hat
 
 

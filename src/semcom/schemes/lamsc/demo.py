@@ -45,11 +45,8 @@ def lamsc_section(folder: Path, images: list[tuple[str, torch.Tensor]], seed: in
     rows, cells = [], []
     for index, (name, x) in enumerate(images):
         result = lamsc.transmit(x, snr_db, torch.Generator().manual_seed(seed * 1000 + index))
-        row = {"image": name, "snr_db": snr_db, "channel_uses": result.channel_uses, "data_uses": result.data_uses,
-               "side_uses": result.side_uses, "segments": len(result.segments),
-               "sent_segments": int(result.selected.sum()), "fallback": result.fallback or "",
-               "scores": None if result.scores is None else [round(s, 3) for s in result.scores.tolist()],
-               **result.metrics(x)}
+        row = {"image": name, "snr_db": snr_db, **result.row(x),
+               "scores": None if result.scores is None else [round(s, 3) for s in result.scores.tolist()]}
         rows.append(row)
         files = {}
         labels = result.segments.label_map()
@@ -59,7 +56,7 @@ def lamsc_section(folder: Path, images: list[tuple[str, torch.Tensor]], seed: in
             save_image(img.clamp(0, 1), folder / files[tag])
         scores = "-" if result.scores is None else ", ".join(
             f"<b>{s:.2f}</b>" if bool(sel) else f"{s:.2f}" for s, sel in zip(result.scores.tolist(), result.selected))
-        full = lamsc.channels * (x.shape[1] // 16) * (x.shape[2] // 16) // 2
+        full = lamsc.whole_image_uses(*x.shape[1:])
         caption = (f"{row['sent_segments']} of {row['segments']} segments sent; scores {scores}<br>"
                    f"{result.channel_uses} channel uses ({result.side_uses} for the mask) vs {full} for the whole "
                    f"image; region PSNR {row['region_psnr_db']:.2f} dB"

@@ -78,15 +78,12 @@ def evaluate_lamsc(lamsc: LamSC, images: list[tuple[str, torch.Tensor]], snrs: l
     rows = []
     for index, (name, x) in enumerate(images):
         x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        full_uses = lamsc.channels * (-(-x.shape[1] // 16)) * (-(-x.shape[2] // 16)) // 2
+        full_uses = lamsc.whole_image_uses(*x.shape[1:])
         for snr in snrs:
             gen = make_generator(noise_seed(seed, index, snr, lamsc.cbr))
             result = lamsc.transmit(x, snr, gen)
-            rows.append({"scheme": label, "image": name, "snr_db": snr, "cbr": lamsc.cbr,
-                         "channel_uses": result.channel_uses, "data_uses": result.data_uses,
-                         "side_uses": result.side_uses, "uses_vs_full_jscc": result.channel_uses / full_uses,
-                         "segments": len(result.segments), "sent_segments": int(result.selected.sum()),
-                         "fallback": result.fallback or "", **result.metrics(x),
+            rows.append({"scheme": label, "image": name, "snr_db": snr, "cbr": lamsc.cbr, **result.row(x),
+                         "uses_vs_full_jscc": result.channel_uses / full_uses,
                          **{f"seconds_{k}": v for k, v in result.seconds.items()}})
             if on_image:
                 on_image(rows[-1])

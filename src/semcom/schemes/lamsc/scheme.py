@@ -8,11 +8,11 @@
 3. The core's learned JSCC encodes the semantic image to its latent at the configured CBR.
 4. ASC (optional): the learned mask drops latent positions; only the kept real values are sent (paired
    into complex symbols, unit power over the sent elements), and the mask itself is sent as a digital
-   side payload (``asc.channel_uses`` counts both). Without ASC (ablation) the whole latent is sent,
+   side payload (``asc.channel_uses`` counts both, plus two scale factors). Without ASC (ablation) the whole latent is sent,
    exactly like whole-image JSCC at that CBR.
-5. The receiver puts the received values back at the mask's positions, decodes with the JSCC decoder,
-   and paints the blocks whose latent positions were all dropped with the background colour (black,
-   as the semantic image's background): the mask is known to the receiver, so this costs nothing.
+5. The receiver puts the received values back at the mask's positions and the background latent (what a
+   black block encodes to) at the dropped ones, decodes with the JSCC decoder, and paints the dropped
+   blocks black (the semantic image's background): the mask is known to the receiver (see ``send``).
 
 When the segmenter finds nothing usable (``fallback_reason``), the whole image is sent by the plain
 JSCC at the same CBR and the result says so (``fallback``).
@@ -67,6 +67,13 @@ class LamSCResult:
     fallback: str | None = None
     seconds: dict = field(default_factory=dict)
 
+    def row(self, image: torch.Tensor) -> dict:
+        """What was sent and how it arrived, as a flat JSON-ready dict: channel uses (total, data, side), segments
+        found and sent, the fallback reason ("" when none) and ``metrics(image)``."""
+        return {"channel_uses": self.channel_uses, "data_uses": self.data_uses, "side_uses": self.side_uses,
+                "segments": len(self.segments), "sent_segments": int(self.selected.sum()),
+                "fallback": self.fallback or "", **self.metrics(image)}
+
     def metrics(self, image: torch.Tensor) -> dict:
         """Region and whole-image quality against the original ``image`` [3, H, W]."""
         return {**region_metrics(image, self.x_hat, self.region),
@@ -117,6 +124,10 @@ class LamSC:
         self.k, self.threshold, self.block_aligned = k, threshold, block_aligned
         self._background: dict[float, torch.Tensor] = {}
 
+    def whole_image_uses(self, height: int, width: int) -> int:
+        """Channel uses of whole-image JSCC at this CBR for a ``height`` x ``width`` image (the ablation baseline)."""
+        return self.channels * math.ceil(height / FACTOR) * math.ceil(width / FACTOR) // 2
+
     @torch.no_grad()
     def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None,
                  segments: Segments | None = None) -> LamSCResult:
@@ -142,14 +153,12 @@ class LamSC:
             t0 = time.perf_counter()
             if self.scorer is not None:
                 scores = self.scorer.score(image, segments)
-                semantic, selected = integrate(image, segments, scores, self.threshold)
+                _, selected = integrate(image, segments, scores, self.threshold)
             else:
                 selected = torch.zeros(self.k, dtype=torch.bool)
                 selected[: len(segments)] = True
-                semantic, _ = integrate(image, segments, selected.float(), threshold=0.5)
             region = segments.union(selected)
-            if self.block_aligned:
-                semantic = block_aligned(image, region)
+            semantic = block_aligned(image, region) if self.block_aligned else image * region[None]
             seconds["score"] = time.perf_counter() - t0
             asc = self.asc
         else:

@@ -23,6 +23,7 @@ from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.schemes.splitnn import losses
 from semcom.schemes.splitnn.checkpoint import checkpoint_fields
+from semcom.schemes.splitnn.evaluate import batches
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import SPLIT_MODEL, Variant, get_variant, split_for
 from semcom.seeding import make_generator, seed_everything
@@ -103,8 +104,7 @@ def validate(model: SemanticNN, x: torch.Tensor, y: torch.Tensor, snrs=(-6.0, 0.
     result = {}
     for snr in snrs:
         gen = make_generator(1234)
-        correct = sum((model(x[i:i + 100].float() / 255, snr, gen)["logits"].argmax(1) == y[i:i + 100]).sum().item()
-                      for i in range(0, len(x), 100))
+        correct = sum((model(xb, snr, gen)["logits"].argmax(1) == yb).sum().item() for xb, yb in batches(x, y, 100))
         result[f"acc_snr{snr:g}"] = 100 * correct / len(x)
     model.train()
     return result
