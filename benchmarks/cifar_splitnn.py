@@ -1,6 +1,7 @@
 """Split-inference benchmark (issue #4): SemanticNN vs its analog variant, ADJSCC, DeepCOD and a digital chain.
 
     python benchmarks/cifar_splitnn.py [--limit N] [--checkpoints DIR] [--out benchmarks/results/cifar_splitnn.json]
+                                       [--variants A,B]   # re-run only these codecs, keep the other rows of --out
 
 CIFAR-10 test set (shared data, JPEG copy), pretrained ResNet-20 split after layer2 (features 32x16x16).
 SNR {-6, -3, 0, 3, 7} dB, AWGN and fast Rayleigh (perfect-CSI ZF). Rows: top-1 accuracy, bits per image,
@@ -85,6 +86,9 @@ def main(argv=None) -> int:
     parser.add_argument("--decode-check", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "cifar_splitnn.json"))
+    parser.add_argument("--variants", default=None,
+                        help="re-run only these codecs (comma-separated); every other row, the digital baseline and "
+                             "the decode check are kept from the existing --out file (same images)")
     args = parser.parse_args(argv)
     fast_cpu_math(2)
     images, labels = cifar10_test(limit=args.limit)
@@ -92,8 +96,18 @@ def main(argv=None) -> int:
     t0 = time.time()
     base = uncompressed_accuracy(split, images, labels)
     rows = [row("uncompressed", c, None, base, None, None, split) for c in CHANNELS]
-    paths = [Path(args.checkpoints) / f"{v}.pt" for v in CIFAR_VARIANTS if (Path(args.checkpoints) / f"{v}.pt").is_file()]
-    latency = {}
+    variants = CIFAR_VARIANTS if args.variants is None else tuple(args.variants.split(","))
+    unknown = set(variants) - set(CIFAR_VARIANTS)
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(sorted(unknown))}; choose from {', '.join(CIFAR_VARIANTS)}")
+    paths = [Path(args.checkpoints) / f"{v}.pt" for v in variants if (Path(args.checkpoints) / f"{v}.pt").is_file()]
+    latency, kept = {}, None
+    if args.variants is not None:
+        kept = json.loads(Path(args.out).read_text())
+        if kept["config"]["images"] != len(images):
+            parser.error(f"{args.out} holds {kept['config']['images']} images, this run {len(images)}: run it in full")
+        rows += [r for r in kept["rows"] if r["scheme"] not in ("uncompressed", *variants)]
+        latency = {k: v for k, v in kept["device"].items() if k not in variants}
     for path in paths:
         t = time.time()
         rows += evaluate_checkpoint(path, images, labels, SNRS, CHANNELS, split, args.seed)
@@ -101,12 +115,18 @@ def main(argv=None) -> int:
         latency[meta["variant"]["name"]] = {**device_latency(model), "train_steps": meta.get("step"),
                                             "train_cpu_hours": meta.get("cpu_hours")}
         print(f"{path.stem}: {time.time() - t:.1f} s", file=sys.stderr)
-    for channel in CHANNELS:
-        for snr in SNRS:
-            rows += digital_rows(split, images, labels, channel, snr, seed=args.seed)
-        print(f"digital {channel} done", file=sys.stderr)
-    check = [r for c in CHANNELS for snr in (0.0, 7.0)
-             for r in digital_rows(split, images[:args.decode_check], labels[:args.decode_check], c, snr, True, args.seed)]
+    if kept is None:
+        for channel in CHANNELS:
+            for snr in SNRS:
+                rows += digital_rows(split, images, labels, channel, snr, seed=args.seed)
+            print(f"digital {channel} done", file=sys.stderr)
+        check = [r for c in CHANNELS for snr in (0.0, 7.0)
+                 for r in digital_rows(split, images[:args.decode_check], labels[:args.decode_check], c, snr, True, args.seed)]
+    else:
+        check = kept["ldpc_decode_check"]
+    order = ["uncompressed", *CIFAR_VARIANTS]
+    rows.sort(key=lambda r: order.index(r["scheme"]) if r["scheme"] in order else len(order))  # stable: digital last
+    latency = {k: latency[k] for k in CIFAR_VARIANTS if k in latency}
     for channel in CHANNELS:
         print(fmt_table(rows, channel))
     print("\ndevice side (1 thread): " + json.dumps(latency, indent=1))
@@ -115,6 +135,9 @@ def main(argv=None) -> int:
               "snr_db": SNRS, "channels": CHANNELS, "budget_channel_uses": BUDGET, "seed": args.seed,
               "checkpoints": [str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p) for p in paths],
               "torch": torch.__version__, "machine": platform.machine(), "seconds": time.time() - t0}
+    if kept is not None:
+        config["rows_kept_from"] = kept["config"].get("rows_kept_from", kept["config"]["command"])
+        config["checkpoints"] = sorted(set(config["checkpoints"]) | set(kept["config"]["checkpoints"]))
     Path(args.out).write_text(json.dumps({"config": config, "rows": plain_rows(rows), "ldpc_decode_check": plain_rows(check),
                                           "device": latency}, indent=1))
     print(f"\nwritten {args.out}", file=sys.stderr)

@@ -103,9 +103,51 @@ def lamsc(data: dict) -> str:
                + f"; whole-image JSCC (CBR 1/16, encode + channel + decode) {data['seconds_per_image']['jscc-c96']['encode+channel+decode']:.3f}.")
     return "\n".join(out)
 
+CI_PARAMS = {"topk": "k", "mass": "delta", "threshold": "tau", "random": "fraction"}
+
+
+def attention_ci(data: dict) -> str:
+    def point(r: dict) -> str:
+        p = CI_PARAMS[r["policy"]]
+        return f"{r['policy']} {p}={r[p]:g}, {r['gate']} η={r['eta']:.3g}"
+
+    client, server = data["references"]
+    out = [f"\n**Ideal link** — CIFAR-10 test set ({data['config']['images']} images); cost = request bits "
+           "(zlib'd patch pixels + indices) / bits of offloading every full image; seed cost = fraction offloaded × "
+           "mean fraction of patches\n",
+           "| operating point | offloaded | patches sent | accuracy % | cost | seed cost |", "|---|---|---|---|---|---|",
+           f"| client alone | 0 | - | {client['accuracy']:.2f} | 0 | 0 |",
+           f"| server alone (every full image) | 1 | 1 | {server['accuracy']:.2f} | 1 | 1 |"]
+    for r in data["front"]:
+        out.append(f"| {point(r)} | {r['offload_rate']:.2f} | {r['patch_fraction']:.2f} | {r['accuracy']:.2f} | "
+                   f"{r['relative_bits']:.3f} | {r['seed_cost']:.3f} |")
+    out.append("\nPareto front above (every point no other point beats on both accuracy and cost). Cheapest points:")
+    for label, r in data["chosen"].items():
+        out.append(f"* {label}: {point(r)} — {r['accuracy']:.2f} % at cost {r['relative_bits']:.3f} "
+                   f"({100 * (1 - r['relative_bits']):.1f} % lower than offloading every full image)")
+    snrs = data["config"]["snr_db"]
+    out.append("\n**Through the channels (AWGN)** — accuracy % / channel uses relative to sending every full image "
+               "over the same link (digital: share of requests delivered)\n")
+    out.append("| operating point | link | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
+    out.append("|---|---|" + "---|" * len(snrs))
+    for label in data["chosen"]:
+        for link in ("digital", "analog"):
+            rows = {r["snr_db"]: r for r in data["channels"] if r["operating_point"] == label and r["link"] == link}
+            cells = []
+            for snr in snrs:
+                r = rows[snr]
+                ok = "" if link == "analog" else f" ({100 * r['delivered_rate']:.0f}%)"
+                cells.append(f"{r['accuracy']:.2f} / {r['relative_channel_uses']:.3f}{ok}")
+            out.append(f"| {label} | {link} | " + " | ".join(cells) + " |")
+    t = data["latency"]
+    out.append(f"\nLatency per 32×32 image (batch 1, 1 thread, all patches): client {t['client_ms']:.2f} ms, "
+               f"server {t['server_ms']:.2f} ms.")
+    return "\n".join(out)
+
 
 def main() -> int:
-    for name, render in (("kodak.json", kodak), ("kodak_lamsc.json", lamsc), ("cifar_splitnn.json", splitnn)):
+    for name, render in (("kodak.json", kodak), ("kodak_lamsc.json", lamsc), ("cifar_splitnn.json", splitnn),
+                         ("cifar_attention_ci.json", attention_ci)):
         path = RESULTS / name
         if path.is_file():
             print(f"\n<!-- {name} -->")

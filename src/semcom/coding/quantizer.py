@@ -1,9 +1,17 @@
-"""Scalar quantiser with learned reconstruction levels (soft-to-hard, Agustsson et al., NeurIPS 2017).
+"""Scalar quantiser with learned reconstruction levels, trained like 1-D k-means inside the network.
 
-Forward uses the hard nearest level; gradients flow through a soft assignment
-softmax(-temperature * (x - c_l)^2), so both the encoder and the levels ``c_l`` learn (the levels
-of the SemanticNN seed never moved: their gradient was cut). Indices are what is transmitted:
-``bits_per_symbol`` = log2(levels) bits each, packed into bytes by ``pack_indices``.
+Forward sends the nearest level. Gradients: straight through to the input (identity, so the encoder always
+learns), and through the chosen level to the levels themselves (so the task loss moves them); ``fit_loss``
+adds the vector-quantisation terms of van den Oord et al. (NeurIPS 2017) in one dimension: each level moves
+to the mean of the inputs it quantises (Lloyd-Max for squared error) and a commitment term keeps the
+inputs near their levels. Levels are used in sorted order, so index i is always the i-th smallest level and
+Gray-coded neighbours are neighbouring values.
+
+Two seed bugs this replaces: the SemanticNN seed's levels never moved (their gradient was cut), and our
+first soft-to-hard version (softmax over squared distances, temperature 4) let them collapse: on CIFAR-10 the
+eight 3-bit levels ended as two clusters near -2.5 and +1.9, a 1-bit code (the soft assignment's gradient
+vanishes for inputs far from every level, so nothing pulled the levels back to the data).
+Indices are what is transmitted: ``bits_per_symbol`` = log2(levels) bits each, packed by ``pack_indices``.
 """
 
 from __future__ import annotations
@@ -18,18 +26,17 @@ from semcom.errors import SemcomError
 
 
 class LearnedScalarQuantizer(nn.Module):
-    """``levels`` = 2**bits learned centres, initialised uniformly on [-init_range, init_range].
+    """``levels`` = 2**bits learned levels, initialised uniformly on [-init_range, init_range].
 
-    forward(x) -> (x_q, indices): ``x_q`` has x's shape, equals ``centers[indices]`` in value and
-    carries the soft-assignment gradient to ``x`` and ``centers``; ``indices`` int64, same shape.
+    forward(x) -> (x_q, indices): ``x_q`` has x's shape and equals ``sorted_centers()[indices]`` in value; its
+    gradient is the identity to ``x`` and the indexing gradient to the levels; ``indices`` int64, same shape.
     """
 
-    def __init__(self, bits: int = 3, init_range: float = 1.5, temperature: float = 4.0):
+    def __init__(self, bits: int = 3, init_range: float = 1.5):
         super().__init__()
         if not isinstance(bits, int) or not 1 <= bits <= 8:
             raise SemcomError(f"quantiser bits per symbol must be an integer in 1..8, got {bits!r}")
         self.bits = bits
-        self.temperature = temperature
         self.centers = nn.Parameter(torch.linspace(-init_range, init_range, 2**bits))
 
     @property
@@ -37,25 +44,29 @@ class LearnedScalarQuantizer(nn.Module):
         return 2**self.bits
 
     def sorted_centers(self) -> torch.Tensor:
+        """The levels in increasing order (differentiable): level i is what index i means."""
         return torch.sort(self.centers).values
 
     def indices(self, x: torch.Tensor) -> torch.Tensor:
-        """Nearest-level index of every element (int64, x's shape)."""
-        return (x.detach().unsqueeze(-1) - self.centers.detach()).abs().argmin(dim=-1)
+        """Index of the nearest level of every element (int64, x's shape)."""
+        return (x.detach().unsqueeze(-1) - self.sorted_centers().detach()).abs().argmin(dim=-1)
 
     def dequantize(self, indices: torch.Tensor) -> torch.Tensor:
         if indices.numel() and (indices.min() < 0 or indices.max() >= self.levels):
             raise SemcomError(f"quantiser indices must lie in [0, {self.levels - 1}]")
-        return self.centers[indices]
+        return self.sorted_centers()[indices]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not torch.isfinite(x).all():
             raise SemcomError("quantiser input contains NaN or inf")
-        dist = (x.unsqueeze(-1) - self.centers) ** 2
-        soft = (torch.softmax(-self.temperature * dist, dim=-1) * self.centers).sum(-1)
         idx = self.indices(x)
-        hard = self.centers[idx]
-        return soft + (hard - soft).detach(), idx
+        hard = self.sorted_centers()[idx]
+        return hard + (x - x.detach()), idx
+
+    def fit_loss(self, x: torch.Tensor, commitment: float = 0.25) -> torch.Tensor:
+        """mean (sg(x) - level)^2 + ``commitment`` * mean (x - sg(level))^2 over the nearest levels of ``x``."""
+        level = self.sorted_centers()[self.indices(x)]
+        return ((x.detach() - level) ** 2).mean() + commitment * ((x - level.detach()) ** 2).mean()
 
     def payload_bits(self, num_symbols: int) -> int:
         return num_symbols * self.bits

@@ -164,10 +164,14 @@ class SplitCodec(nn.Module):
 
         ``snr_db`` ([B] or scalar) is needed only by an SNR-adaptive encoder (``encoder_snr``).
         """
-        z = normalize_power(self.encoder(self._standardise(features), snr_db))
+        z = self.symbols(features, snr_db)
         if self.quantizer is None:
             return z, None
         return self.quantizer(z)
+
+    def symbols(self, features: torch.Tensor, snr_db: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's power-normalised symbols before quantisation."""
+        return normalize_power(self.encoder(self._standardise(features), snr_db))
 
     def bits_per_example(self, feature_shape: tuple[int, int, int]) -> int:
         """Payload bits per example (digital) or 32-bit floats' worth (analog) for features [C, H, W]."""

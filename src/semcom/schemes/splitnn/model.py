@@ -29,7 +29,8 @@ class SemanticNN(nn.Module):
     """``split``: a SplitModel whose head and tail stay frozen; ``codec_cfg``: the feature codec.
 
     forward(x, snr_db, generator=None) -> dict with ``logits`` [B, classes], ``features`` and
-    ``features_hat`` [B, C, H, W] (``classify=False`` skips the tail: logits None), ``bits`` (payload bits per example; for analog mode the
+    ``features_hat`` [B, C, H, W] (``classify=False`` skips the tail: logits None), ``quantizer_loss`` (the
+    quantiser's level-fitting and commitment term, 0 for analog codecs), ``bits`` (payload bits per example; for analog mode the
     equivalent 32-bit floats) and ``channel_uses`` (complex symbols per example).
     """
 
@@ -83,11 +84,15 @@ class SemanticNN(nn.Module):
         snr = check_snr_db(snr_db, x.shape[0]).to(x.device).expand(x.shape[0])
         with torch.no_grad():
             features = self.split.head(x)
-        z, idx = self.codec.encode(features, snr)
+        symbols = self.codec.symbols(features, snr)
+        if self.codec.quantizer is None:
+            z, idx, fit = symbols, None, symbols.new_zeros(())
+        else:
+            (z, idx), fit = self.codec.quantizer(symbols), self.codec.quantizer.fit_loss(symbols)
         z_hat, uses = self.transmit(z, idx, snr, generator)
         features_hat = self.codec.decode(z_hat, snr)
         logits = self.split.tail(features_hat) if classify else None
-        return {"logits": logits, "features": features, "features_hat": features_hat,
+        return {"logits": logits, "features": features, "features_hat": features_hat, "quantizer_loss": fit,
                 "bits": self.bits, "channel_uses": uses}
 
     # --- deployment: device and server as separate calls -------------------------------------------------

@@ -3,7 +3,8 @@
 Stage 1 (``stage1_steps``) trains the codec as a denoising autoencoder of the split features; stage 2
 (``stage2_steps``) trains it through the frozen tail with the variant's loss (cross-entropy,
 distillation, or still feature MSE for the reconstruction-only ADJSCC baseline), plus the optional
-integrated-gradients alignment term (``xai_weight``). Each stage has its own warm-up + cosine schedule.
+integrated-gradients alignment term (``xai_weight``). Digital codecs add the quantiser's ``fit_loss`` in both
+stages, so the levels track the distribution of the symbols. Each stage has its own warm-up + cosine schedule.
 SNR is drawn uniformly from ``snr_range`` per example. Resumes from ``<out>/last.pt``; steps, CPU-hours
 and wall-hours go into every checkpoint and the JSONL log beside it.
 """
@@ -92,6 +93,7 @@ def stage_loss(model: SemanticNN, cfg: SplitTrainConfig, stage: int, out: dict, 
         with torch.no_grad():
             teacher = model.split.tail(out["features"])
         loss = losses.distillation(out, teacher)
+    loss = loss + out["quantizer_loss"]  # levels follow the symbols (1-D k-means), symbols stay near their levels
     if stage == 2 and cfg.xai_weight > 0:
         loss = loss + cfg.xai_weight * losses.attribution_alignment(model.split.tail, out, labels, cfg.xai_steps)
     return loss
