@@ -3,7 +3,7 @@
 # and exports each final checkpoint into the package. Each run resumes from runs/splitnn/<variant>/last.pt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for v in semanticnn-c8b3 analog-c24 deepcod-c8b3 adjscc-c24 semanticnn-c4b2; do
+for v in semanticnn-c8b3 semanticnn-c8b3-snr analog-c24 deepcod-c8b3 adjscc-c24 semanticnn-c4b2; do
   .venv/bin/semcom train splitnn --variant "$v" --out "runs/splitnn/$v" --threads "${THREADS:-1}" \
     --cache runs/cifar_train.npz --export "src/semcom/checkpoints/splitnn/$v.pt"
   cp "runs/splitnn/$v/train.jsonl" "src/semcom/checkpoints/splitnn/$v.train.jsonl"

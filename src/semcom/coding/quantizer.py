@@ -1,16 +1,17 @@
 """Scalar quantiser with learned reconstruction levels, trained like 1-D k-means inside the network.
 
-Forward sends the nearest level. Gradients: straight through to the input (identity, so the encoder always
-learns), and through the chosen level to the levels themselves (so the task loss moves them); ``fit_loss``
-adds the vector-quantisation terms of van den Oord et al. (NeurIPS 2017) in one dimension: each level moves
-to the mean of the inputs it quantises (Lloyd-Max for squared error) and a commitment term keeps the
-inputs near their levels. Levels are used in sorted order, so index i is always the i-th smallest level and
-Gray-coded neighbours are neighbouring values.
+Forward sends the nearest level with a straight-through gradient to the input (identity, so the encoder
+always learns). The levels learn from ``fit_loss`` only, the vector-quantisation terms of van den Oord et al.
+(NeurIPS 2017) in one dimension: each level moves to the mean of the inputs it quantises (Lloyd-Max for
+squared error) and a commitment term keeps the inputs near their levels. Levels are used in sorted order, so
+index i is always the i-th smallest level and Gray-coded neighbours are neighbouring values.
 
-Two seed bugs this replaces: the SemanticNN seed's levels never moved (their gradient was cut), and our
-first soft-to-hard version (softmax over squared distances, temperature 4) let them collapse: on CIFAR-10 the
-eight 3-bit levels ended as two clusters near -2.5 and +1.9, a 1-bit code (the soft assignment's gradient
-vanishes for inputs far from every level, so nothing pulled the levels back to the data).
+What this replaces, measured on the CIFAR-10 split codec (semanticnn-c8b3, 2300 steps): the SemanticNN
+seed's levels never moved (their gradient was cut); our first soft-to-hard version (softmax over squared
+distances, temperature 4) let them collapse to two clusters (a 1-bit code: index entropy 1.1 bits per 3-bit
+symbol); letting the task loss move the levels as well (gradient through the chosen level) also drifted to
+two used levels (entropy 1.0 bit). With the levels moved by ``fit_loss`` alone the entropy stays at 2.7 bits
+and accuracy rises by 2 points at every SNR.
 Indices are what is transmitted: ``bits_per_symbol`` = log2(levels) bits each, packed by ``pack_indices``.
 """
 
@@ -29,7 +30,7 @@ class LearnedScalarQuantizer(nn.Module):
     """``levels`` = 2**bits learned levels, initialised uniformly on [-init_range, init_range].
 
     forward(x) -> (x_q, indices): ``x_q`` has x's shape and equals ``sorted_centers()[indices]`` in value; its
-    gradient is the identity to ``x`` and the indexing gradient to the levels; ``indices`` int64, same shape.
+    gradient is the identity to ``x`` (none to the levels: they learn from ``fit_loss``); ``indices`` int64.
     """
 
     def __init__(self, bits: int = 3, init_range: float = 1.5):
@@ -60,8 +61,7 @@ class LearnedScalarQuantizer(nn.Module):
         if not torch.isfinite(x).all():
             raise SemcomError("quantiser input contains NaN or inf")
         idx = self.indices(x)
-        hard = self.sorted_centers()[idx]
-        return hard + (x - x.detach()), idx
+        return self.sorted_centers().detach()[idx] + (x - x.detach()), idx
 
     def fit_loss(self, x: torch.Tensor, commitment: float = 0.25) -> torch.Tensor:
         """mean (sg(x) - level)^2 + ``commitment`` * mean (x - sg(level))^2 over the nearest levels of ``x``."""

@@ -75,9 +75,11 @@ def device_latency(model: SemanticNN, repeats: int = 200, threads: int = 1) -> d
     torch.set_num_threads(threads)
     try:
         x = torch.rand(1, *model.split.input_shape)
-        step = (lambda: model.device_payload(x)) if model.codec.cfg.bits else (lambda: model.codec.encode(model.split.head(x)))
-        if model.codec.cfg.encoder_snr:
-            step = lambda: model.codec.encode(model.split.head(x), torch.zeros(1))  # noqa: E731
+        snr = torch.zeros(1) if model.codec.cfg.encoder_snr else None
+        if model.codec.cfg.bits:
+            step = lambda: model.device_payload(x, snr)  # noqa: E731
+        else:
+            step = lambda: model.codec.encode(model.split.head(x), snr)  # noqa: E731
         for _ in range(10):
             step()
         times = []

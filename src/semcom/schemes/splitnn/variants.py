@@ -47,6 +47,9 @@ VARIANTS = {v.name: v for v in (
             "SemanticNN: 8 maps x 3-bit learned levels, 1536 bits/image"),
     Variant("semanticnn-c4b2", {"channels": 4, "bits": 2}, "ce",
             "SemanticNN: 4 maps x 2-bit learned levels, 512 bits/image"),
+    Variant("semanticnn-c8b3-snr", {"channels": 8, "bits": 3, "encoder_snr": True}, "kd",
+            "SemanticNN with an SNR-adaptive device encoder (the device knows the SNR) trained by distillation: "
+            "1536 bits/image"),
     Variant("analog-c24", {"channels": 24, "bits": 0}, "ce",
             "SemanticNN's analog variant: 24 unquantised maps over the complex channel, 768 uses"),
     Variant("adjscc-c24", {"channels": 24, "bits": 0, "encoder_snr": True}, "none",
