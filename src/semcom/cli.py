@@ -220,6 +220,8 @@ def train_vit_cmd(
     eval_every: int = typer.Option(250), ckpt_every: int = typer.Option(100),
     seed: int = typer.Option(0), threads: int = typer.Option(0),
     cache: Optional[Path] = typer.Option(None, help=".npz cache for the decoded CIFAR training set."),
+    init_from: Optional[Path] = typer.Option(None, help="Warm start from this ViT checkpoint's weights (same preset; "
+                                             "fresh optimizer and schedule), e.g. to continue a shipped model."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
 ):
     """Train (or resume) the offline client or server ViT for attention-aware collaborative inference."""
@@ -228,7 +230,7 @@ def train_vit_cmd(
     cfg = ViTTrainConfig(out=str(out), preset=preset, data=str(data) if data else None, limit=limit, val_count=val_count,
                          steps=steps, batch=batch, lr=lr, teacher_depth=teacher_depth, kd_weight=kd_weight,
                          min_keep=min_keep, eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
-                         cache=str(cache) if cache else None)
+                         cache=str(cache) if cache else None, init_from=str(init_from) if init_from else None)
     run_training(train_vit, cfg, export)
 
 

@@ -115,7 +115,7 @@ def test_data_parallel_under_torchrun(photo_dir, tmp_path):
 
 
 def test_warm_start_adds_the_linear_path_and_refuses_other_architectures(photo_dir, tmp_path):
-    from semcom.experiments.train import warm_start
+    from semcom.experiments.checkpoint import warm_start
     from semcom.jscc.models import JSCC
 
     last = train(cfg(photo_dir, tmp_path / "a", 2), TINY, log=lambda m: None)

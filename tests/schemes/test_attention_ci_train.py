@@ -21,6 +21,29 @@ def test_server_vit_trains_on_token_subsets_and_resumes(tmp_path):
     assert meta["step"] == 5 and meta["role"] == "client" and model.cfg.dim == 96
 
 
+def test_warm_start_continues_a_vit_and_counts_its_steps(tmp_path, capsys):
+    import pytest
+    import torch
+
+    from semcom.errors import SemcomError
+
+    root = shared_path("cifar10_resnets").parent
+    cfg = dict(preset="client", data=str(root), limit=200, val_count=50, steps=2, batch=8, warmup=1, teacher_depth=0,
+               eval_every=2, log_every=2, ckpt_every=2)
+    first = train_vit(ViTTrainConfig(out=str(tmp_path / "a"), **cfg), log=lambda m: None)
+    start, _ = load_vit(first)
+    second = train_vit(ViTTrainConfig(out=str(tmp_path / "b"), init_from=str(first), **{**cfg, "steps": 1, "lr": 0.0}),
+                       log=lambda m: None)
+    continued, meta = load_vit(second)
+    assert all(torch.equal(a, b) for a, b in zip(start.state_dict().values(), continued.state_dict().values()))  # lr 0
+    assert meta["step"] == 1 and meta["init"]["step"] == 2 and meta["init"]["cpu_hours"] > 0
+    third = train_vit(ViTTrainConfig(out=str(tmp_path / "c"), init_from=str(second), **cfg), log=lambda m: None)
+    assert read_checkpoint(third)["init"]["step"] == 3  # warm starts of warm starts add up
+    with pytest.raises(SemcomError, match="another ViT"):
+        train_vit(ViTTrainConfig(out=str(tmp_path / "d"), init_from=str(first), **{**cfg, "preset": "server"}),
+                  log=lambda m: None)
+
+
 def test_cli_train_vit_and_bad_input(tmp_path, capsys):
     root = shared_path("cifar10_resnets").parent
     assert main(["train", "vit", "--out", str(tmp_path / "r"), "--data", str(root), "--limit", "200", "--val-count",

@@ -64,3 +64,19 @@ def slim_copy(src: str | Path, dst: str | Path, half: bool = True) -> None:
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
     keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "state_dict")}
     atomic_save({**keep, "state_dict": state}, dst)
+
+
+def warm_start(model: torch.nn.Module, path: str | Path) -> str:
+    """Load a checkpoint's weights into ``model``, which may add modules (e.g. the JSCC's linear path) but must
+    otherwise have the same architecture; returns which parameters kept their initialisation."""
+    ckpt = read_checkpoint(path)
+    state = {k: v.float() for k, v in ckpt["state_dict"].items()}
+    shapes = {k: v.shape for k, v in model.state_dict().items()}
+    unexpected = [k for k in state if k not in shapes]
+    if unexpected:
+        raise SemcomError(f"{path} has weights this model lacks ({', '.join(unexpected[:3])}): another architecture")
+    wrong = [k for k, v in state.items() if shapes[k] != v.shape]
+    if wrong:
+        raise SemcomError(f"{path} does not fit this model: {wrong[0]} has shape {tuple(state[wrong[0]].shape)}")
+    missing, _ = model.load_state_dict(state, strict=False)
+    return "new: " + ", ".join(missing) if missing else "every parameter loaded"

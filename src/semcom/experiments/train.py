@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from semcom.channels import build_channel
 from semcom.data import RandomCrops, center_crops, split_train_val
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.experiments.checkpoint import atomic_save, read_checkpoint, warm_start
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc.models import JSCC, JSCCConfig
@@ -68,22 +68,6 @@ class TrainConfig:
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` over ``steps``."""
     return cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup)
-
-
-def warm_start(model: JSCC, path: str) -> str:
-    """Load a JSCC checkpoint's weights into ``model``, which may add modules (e.g. the linear path) but must
-    otherwise have the same architecture; returns which parameters kept their initialisation."""
-    ckpt = read_checkpoint(path)
-    state = {k: v.float() for k, v in ckpt["state_dict"].items()}
-    shapes = {k: v.shape for k, v in model.state_dict().items()}
-    unexpected = [k for k in state if k not in shapes]
-    if unexpected:
-        raise SemcomError(f"{path} has weights this model lacks ({', '.join(unexpected[:3])}): another architecture")
-    wrong = [k for k, v in state.items() if shapes[k] != v.shape]
-    if wrong:
-        raise SemcomError(f"{path} does not fit this model: {wrong[0]} has shape {tuple(state[wrong[0]].shape)}")
-    missing, _ = model.load_state_dict(state, strict=False)
-    return "new: " + ", ".join(missing) if missing else "every parameter loaded"
 
 
 def distributed_context(device: str) -> tuple[int, int]:

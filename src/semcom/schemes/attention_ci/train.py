@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint, shipped_file
+from semcom.experiments.checkpoint import atomic_save, read_checkpoint, shipped_file, warm_start
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
@@ -49,6 +49,7 @@ class ViTTrainConfig:
     seed: int = 0
     threads: int = 0
     cache: str | None = None
+    init_from: str | None = None  # warm start: weights of a ViT checkpoint of the same preset (fresh optimizer)
 
     def __post_init__(self):
         if self.preset not in VIT_PRESETS:
@@ -103,6 +104,16 @@ def load_vit(path: str | Path) -> tuple[ViT, dict]:
     return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
 
 
+def init_record(path: str, model_dict: dict) -> dict:
+    """What a warm start continues: the checkpoint's path, steps and CPU-hours (its own warm starts included)."""
+    ckpt = read_checkpoint(path)
+    if ckpt.get("model_config") != model_dict:
+        raise SemcomError(f"{path} holds another ViT ({ckpt.get('model_config')}), not {model_dict}")
+    prior = ckpt.get("init") or {"step": 0, "cpu_hours": 0.0}
+    return {"path": str(path), "step": ckpt.get("step", 0) + prior["step"],
+            "cpu_hours": ckpt.get("cpu_hours", ckpt.get("cpu_seconds", 0) / 3600) + prior["cpu_hours"]}
+
+
 def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
     """Train (or resume) one ViT; returns the path of the last checkpoint."""
     fast_cpu_math(cfg.threads)
@@ -132,6 +143,13 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
         step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
         gen.set_state(ckpt["rng"])
         log(f"resumed from {last} at step {step}")
+        init = ckpt.get("init")
+    elif cfg.init_from:
+        init = init_record(cfg.init_from, model_dict)
+        log(f"initialised from {cfg.init_from} ({init['step']} steps, {init['cpu_hours']:.2f} CPU-hours): "
+            + warm_start(model, cfg.init_from))
+    else:
+        init = None
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model_dict}, indent=2))
     jsonl = JsonlLog(out / "train.jsonl", log)
@@ -139,7 +157,7 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
     def save() -> None:
         atomic_save({"model_config": model_dict, "role": cfg.preset, "train_config": cfg.to_dict(),
                      "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "step": step, **clock.state(),
-                     "rng": gen.get_state(), "torch": torch.__version__}, last)
+                     "rng": gen.get_state(), "init": init, "torch": torch.__version__}, last)
 
     n = model_cfg.num_patches
     model.train()
