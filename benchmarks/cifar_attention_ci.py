@@ -30,6 +30,7 @@ from semcom.data.cifar import cifar10_test
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.schemes.attention_ci import OwnViTAdapter
 from semcom.schemes.attention_ci.collab import RequestLink, run
+from semcom.schemes.attention_ci.policies import POLICY_PARAM
 from semcom.schemes.attention_ci.patch_jscc import AnalogPatchLink, load_patch_jscc, shipped_patch_jscc
 from semcom.schemes.attention_ci.sweep import pareto_front, plot_pareto, sweep
 from semcom.schemes.attention_ci.train import load_vit, shipped_vit
@@ -37,7 +38,6 @@ from semcom.seeding import make_generator
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [0.0, 5.0, 10.0]
-PARAMS = {"topk": "k", "mass": "delta", "threshold": "tau", "random": "fraction"}
 
 
 def cheapest_within(front: list[dict], server_acc: float, points: float) -> dict | None:
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     print("| policy | parameter | gate | offloaded | patches | accuracy % | x full-image bits | seed cost |")
     print("|---|---|---|---|---|---|---|---|")
     for r in front:
-        p = PARAMS[r["policy"]]
+        p = POLICY_PARAM[r["policy"]]
         print(f"| {r['policy']} | {p}={r[p]:g} | {r['gate']} | {r['offload_rate']:.2f} | {r['patch_fraction']:.2f} | "
               f"{r['accuracy']:.2f} | {r['relative_bits']:.3f} | {r['seed_cost']:.3f} |")
     chosen = {}
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         if best is not None:
             chosen[f"within {points:g} point(s) of the server"] = best
     for label, r in chosen.items():
-        print(f"\ncheapest {label}: {r['policy']} {PARAMS[r['policy']]}={r[PARAMS[r['policy']]]:g}, {r['gate']} "
+        print(f"\ncheapest {label}: {r['policy']} {POLICY_PARAM[r['policy']]}={r[POLICY_PARAM[r['policy']]]:g}, {r['gate']} "
               f"eta={r['eta']:.4g}: accuracy {r['accuracy']:.2f} %, cost {r['relative_bits']:.3f} of full offloading "
               f"({100 * (1 - r['relative_bits']):.1f} % lower)")
     plot_pareto(rows, Path(args.plot))
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     analog_model = load_patch_jscc(shipped_patch_jscc())
     channel_rows = []
     for label, r in chosen.items():
-        p = PARAMS[r["policy"]]
+        p = POLICY_PARAM[r["policy"]]
         for snr in SNRS:
             for link in (RequestLink("digital", "awgn", snr), AnalogPatchLink(analog_model, "awgn", snr)):
                 out = run(client, server, images, labels, r["policy"], {p: r[p]}, r["gate"], r["eta"], link=link,

@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from semcom.schemes.attention_ci.policies import POLICY_PARAM
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -103,12 +105,11 @@ def lamsc(data: dict) -> str:
                + f"; whole-image JSCC (CBR 1/16, encode + channel + decode) {data['seconds_per_image']['jscc-c96']['encode+channel+decode']:.3f}.")
     return "\n".join(out)
 
-CI_PARAMS = {"topk": "k", "mass": "delta", "threshold": "tau", "random": "fraction"}
 
 
 def attention_ci(data: dict) -> str:
     def point(r: dict) -> str:
-        p = CI_PARAMS[r["policy"]]
+        p = POLICY_PARAM[r["policy"]]
         return f"{r['policy']} {p}={r[p]:g}, {r['gate']} η={r['eta']:.3g}"
 
     client, server = data["references"]

@@ -222,6 +222,14 @@ def train_vit_cmd(
     cache: Optional[Path] = typer.Option(None, help=".npz cache for the decoded CIFAR training set."),
     init_from: Optional[Path] = typer.Option(None, help="Warm start from this ViT checkpoint's weights (same preset; "
                                              "fresh optimizer and schedule), e.g. to continue a shipped model."),
+    guide: Optional[Path] = typer.Option(None, help="Server: client ViT checkpoint; some batches keep the patches it "
+                                         "attends to most instead of random ones (needs --min-keep)."),
+    guide_prob: float = typer.Option(0.5, help="Share of batches whose token subset the --guide client picks."),
+    guide_score: str = typer.Option("rollout", help="cls | rollout: the client's patch score for --guide."),
+    patch_jscc: Optional[Path] = typer.Option(None, help="Server: PatchJSCC checkpoint; some batches see the kept "
+                                              "patches as received over the analog link (needs --min-keep)."),
+    noise_prob: float = typer.Option(0.3, help="Share of batches sent through --patch-jscc."),
+    noise_snr: str = typer.Option("0,15", help="SNR range (dB, AWGN) for --patch-jscc batches."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
 ):
     """Train (or resume) the offline client or server ViT for attention-aware collaborative inference."""
@@ -230,7 +238,10 @@ def train_vit_cmd(
     cfg = ViTTrainConfig(out=str(out), preset=preset, data=str(data) if data else None, limit=limit, val_count=val_count,
                          steps=steps, batch=batch, lr=lr, teacher_depth=teacher_depth, kd_weight=kd_weight,
                          min_keep=min_keep, eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
-                         cache=str(cache) if cache else None, init_from=str(init_from) if init_from else None)
+                         cache=str(cache) if cache else None, init_from=str(init_from) if init_from else None,
+                         guide=str(guide) if guide else None, guide_prob=guide_prob, guide_score=guide_score,
+                         patch_jscc=str(patch_jscc) if patch_jscc else None, noise_prob=noise_prob,
+                         noise_snr=parse_snr_range(noise_snr))
     run_training(train_vit, cfg, export)
 
 
@@ -393,7 +404,6 @@ def eval_lamsc(
         out_console.print(f"results written to {out}")
 
 
-POLICY_PARAM = {"topk": "k", "mass": "delta", "threshold": "tau", "random": "fraction"}
 
 
 def load_ci_models(client: Optional[Path], server: Optional[Path]):
@@ -454,6 +464,7 @@ def eval_attention_ci(
 
     from semcom.experiments.results import atomic_folder, write_results
     from semcom.schemes.attention_ci.collab import RequestLink, run
+    from semcom.schemes.attention_ci.policies import POLICY_PARAM
     from semcom.schemes.attention_ci.patch_jscc import AnalogPatchLink, load_patch_jscc, shipped_patch_jscc
 
     if link not in ("digital", "analog"):
@@ -513,6 +524,7 @@ def sweep_attention_ci(
     """Sweep policies x gates x thresholds on CIFAR-10; write the rows, the Pareto front and its plot."""
     from semcom.experiments.results import atomic_folder, write_results
     from semcom.schemes.attention_ci.collab import RequestLink
+    from semcom.schemes.attention_ci.policies import POLICY_PARAM
     from semcom.schemes.attention_ci.sweep import DEFAULT_SELECTIONS, pareto_front, plot_pareto, sweep
 
     client_m, server_m = load_ci_models(client, server)

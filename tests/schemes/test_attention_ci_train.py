@@ -88,3 +88,64 @@ def test_cli_eval_and_sweep_attention_ci_end_to_end(tmp_path, capsys):
                           (["--policy", "topk", "--k", "4", "--link", "smoke"], "unknown link")):
         assert main(["eval", "attention-ci", *argv, *common]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_guided_keep_is_the_clients_top_attended_patches():
+    import torch
+
+    from semcom.schemes.attention_ci import ViT, ViTConfig, patch_scores
+    from semcom.schemes.attention_ci.train import guided_keep
+
+    torch.manual_seed(0)
+    client = ViT(ViTConfig(dim=16, depth=2, heads=2)).eval()
+    x = torch.rand(3, 3, 32, 32)
+    keep = guided_keep(client, x, 5, "rollout")
+    scores = patch_scores(client(x, attentions=True)[1], "rollout", 1)
+    assert keep.shape == (3, 5)
+    for row, s in zip(keep, scores):
+        assert s[row].min() >= s[[i for i in range(64) if i not in row.tolist()]].max()
+
+
+def test_through_patch_link_changes_only_the_kept_patches():
+    import torch
+
+    from semcom.channels import build_channel
+    from semcom.schemes.attention_ci.grid import patchify
+    from semcom.schemes.attention_ci.patch_jscc import PatchJSCC
+    from semcom.schemes.attention_ci.train import through_patch_link
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 32, 32)
+    keep = torch.tensor([[0, 5, 63], [7, 8, 9]])
+    out = through_patch_link(PatchJSCC(), build_channel("awgn"), x, keep, 4, torch.tensor([5.0, 5.0]),
+                             torch.Generator().manual_seed(0))
+    before, after = patchify(x, 4), patchify(out, 4)
+    for b in range(2):
+        changed = {i for i in range(64) if not torch.equal(before[b, i], after[b, i])}
+        assert changed == set(keep[b].tolist())
+
+
+def test_server_trains_on_client_guided_and_noisy_subsets(tmp_path, capsys):
+    import pytest
+
+    from semcom.errors import SemcomError
+    from semcom.experiments.checkpoint import atomic_save
+    from semcom.schemes.attention_ci import ViT, ViTConfig
+    from semcom.schemes.attention_ci.patch_jscc import PatchJSCC
+
+    root = shared_path("cifar10_resnets").parent
+    client_cfg = ViTConfig(dim=16, depth=2, heads=2)
+    atomic_save({"model_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in client_cfg.__dict__.items()},
+                 "state_dict": ViT(client_cfg).state_dict(), "role": "client"}, tmp_path / "client.pt")
+    model = PatchJSCC()
+    atomic_save({"model_config": model.cfg.__dict__, "state_dict": model.state_dict()}, tmp_path / "pj.pt")
+    assert main(["train", "vit", "--out", str(tmp_path / "s"), "--data", str(root), "--limit", "200", "--val-count",
+                 "50", "--steps", "3", "--batch", "8", "--teacher-depth", "0", "--min-keep", "8",
+                 "--guide", str(tmp_path / "client.pt"), "--guide-prob", "1", "--patch-jscc", str(tmp_path / "pj.pt"),
+                 "--noise-prob", "1", "--noise-snr", "0,15"]) == 0
+    saved = read_checkpoint(tmp_path / "s" / "last.pt")
+    assert saved["step"] == 3 and saved["train_config"]["guide"].endswith("client.pt")
+    with pytest.raises(SemcomError, match="min_keep"):
+        ViTTrainConfig(out="x", guide=str(tmp_path / "client.pt"))
+    with pytest.raises(SemcomError, match="attention score"):
+        ViTTrainConfig(out="x", min_keep=8, guide_score="vibes")

@@ -96,6 +96,8 @@ def mass_mask(scores: torch.Tensor, delta: float) -> torch.Tensor:
 
 
 POLICIES = {"random": random_mask, "topk": topk_mask, "threshold": threshold_mask, "mass": mass_mask}
+# The one parameter each policy is swept / configured by (``random`` also accepts ``k``).
+POLICY_PARAM = {"topk": "k", "mass": "delta", "threshold": "tau", "random": "fraction"}
 
 
 def select(name: str, scores: torch.Tensor, **params) -> torch.Tensor:

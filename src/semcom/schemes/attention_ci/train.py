@@ -3,7 +3,11 @@
 Loss: (1 - ``kd_weight``) * cross-entropy on the labels + ``kd_weight`` * T^2 KL to the teacher's
 softened predictions (Hinton et al. 2015). The server is trained on random token subsets
 (``min_keep`` .. all patches, one count per batch, patches drawn uniformly) so it stays accurate when
-the client sends only part of an image. AdamW, warm-up + cosine schedule, random crop + flip.
+the client sends only part of an image. Two options make it see what the client really sends:
+``guide`` (a client ViT checkpoint): with probability ``guide_prob`` a batch keeps the client's
+``guide_score`` top-k patches instead of random ones; ``patch_jscc`` (a ``PatchJSCC`` checkpoint): with
+probability ``noise_prob`` the kept patches are replaced by what the analog patch link delivers at an
+SNR drawn uniformly from ``noise_snr`` dB over AWGN. AdamW, warm-up + cosine schedule, random crop + flip.
 Resumes from ``<out>/last.pt``; steps and CPU-hours go into every checkpoint and the JSONL log.
 """
 
@@ -21,10 +25,14 @@ from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, read_checkpoint, shipped_file, warm_start
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
+from semcom.channels import build_channel
+from semcom.schemes.attention_ci.attention import SCORES, patch_scores
+from semcom.schemes.attention_ci.grid import gather_tokens, patchify, unpatchify
 from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
 from semcom.schemes.splitnn.losses import distillation
 from semcom.seeding import make_generator, seed_everything
 from semcom.splitting import load_cifar_resnet
+from semcom.units import check_snr_db
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,12 @@ class ViTTrainConfig:
     threads: int = 0
     cache: str | None = None
     init_from: str | None = None  # warm start: weights of a ViT checkpoint of the same preset (fresh optimizer)
+    guide: str | None = None  # client ViT checkpoint whose attended patches a batch keeps (with min_keep)
+    guide_prob: float = 0.5
+    guide_score: str = "rollout"
+    patch_jscc: str | None = None  # PatchJSCC checkpoint: train on patches received over the analog link
+    noise_prob: float = 0.3
+    noise_snr: tuple[float, float] = (0.0, 15.0)
 
     def __post_init__(self):
         if self.preset not in VIT_PRESETS:
@@ -63,6 +77,16 @@ class ViTTrainConfig:
         n = VIT_PRESETS[self.preset].num_patches
         if not 0 <= self.min_keep <= n:
             raise SemcomError(f"min_keep must lie in [0, {n}], got {self.min_keep}")
+        if (self.guide or self.patch_jscc) and not self.min_keep:
+            raise SemcomError("guide and patch_jscc train on token subsets: set min_keep >= 1")
+        if not (0 <= self.guide_prob <= 1 and 0 <= self.noise_prob <= 1):
+            raise SemcomError(f"guide_prob and noise_prob must lie in [0, 1], got {self.guide_prob}, {self.noise_prob}")
+        if self.guide_score not in SCORES:
+            raise SemcomError(f"unknown attention score {self.guide_score!r}; valid: {', '.join(SCORES)}")
+        lo, hi = self.noise_snr
+        check_snr_db(torch.tensor([lo, hi]))
+        if lo > hi:
+            raise SemcomError(f"noise_snr must be low,high; got {lo},{hi}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,6 +138,30 @@ def init_record(path: str, model_dict: dict) -> dict:
             "cpu_hours": ckpt.get("cpu_hours", ckpt.get("cpu_seconds", 0) / 3600) + prior["cpu_hours"]}
 
 
+def random_keep(batch: int, n: int, k: int, gen: torch.Generator) -> torch.Tensor:
+    """[batch, k] distinct patch indices drawn uniformly per row."""
+    return torch.rand(batch, n, generator=gen).argsort(dim=1)[:, :k]
+
+
+@torch.no_grad()
+def guided_keep(client: ViT, x: torch.Tensor, k: int, score: str) -> torch.Tensor:
+    """[B, k] indices of the ``k`` patches the client attends to most (``score``: cls | rollout)."""
+    _, attentions = client(x, attentions=True)
+    return patch_scores(attentions, score, 1).topk(k, dim=1).indices
+
+
+@torch.no_grad()
+def through_patch_link(link, channel, x: torch.Tensor, keep: torch.Tensor, patch: int, snr_db: torch.Tensor,
+                       gen: torch.Generator) -> torch.Tensor:
+    """Images with their ``keep`` patches replaced by what the analog patch JSCC delivers at ``snr_db`` [B]."""
+    patches = patchify(x, patch)
+    b, n = patches.shape[:2]
+    flat = patches.reshape(b, n, -1)
+    rx = link(gather_tokens(flat, keep).reshape(b, keep.shape[1], *patches.shape[2:]), snr_db, channel, gen)
+    flat = flat.scatter(1, keep.unsqueeze(-1).expand(-1, -1, flat.shape[-1]), rx.reshape(b, keep.shape[1], -1))
+    return unpatchify(flat.reshape(patches.shape), (x.shape[2] // patch, x.shape[3] // patch))
+
+
 def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
     """Train (or resume) one ViT; returns the path of the last checkpoint."""
     fast_cpu_math(cfg.threads)
@@ -122,6 +170,15 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
     seed_everything(cfg.seed)
     model = ViT(model_cfg)
     teacher = load_cifar_resnet(cfg.teacher_depth) if cfg.teacher_depth else None
+    client = load_vit(cfg.guide)[0] if cfg.guide else None
+    if client is not None and client.cfg.num_patches != model_cfg.num_patches:
+        raise SemcomError(f"the guide ViT has {client.cfg.num_patches} patches, the {cfg.preset} ViT {model_cfg.num_patches}")
+    if cfg.patch_jscc:
+        from semcom.schemes.attention_ci.patch_jscc import load_patch_jscc
+
+        link, awgn = load_patch_jscc(cfg.patch_jscc), build_channel("awgn")
+        if link.cfg.patch != model_cfg.patch:
+            raise SemcomError(f"the patch JSCC codes {link.cfg.patch}-pixel patches, the ViT uses {model_cfg.patch}")
     images, labels = cifar10_train(cfg.data, limit=cfg.limit, cache=cfg.cache)
     if cfg.val_count >= len(images):
         raise SemcomError(f"val_count {cfg.val_count} leaves no training images out of {len(images)}")
@@ -170,15 +227,23 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
             lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup)
             for group in opt.param_groups:
                 group["lr"] = lr
-            keep = None
+            keep, clean = None, x
             if cfg.min_keep:
                 k = int(torch.randint(cfg.min_keep, n + 1, (1,), generator=gen))
-                keep = torch.rand(len(x), n, generator=gen).argsort(dim=1)[:, :k] if k < n else None
+                if client is not None and float(torch.rand(1, generator=gen)) < cfg.guide_prob:
+                    keep = guided_keep(client, x, k, cfg.guide_score)
+                else:
+                    keep = random_keep(len(x), n, k, gen)
+                if cfg.patch_jscc and float(torch.rand(1, generator=gen)) < cfg.noise_prob:
+                    lo, hi = cfg.noise_snr
+                    snr = lo + (hi - lo) * torch.rand(len(x), generator=gen)
+                    x = through_patch_link(link, awgn, x, keep, model_cfg.patch, snr, gen)
+                keep = None if k == n else keep
             logits = model(x, keep=keep)
             loss = F.cross_entropy(logits, y)
             if teacher is not None and cfg.kd_weight:
                 with torch.no_grad():
-                    soft = teacher(x)
+                    soft = teacher(clean)
                 loss = (1 - cfg.kd_weight) * loss + cfg.kd_weight * distillation({"logits": logits}, soft)
             opt.zero_grad(set_to_none=True)
             loss.backward()
