@@ -10,6 +10,8 @@ Digital baseline: features quantised to 8 bits + zlib, sent with 5G LDPC + QAM a
 (a) within the same 768 channel uses as semanticnn-c8b3 and (b) with whatever channel uses the cheapest
 reliable MCS needs. Its decode outcomes come from the measured BLER table (``decode=False``) for the
 whole set; ``--decode-check N`` also really LDPC-decodes the first N images at 0 and 7 dB to confirm.
+The same holds for codecs with the adaptive link (``semanticnn-c8b3-la``: their bits as one LDPC + QAM
+block at the cheapest reliable MCS, uncoded when none is), whose decode check joins the digital one.
 An image whose payload is lost (or does not fit) counts as a wrong prediction.
 Also: device-side latency per image (head + encoder + quantiser + packing, 1 thread) and device parameters.
 """
@@ -31,7 +33,8 @@ from semcom.experiments.results import plain_rows
 from semcom.schemes.splitnn.checkpoint import CHECKPOINT_DIR, load_semanticnn
 from semcom.schemes.splitnn.digital import DigitalFeatureLink
 from semcom.schemes.splitnn.evaluate import batches, device_latency, evaluate_checkpoint, row, uncompressed_accuracy
-from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, default_split
+from semcom.schemes.splitnn.link import adaptive_accuracy
+from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, Variant, default_split
 from semcom.seeding import make_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +61,20 @@ def digital_rows(split, images, labels, channel, snr, decode=False, seed=0) -> l
         n = len(images)
         out.append(row(name, channel, snr, 100 * correct / n, bits / n, uses / n, split,
                        delivered=delivered / n, ldpc_decoded=decode, images=n))
+    return out
+
+
+@torch.no_grad()
+def adaptive_decode_check(path, split, images, labels, seed=0) -> list[dict]:
+    """Rows for an adaptive-link codec with every LDPC block really encoded, sent and decoded (0 and 7 dB)."""
+    out = []
+    for channel in CHANNELS:
+        model, meta = load_semanticnn(path, split=split, medium=channel)
+        variant = Variant(**meta["variant"])
+        for snr in (0.0, 7.0):
+            r = adaptive_accuracy(model, images, labels, snr, channel, variant.clean_snr_db, decode=True, seed=seed)
+            out.append(row(variant.name, channel, snr, r.accuracy, model.bits, r.channel_uses, split, mcs=r.mcs,
+                           delivered=r.delivered, ldpc_decoded=True, images=len(images)))
     return out
 
 
@@ -123,7 +140,10 @@ def main(argv=None) -> int:
         check = [r for c in CHANNELS for snr in (0.0, 7.0)
                  for r in digital_rows(split, images[:args.decode_check], labels[:args.decode_check], c, snr, True, args.seed)]
     else:
-        check = kept["ldpc_decode_check"]
+        check = [r for r in kept["ldpc_decode_check"] if r["scheme"] not in variants]
+    for path in paths:
+        if Variant(**load_semanticnn(path, split=split)[1]["variant"]).link == "adaptive":
+            check += adaptive_decode_check(path, split, images[:args.decode_check], labels[:args.decode_check], args.seed)
     order = ["uncompressed", *CIFAR_VARIANTS]
     rows.sort(key=lambda r: order.index(r["scheme"]) if r["scheme"] in order else len(order))  # stable: digital last
     latency = {k: latency[k] for k in CIFAR_VARIANTS if k in latency}

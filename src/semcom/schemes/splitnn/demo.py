@@ -11,8 +11,8 @@ import torch
 from semcom.data import CIFAR10_CLASSES, cifar_demo_images
 from semcom.data.images import save_image
 from semcom.schemes.splitnn.checkpoint import load_semanticnn, shipped_checkpoint
-from semcom.schemes.splitnn.evaluate import row, semanticnn_accuracy, uncompressed_accuracy
-from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, default_split
+from semcom.schemes.splitnn.evaluate import row, uncompressed_accuracy, variant_row
+from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, default_split, get_variant
 
 DEMO_SNRS = (-6.0, 0.0, 7.0)
 SHOWN = "semanticnn-c8b3"
@@ -29,10 +29,7 @@ def splitnn_section(folder: Path, seed: int = 0, snrs=DEMO_SNRS) -> tuple[str, l
     for name in CIFAR_VARIANTS:
         if shipped_checkpoint(name).is_file():
             models[name], _ = load_semanticnn(shipped_checkpoint(name), split=split)
-            for snr in snrs:
-                m = models[name]
-                rows.append(row(name, "awgn", snr, semanticnn_accuracy(m, images, labels, snr, seed),
-                                m.bits if m.codec.cfg.bits else None, m.channel_uses, split))
+            rows += [variant_row(models[name], get_variant(name), images, labels, "awgn", snr, seed) for snr in snrs]
     if not models:
         return "<p>No shipped split-inference checkpoints found.</p>", rows
     head = "<tr><th>scheme</th><th>bits/image</th><th>x vs features</th><th>channel uses</th>" + "".join(
@@ -43,8 +40,9 @@ def splitnn_section(folder: Path, seed: int = 0, snrs=DEMO_SNRS) -> tuple[str, l
         ref = mine[0]
         accs = [f"{ref['accuracy']:.0f}%"] * len(snrs) if name == "uncompressed" else [f"{r['accuracy']:.0f}%" for r in mine]
         ratio = ref["compression_vs_features"]
+        uses = sorted({round(r["channel_uses"]) for r in mine if r["channel_uses"]})
         body.append(f"<tr><td>{html.escape(name)}</td><td>{ref['bits'] or '-'}</td>"
-                    f"<td>{'-' if ratio is None else f'{ratio:.0f}x'}</td><td>{ref['channel_uses'] or '-'}</td>"
+                    f"<td>{'-' if ratio is None else f'{ratio:.0f}x'}</td><td>{'/'.join(map(str, uses)) or '-'}</td>"
                     + "".join(f"<td>{a}</td>" for a in accs) + "</tr>")
     table = f"<table>{head}{''.join(body)}</table>"
     grid = ""

@@ -13,7 +13,9 @@ from pathlib import Path
 import torch
 
 from semcom.schemes.splitnn.checkpoint import load_semanticnn
+from semcom.schemes.splitnn.link import adaptive_accuracy
 from semcom.schemes.splitnn.model import SemanticNN
+from semcom.schemes.splitnn.variants import Variant
 from semcom.seeding import make_generator
 from semcom.splitting import SplitModel
 
@@ -52,17 +54,29 @@ def semanticnn_accuracy(model: SemanticNN, images: torch.Tensor, labels: torch.T
     return 100 * correct / len(images)
 
 
+def variant_row(model: SemanticNN, variant: Variant, images: torch.Tensor, labels: torch.Tensor, channel: str,
+                snr_db: float, seed: int = 0) -> dict:
+    """One (channel, SNR) row for a loaded codec (its bit channel must be ``channel``). Variants with the
+    adaptive link are priced by ``link.adaptive_accuracy`` (block failures drawn from the BLER table;
+    ``mcs`` and ``delivered`` in the row)."""
+    if variant.link == "adaptive":
+        r = adaptive_accuracy(model, images, labels, snr_db, channel, variant.clean_snr_db, seed=seed)
+        return row(variant.name, channel, snr_db, r.accuracy, model.bits, r.channel_uses, model.split,
+                   analog=False, mcs=r.mcs, delivered=r.delivered)
+    acc = semanticnn_accuracy(model, images, labels, snr_db, seed)
+    return row(variant.name, channel, snr_db, acc, model.bits if model.codec.cfg.bits else None,
+               model.channel_uses, model.split, analog=not model.codec.cfg.bits)
+
+
 def evaluate_checkpoint(path: str | Path, images: torch.Tensor, labels: torch.Tensor, snrs, channels,
                         split: SplitModel | None = None, seed: int = 0, on_cell=None) -> list[dict]:
-    """One row per (channel, SNR) for a trained codec; the row's scheme is the checkpoint's variant name."""
+    """One ``variant_row`` per (channel, SNR) for a trained codec; the row's scheme is the checkpoint's variant name."""
     rows = []
     for channel in channels:
         model, meta = load_semanticnn(path, split=split, medium=channel)
-        name = meta["variant"]["name"]
+        variant = Variant(**meta["variant"])
         for snr in snrs:
-            acc = semanticnn_accuracy(model, images, labels, snr, seed)
-            rows.append(row(name, channel, snr, acc, model.bits if model.codec.cfg.bits else None,
-                            model.channel_uses, model.split, analog=not model.codec.cfg.bits))
+            rows.append(variant_row(model, variant, images, labels, channel, snr, seed))
             if on_cell:
                 on_cell(rows[-1])
     return rows

@@ -58,8 +58,11 @@ class SplitTrainConfig:
     cache: str | None = None  # .npz cache of the decoded training set
 
     def __post_init__(self):
-        get_variant(self.variant)
+        variant = get_variant(self.variant)
         lo, hi = self.snr_range
+        if variant.link == "adaptive" and hi < variant.clean_snr_db:
+            raise SemcomError(f"{variant.name} is decoded at {variant.clean_snr_db:g} dB when its coded block arrives: "
+                              f"train it up to there (snr_range high >= {variant.clean_snr_db:g}, got {hi:g})")
         check_snr_db(torch.tensor([lo, hi]))
         if lo > hi:
             raise SemcomError(f"SNR range must be low,high; got {lo},{hi}")

@@ -24,6 +24,10 @@ STRIDE = 2
 
 
 SPLIT_MODELS = ("cifar-resnet20", "efficientnet-lite0")
+LINKS = ("uncoded", "adaptive")
+"""How a digital variant's bits travel: ``uncoded`` - straight over QPSK (the seed's bit channel);
+``adaptive`` - as one 5G LDPC + QAM transport block at the cheapest MCS reliable at the SNR, uncoded
+when no MCS is (see ``semcom.schemes.splitnn.link``)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,14 @@ class Variant:
     summary: str = ""
     model: str = SPLIT_MODEL  # the classifier it splits: cifar-resnet20 | efficientnet-lite0
     split_at: str = SPLIT_AT
+    link: str = "uncoded"  # see LINKS
+    clean_snr_db: float = 20.0  # adaptive link: the SNR the codec is told when the coded block arrives intact
+
+    def __post_init__(self):
+        if self.link not in LINKS:
+            raise SemcomError(f"unknown link {self.link!r}; choose one of {', '.join(LINKS)}")
+        if self.link == "adaptive" and not self.codec.get("bits"):
+            raise SemcomError("the adaptive link carries bits: it needs a digital codec (bits > 0)")
 
     def codec_config(self, feature_channels: int) -> SplitCodecConfig:
         return SplitCodecConfig(feature_channels=feature_channels, **{"width": DECODER_WIDTH, "stride": STRIDE, **self.codec})
@@ -50,6 +62,10 @@ VARIANTS = {v.name: v for v in (
     Variant("semanticnn-c8b3-snr", {"channels": 8, "bits": 3, "encoder_snr": True}, "kd",
             "SemanticNN with an SNR-adaptive device encoder (the device knows the SNR) trained by distillation: "
             "1536 bits/image"),
+    Variant("semanticnn-c8b3-la", {"channels": 8, "bits": 3, "encoder_snr": True}, "kd",
+            "SemanticNN with link adaptation: the same 1536 bits/image as one LDPC + QAM transport block at the "
+            "cheapest reliable MCS (exact at the server), uncoded QPSK when no MCS is reliable; SNR-adaptive codec "
+            "trained from -6 dB up to clean (20 dB)", link="adaptive"),
     Variant("analog-c24", {"channels": 24, "bits": 0}, "ce",
             "SemanticNN's analog variant: 24 unquantised maps over the complex channel, 768 uses"),
     Variant("adjscc-c24", {"channels": 24, "bits": 0, "encoder_snr": True}, "none",
