@@ -4,7 +4,8 @@
                                             [--out benchmarks/results/cifar_attention_ci.json]
 
 1. Ideal link: client alone, server alone (every full image offloaded) and the sweep over policies x
-   gates x offload rates (``sweep.DEFAULT_SELECTIONS``, CLS attention); cost = request bits (zlib'd pixels +
+   gates x offload rates (``sweep.DEFAULT_SELECTIONS``, scored by the client's CLS attention and again by its
+   attention rollout); cost = request bits (zlib'd pixels +
    indices) relative to offloading every full image; the Pareto front and its plot (``--plot``).
 2. The cheapest front point within 1 point of the server's accuracy, and the cheapest within 2, run again
    at SNR {0, 5, 10} dB over AWGN through (a) the digital link (request bytes as one transport block,
@@ -32,7 +33,7 @@ from semcom.schemes.attention_ci import OwnViTAdapter
 from semcom.schemes.attention_ci.collab import RequestLink, run
 from semcom.schemes.attention_ci.policies import POLICY_PARAM
 from semcom.schemes.attention_ci.patch_jscc import AnalogPatchLink, load_patch_jscc, shipped_patch_jscc
-from semcom.schemes.attention_ci.sweep import pareto_front, plot_pareto, sweep
+from semcom.schemes.attention_ci.sweep import DEFAULT_SELECTIONS, pareto_front, plot_pareto, sweep
 from semcom.schemes.attention_ci.train import load_vit, shipped_vit
 from semcom.seeding import make_generator
 
@@ -74,17 +75,19 @@ def main(argv=None) -> int:
     server = OwnViTAdapter(load_vit(args.server or shipped_vit("server"))[0])
     images, labels = cifar10_test(args.data, limit=args.limit)
 
-    rows = sweep(client, server, images, labels, seed=args.seed)
+    rows = sweep(client, server, images, labels, seed=args.seed)  # CLS attention (and random)
+    attended = [sel for sel in DEFAULT_SELECTIONS if sel[0] != "random"]  # random ignores the scores
+    rows += sweep(client, server, images, labels, selections=attended, score="rollout", seed=args.seed)[2:]
     front = pareto_front(rows)
     client_row, server_row = rows[0], rows[1]
     print(f"client alone {client_row['accuracy']:.2f} %, server alone {server_row['accuracy']:.2f} % "
           f"({server_row['bits_per_image']:.0f} bits per full image)")
     print("\nPareto front, ideal link")
-    print("| policy | parameter | gate | offloaded | patches | accuracy % | x full-image bits | seed cost |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| policy | parameter | score | gate | offloaded | patches | accuracy % | x full-image bits | seed cost |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in front:
         p = POLICY_PARAM[r["policy"]]
-        print(f"| {r['policy']} | {p}={r[p]:g} | {r['gate']} | {r['offload_rate']:.2f} | {r['patch_fraction']:.2f} | "
+        print(f"| {r['policy']} | {p}={r[p]:g} | {r['score']} | {r['gate']} | {r['offload_rate']:.2f} | {r['patch_fraction']:.2f} | "
               f"{r['accuracy']:.2f} | {r['relative_bits']:.3f} | {r['seed_cost']:.3f} |")
     chosen = {}
     for points in (1.0, 2.0):
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
         if best is not None:
             chosen[f"within {points:g} point(s) of the server"] = best
     for label, r in chosen.items():
-        print(f"\ncheapest {label}: {r['policy']} {POLICY_PARAM[r['policy']]}={r[POLICY_PARAM[r['policy']]]:g}, {r['gate']} "
+        print(f"\ncheapest {label}: {r['policy']} {POLICY_PARAM[r['policy']]}={r[POLICY_PARAM[r['policy']]]:g} ({r['score']}), {r['gate']} "
               f"eta={r['eta']:.4g}: accuracy {r['accuracy']:.2f} %, cost {r['relative_bits']:.3f} of full offloading "
               f"({100 * (1 - r['relative_bits']):.1f} % lower)")
     plot_pareto(rows, Path(args.plot))
@@ -103,10 +106,11 @@ def main(argv=None) -> int:
         p = POLICY_PARAM[r["policy"]]
         for snr in SNRS:
             for link in (RequestLink("digital", "awgn", snr), AnalogPatchLink(analog_model, "awgn", snr)):
-                out = run(client, server, images, labels, r["policy"], {p: r[p]}, r["gate"], r["eta"], link=link,
-                          generator=make_generator(args.seed))
+                out = run(client, server, images, labels, r["policy"], {p: r[p]}, r["gate"], r["eta"], r["score"],
+                          link=link, generator=make_generator(args.seed))
                 out.pop("predictions")
-                channel_rows.append({"operating_point": label, "policy": r["policy"], p: r[p], "gate": r["gate"],
+                channel_rows.append({"operating_point": label, "policy": r["policy"], p: r[p], "score": r["score"],
+                                     "gate": r["gate"],
                                      "eta": r["eta"], "link": link.link, "snr_db": snr, **out})
                 print(f"{label:34s} {link.link:7s} {snr:4g} dB: accuracy {out['accuracy']:.2f} %, "
                       f"{out['channel_uses_per_image']:.0f} channel uses/image "

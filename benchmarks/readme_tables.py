@@ -110,7 +110,8 @@ def lamsc(data: dict) -> str:
 def attention_ci(data: dict) -> str:
     def point(r: dict) -> str:
         p = POLICY_PARAM[r["policy"]]
-        return f"{r['policy']} {p}={r[p]:g}, {r['gate']} η={r['eta']:.3g}"
+        score = "" if r["policy"] == "random" else f" ({r.get('score', 'cls')})"
+        return f"{r['policy']} {p}={r[p]:g}{score}, {r['gate']} η={r['eta']:.3g}"
 
     client, server = data["references"]
     out = [f"\n**Ideal link** — CIFAR-10 test set ({data['config']['images']} images); cost = request bits "

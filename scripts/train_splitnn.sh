@@ -8,3 +8,9 @@ for v in semanticnn-c8b3 semanticnn-c8b3-snr analog-c24 deepcod-c8b3 adjscc-c24 
     --cache runs/cifar_train.npz --export "src/semcom/checkpoints/splitnn/$v.pt"
   cp "runs/splitnn/$v/train.jsonl" "src/semcom/checkpoints/splitnn/$v.train.jsonl"
 done
+# link-adaptive codecs: trained from -6 dB up to an error-free link (20 dB), 6000 task-loss steps
+for v in semanticnn-c8b3-la semanticnn-c12b3-la; do
+  .venv/bin/semcom train splitnn --variant "$v" --out "runs/splitnn/$v" --threads "${THREADS:-1}" --snr-range=-6,20 \
+    --stage2-steps 6000 --cache runs/cifar_train.npz --export "src/semcom/checkpoints/splitnn/$v.pt"
+  cp "runs/splitnn/$v/train.jsonl" "src/semcom/checkpoints/splitnn/$v.train.jsonl"
+done

@@ -6,7 +6,7 @@ import torch
 from semcom.digital.mcs import get_mcs
 from semcom.digital.transport import channel_uses_needed, mcs_for_payload
 from semcom.errors import SemcomError
-from semcom.schemes.splitnn.link import adaptive_accuracy
+from semcom.schemes.splitnn.link import TARGET_SUCCESS, adaptive_accuracy
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import Variant, get_variant
 from semcom.splitting import CifarResNet, SplitModel
@@ -28,7 +28,7 @@ def data():
 def test_coded_blocks_arrive_exact_and_cost_the_mcs_channel_uses(model, data):
     images, labels = data
     r = adaptive_accuracy(model, images, labels, 10.0, "awgn", 20.0, decode=True)
-    mcs = mcs_for_payload(model.bits, 10.0, "awgn")
+    mcs = mcs_for_payload(model.bits, 10.0, "awgn", TARGET_SUCCESS)
     assert r.mcs == mcs.name and r.delivered == 1.0
     assert r.channel_uses == channel_uses_needed(mcs, model.bits)
     x, clean = images.float() / 255, torch.full((12,), 20.0)

@@ -66,6 +66,8 @@ VARIANTS = {v.name: v for v in (
             "SemanticNN with link adaptation: the same 1536 bits/image as one LDPC + QAM transport block at the "
             "cheapest reliable MCS (exact at the server), uncoded QPSK when no MCS is reliable; SNR-adaptive codec "
             "trained from -6 dB up to clean (20 dB)", link="adaptive"),
+    Variant("semanticnn-c12b3-la", {"channels": 12, "bits": 3, "encoder_snr": True}, "kd",
+            "semanticnn-c8b3-la with 12 maps: 2304 bits/image (114x fewer than the features)", link="adaptive"),
     Variant("analog-c24", {"channels": 24, "bits": 0}, "ce",
             "SemanticNN's analog variant: 24 unquantised maps over the complex channel, 768 uses"),
     Variant("adjscc-c24", {"channels": 24, "bits": 0, "encoder_snr": True}, "none",
