@@ -5,7 +5,7 @@
 There are no ImageNet labels here, so the measure is top-1 agreement with the uncompressed model (head and
 tail on one machine, no channel) on (a) the 24 Kodak images (never trained on; centre square, resized to
 224 px) and (b) 200 scaled 224 px crops of the 4 held-out training photos, at SNR {-6, -3, 0, 3, 7} dB over
-AWGN and fast Rayleigh. Also bits per image, compression vs the float32 split features, channel uses, and
+AWGN and fast Rayleigh (link-adaptive codec: LDPC + QAM at the cheapest reliable MCS, uncoded below it). Also bits per image, compression vs the float32 split features, channel uses, and
 the device-side latency (head + encoder + quantiser + packing, 1 thread).
 """
 
@@ -25,8 +25,9 @@ from semcom.data import load_folder
 from semcom.data.crops import scaled_crops, split_train_val
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.schemes.splitnn.checkpoint import load_semanticnn, shipped_checkpoint
-from semcom.schemes.splitnn.evaluate import device_latency, row, semanticnn_accuracy
+from semcom.schemes.splitnn.evaluate import device_latency, row, variant_row
 from semcom.schemes.splitnn.train import pseudo_labels
+from semcom.schemes.splitnn.variants import Variant
 from semcom.seeding import make_generator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def kodak_224(folder: Path) -> torch.Tensor:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=str(shipped_checkpoint("effnet-block2-c8b3")))
+    parser.add_argument("--checkpoint", default=str(shipped_checkpoint("effnet-block2-c8b3-la")))
     parser.add_argument("--crops", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "photos_splitnn_effnet.json"))
@@ -65,13 +66,12 @@ def main(argv=None) -> int:
             labels = pseudo_labels(model.split, images)
             rows.append(row("uncompressed", channel, None, 100.0, None, None, model.split, set=name, images=len(images)))
             for snr in SNRS:
-                agree = semanticnn_accuracy(model, images, labels, snr, args.seed)
-                rows.append(row(meta["variant"]["name"], channel, snr, agree, model.bits, model.channel_uses, model.split,
-                                set=name, images=len(images)))
-                print(f"{channel:8s} {name:22s} {snr:5g} dB: top-1 agreement {agree:.1f} %", file=sys.stderr)
+                r = variant_row(model, Variant(**meta["variant"]), images, labels, channel, snr, args.seed)
+                rows.append({**r, "set": name, "images": len(images)})
+                print(f"{channel:8s} {name:22s} {snr:5g} dB: top-1 agreement {r['accuracy']:.1f} %, "
+                      f"{r['channel_uses']:.0f} channel uses", file=sys.stderr)
     latency = {**device_latency(model, repeats=50), "train_steps": meta.get("step"), "train_cpu_hours": meta.get("cpu_hours")}
-    print(f"bits/image {model.bits}, x{rows[1]['compression_vs_features']:.0f} vs float32 features, "
-          f"{model.channel_uses} channel uses; device {latency['device_ms']:.1f} ms, {latency['device_params']} parameters")
+    print(f"bits/image {model.bits}, x{rows[1]['compression_vs_features']:.0f} vs float32 features; device {latency['device_ms']:.1f} ms, {latency['device_params']} parameters")
     config = {"command": "python benchmarks/photos_splitnn_effnet.py " + " ".join(argv or sys.argv[1:]),
               "checkpoint": args.checkpoint, "snr_db": SNRS, "channels": CHANNELS, "seed": args.seed,
               "torch": torch.__version__, "machine": platform.machine(), "seconds": time.time() - started}

@@ -14,3 +14,9 @@ for v in semanticnn-c8b3-la semanticnn-c12b3-la; do
     --stage2-steps 6000 --cache runs/cifar_train.npz --export "src/semcom/checkpoints/splitnn/$v.pt"
   cp "runs/splitnn/$v/train.jsonl" "src/semcom/checkpoints/splitnn/$v.train.jsonl"
 done
+# EfficientNet-Lite0 (ImageNet) split after block2, on 1200 scaled crops of photos-train labelled by the
+# uncompressed model (no ImageNet labels here); 300 held-out crops for validation
+v=effnet-block2-c8b3-la
+.venv/bin/semcom train splitnn --variant "$v" --out "runs/splitnn/$v" --threads "${THREADS:-1}" --snr-range=-6,20 \
+  --batch 16 --stage2-steps 1200 --eval-every 300 --val-count 300 --export "src/semcom/checkpoints/splitnn/$v.pt"
+cp "runs/splitnn/$v/train.jsonl" "src/semcom/checkpoints/splitnn/$v.train.jsonl"

@@ -64,13 +64,13 @@ def test_efficientnet_variant_trains_on_photo_crops_against_its_own_predictions(
     for i in range(6):  # the last 4 by name are held out for validation
         low = torch.rand(1, 3, 8, 10, generator=g)
         save_image(torch.nn.functional.interpolate(low, size=(240, 300), mode="bilinear")[0], photos / f"p{i}.png")
-    cfg = SplitTrainConfig(out=str(tmp_path / "run"), variant="effnet-block2-c8b3", data=str(photos), limit=6,
+    cfg = SplitTrainConfig(out=str(tmp_path / "run"), variant="effnet-block2-c8b3-la", data=str(photos), limit=6, snr_range=(-6.0, 20.0),
                            val_count=4, stage1_steps=1, stage2_steps=1, batch=2, warmup=1, eval_every=2, log_every=1,
                            ckpt_every=2)
     last = train_splitnn(cfg, log=lambda m: None)
     ckpt = read_checkpoint(last)
     assert ckpt["split"] == {"model": "efficientnet-lite0", "split_at": "block2", "feature_shape": [24, 56, 56]}
     model, _ = load_semanticnn(last)  # rebuilds the EfficientNet split from the checkpoint's own metadata
-    assert model.bits == 8 * 14 * 14 * 3 and model.split.split_at == "block2"
+    assert model.bits == 8 * 28 * 28 * 3 and model.split.split_at == "block2"
     log = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
     assert "acc_snr0" in log[-1]
