@@ -23,3 +23,13 @@ def test_scaled_crops_shape_dtype_reproducibility_and_scale(tmp_path):
     assert whole.shape == (1, 3, 64, 64)
     with pytest.raises(SemcomError, match="at least one photo"):
         scaled_crops([], 3, 64)
+
+
+def test_scaled_crops_of_in_memory_uint8_images_upsamples_small_ones():
+    small = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    small[1] = 200  # a flat image stays flat (and at its value) after resizing
+    out = scaled_crops(small, 6, 32, torch.Generator().manual_seed(0), scale=(1.0, 1.0))
+    assert out.shape == (6, 3, 32, 32) and out.dtype == torch.uint8
+    assert set(out.flatten(1).unique(dim=0).flatten().tolist()) <= {0, 200}
+    with pytest.raises(SemcomError, match="at least one photo"):
+        scaled_crops(small[:0], 3, 32)

@@ -74,3 +74,40 @@ def test_efficientnet_variant_trains_on_photo_crops_against_its_own_predictions(
     assert model.bits == 8 * 28 * 28 * 3 and model.split.split_at == "block2"
     log = [json.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_text().splitlines()]
     assert "acc_snr0" in log[-1]
+
+
+def test_stage2_adds_the_variants_weighted_feature_term_to_distillation_at_its_temperature(tmp_path):
+    from types import SimpleNamespace
+
+    from semcom.schemes.splitnn import losses
+    from semcom.schemes.splitnn.train import stage_loss
+    from semcom.schemes.splitnn.variants import get_variant
+
+    variant = get_variant("effnet-block2-c8b3-la")
+    assert variant.kd_temperature == 1.0 and variant.feature_weight == 1.0
+    g = torch.Generator().manual_seed(0)
+    tail = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 3 * 3, 5))
+    model = SimpleNamespace(split=SimpleNamespace(tail=tail), codec=SimpleNamespace(feature_std=torch.tensor([1.0, 2.0])))
+    feats = torch.randn(4, 2, 3, 3, generator=g)
+    out = {"features": feats, "features_hat": feats + 0.3 * torch.randn(4, 2, 3, 3, generator=g),
+           "logits": torch.randn(4, 5, generator=g), "quantizer_loss": torch.tensor(0.25)}
+    cfg = SplitTrainConfig(out=str(tmp_path), variant=variant.name, snr_range=(-6.0, 20.0))
+    with torch.no_grad():
+        teacher = tail(feats)
+    expected = (losses.distillation(out, teacher, 1.0) + losses.feature_mse(out, model.codec.feature_std) + 0.25)
+    assert torch.allclose(stage_loss(model, cfg, 2, out, torch.zeros(4, dtype=torch.long)), expected)
+    assert not torch.allclose(losses.distillation(out, teacher, 1.0), losses.distillation(out, teacher, 4.0))
+    # stage 1 is feature MSE alone (plus the quantiser's fit), whatever the variant
+    assert torch.allclose(stage_loss(model, cfg, 1, out, None), losses.feature_mse(out, model.codec.feature_std) + 0.25)
+
+
+def test_variant_rejects_unknown_stage2_loss_and_bad_weights():
+    import pytest
+
+    from semcom.errors import SemcomError
+    from semcom.schemes.splitnn.variants import Variant
+
+    with pytest.raises(SemcomError, match="unknown stage-2 loss"):
+        Variant("x", {"channels": 8, "bits": 3}, "mse")
+    with pytest.raises(SemcomError, match="kd_temperature"):
+        Variant("x", {"channels": 8, "bits": 3}, "kd", kd_temperature=0.0)

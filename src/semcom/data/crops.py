@@ -69,16 +69,20 @@ def split_train_val(folder: str | Path, val_count: int) -> tuple[list[Path], lis
     return (paths[: len(paths) - val_count], paths[len(paths) - val_count :]) if val_count else (paths, [])
 
 
-def scaled_crops(paths: list[Path], count: int, size: int, generator: torch.Generator | None = None,
+def scaled_crops(paths: list[Path] | torch.Tensor, count: int, size: int, generator: torch.Generator | None = None,
                  scale: tuple[float, float] = (1.0, 1.4)) -> torch.Tensor:
-    """``count`` crops uint8 [count, 3, size, size] of the photos at ``paths``: a random photo, resized so its
-    shorter side is ``size`` x U(``scale``) (so a crop shows most of the photo, as classifiers expect),
-    a random ``size`` x ``size`` window, a random horizontal flip."""
+    """``count`` crops uint8 [count, 3, size, size] of the photos at ``paths`` (or of the uint8 images
+    [N, 3, H, W] given instead): a random photo, resized so its shorter side is ``size`` x U(``scale``) (so a
+    crop shows most of the photo, as classifiers expect; small images are upsampled), a random
+    ``size`` x ``size`` window, a random horizontal flip."""
     import torch.nn.functional as F
 
-    if not paths or count < 1:
+    if len(paths) == 0 or count < 1:
         raise SemcomError(f"need at least one photo and one crop, got {len(paths)} photos and count={count}")
-    photos = [load_image(p) for p in paths]
+    if isinstance(paths, torch.Tensor):
+        photos = paths.float().div(255) if paths.dtype == torch.uint8 else paths
+    else:
+        photos = [load_image(p) for p in paths]
     out = torch.empty(count, 3, size, size, dtype=torch.uint8)
     for i in range(count):
         im = photos[int(torch.randint(len(photos), (1,), generator=generator))]

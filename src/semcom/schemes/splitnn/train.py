@@ -87,7 +87,8 @@ def stage_of(cfg: SplitTrainConfig, step: int) -> tuple[int, float]:
 
 
 def stage_loss(model: SemanticNN, cfg: SplitTrainConfig, stage: int, out: dict, labels: torch.Tensor) -> torch.Tensor:
-    kind = "none" if stage == 1 else get_variant(cfg.variant).stage2
+    variant = get_variant(cfg.variant)
+    kind = "none" if stage == 1 else variant.stage2
     if kind == "none":
         loss = losses.feature_mse(out, model.codec.feature_std)
     elif kind == "ce":
@@ -95,7 +96,9 @@ def stage_loss(model: SemanticNN, cfg: SplitTrainConfig, stage: int, out: dict, 
     else:
         with torch.no_grad():
             teacher = model.split.tail(out["features"])
-        loss = losses.distillation(out, teacher)
+        loss = losses.distillation(out, teacher, variant.kd_temperature)
+    if kind != "none" and variant.feature_weight > 0:
+        loss = loss + variant.feature_weight * losses.feature_mse(out, model.codec.feature_std)
     loss = loss + out["quantizer_loss"]  # levels follow the symbols (1-D k-means), symbols stay near their levels
     if stage == 2 and cfg.xai_weight > 0:
         loss = loss + cfg.xai_weight * losses.attribution_alignment(model.split.tail, out, labels, cfg.xai_steps)
@@ -115,7 +118,11 @@ def validate(model: SemanticNN, x: torch.Tensor, y: torch.Tensor, snrs=(-6.0, 0.
     return result
 
 
-PHOTO_CROPS = 1200  # training crops for a photo classifier (EfficientNet-Lite0) when no --limit is given
+PHOTO_CROPS = 4000  # training crops for a photo classifier (EfficientNet-Lite0) when no --limit is given
+PHOTO_MIX = (("photos-train", 0.5), ("camvid", 0.25), ("cifar10", 0.25))
+"""Where the photo classifier's training crops come from (shares of ``limit``), all from the shared data folder:
+the training photos (all but the last 4), CamVid training frames (240x180, upsampled a little) and CIFAR-10
+training images (32 px, upsampled: blurry, but 10 ImageNet-like object categories the photos barely show)."""
 
 
 @torch.no_grad()
@@ -124,24 +131,41 @@ def pseudo_labels(split, images: torch.Tensor, batch: int = 50) -> torch.Tensor:
     return torch.cat([split(images[i:i + batch].float() / 255).argmax(1) for i in range(0, len(images), batch)])
 
 
+def photo_sources(data: str | None) -> dict:
+    """{source name: image paths or uint8 images} for ``PHOTO_MIX``; only ``data`` (a folder of photos) if given."""
+    from semcom.data.crops import split_train_val
+    from semcom.data.images import list_images
+    from semcom.data.sources import shared_data_dir, shared_subdir
+
+    if data:
+        return {"photos-train": split_train_val(data, 4)[0]}
+    cifar_images, _ = cifar10_train(shared_data_dir(), limit=5000)
+    return {"photos-train": split_train_val(shared_subdir("photos-train"), 4)[0],
+            "camvid": list_images(shared_subdir("camvid") / "train" / "images"),
+            "cifar10": cifar_images}
+
+
 def training_set(cfg: SplitTrainConfig, variant: Variant, split) -> tuple[torch.Tensor, torch.Tensor]:
     """(uint8 images, labels); the last ``val_count`` are the validation set.
 
     CIFAR ResNet: the CIFAR-10 training zip with its labels. EfficientNet-Lite0 (ImageNet, no labels here):
-    ``limit`` (default ``PHOTO_CROPS``) scaled 224 px crops of the training photos (``data``, default
-    ../shared/data/photos-train, the last 4 photos by name held out) and then ``val_count`` crops of the held-out
-    photos, labelled by the uncompressed model, so accuracy means top-1 agreement with it.
+    ``limit`` (default ``PHOTO_CROPS``) scaled 224 px crops mixed as in ``PHOTO_MIX`` (or of the photos in
+    ``data`` only), then ``val_count`` crops of the 4 held-out training photos (last by name), all labelled by
+    the uncompressed model, so accuracy means top-1 agreement with it.
     """
     if variant.model == SPLIT_MODEL:
         return cifar10_train(cfg.data, limit=cfg.limit, cache=cfg.cache)
     from semcom.data.crops import scaled_crops, split_train_val
     from semcom.data.sources import shared_subdir
 
-    folder = cfg.data or shared_subdir("photos-train")
-    train_paths, val_paths = split_train_val(folder, 4)
     gen = make_generator(cfg.seed + 7)
     size = split.input_shape[-1]
-    images = torch.cat([scaled_crops(train_paths, cfg.limit or PHOTO_CROPS, size, gen),
+    total = cfg.limit or PHOTO_CROPS
+    sources = photo_sources(cfg.data)
+    shares = {name: share for name, share in PHOTO_MIX if name in sources}
+    counts = {name: max(1, round(total * share / sum(shares.values()))) for name, share in shares.items()}
+    val_paths = split_train_val(cfg.data or shared_subdir("photos-train"), 4)[1]
+    images = torch.cat([*(scaled_crops(sources[name], n, size, gen) for name, n in counts.items()),
                         scaled_crops(val_paths, max(1, cfg.val_count), size, gen)])
     return images, pseudo_labels(split, images)
 

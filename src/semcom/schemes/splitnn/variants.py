@@ -40,10 +40,17 @@ class Variant:
     split_at: str = SPLIT_AT
     link: str = "uncoded"  # see LINKS
     clean_snr_db: float = 20.0  # adaptive link: the SNR the codec is told when the coded block arrives intact
+    kd_temperature: float = 4.0  # stage2 "kd": distillation temperature
+    feature_weight: float = 0.0  # stage 2: weight of the feature-MSE term added to the task loss (a dense target
+    # that keeps a codec trained on few images from fitting their labels alone)
 
     def __post_init__(self):
         if self.link not in LINKS:
             raise SemcomError(f"unknown link {self.link!r}; choose one of {', '.join(LINKS)}")
+        if self.stage2 not in STAGE2_LOSSES:
+            raise SemcomError(f"unknown stage-2 loss {self.stage2!r}; choose one of {', '.join(STAGE2_LOSSES)}")
+        if self.kd_temperature <= 0 or self.feature_weight < 0:
+            raise SemcomError("kd_temperature must be > 0 and feature_weight >= 0")
         if self.link == "adaptive" and not self.codec.get("bits"):
             raise SemcomError("the adaptive link carries bits: it needs a digital codec (bits > 0)")
 
@@ -74,11 +81,12 @@ VARIANTS = {v.name: v for v in (
             "ADJSCC baseline: SNR-adaptive analog JSCC of the features, trained on feature MSE only"),
     Variant("deepcod-c8b3", {"channels": 8, "bits": 3, "decoder": "attention"}, "kd",
             "DeepCOD baseline: self-attention decoder trained by distillation, 1536 bits/image"),
-    Variant("effnet-block2-c8b3-la", {"channels": 8, "bits": 3, "encoder_snr": True}, "ce",
+    Variant("effnet-block2-c8b3-la", {"channels": 8, "bits": 3, "encoder_snr": True}, "kd",
             "SemanticNN on EfficientNet-Lite0 (ImageNet) split after block2 (24x56x56): 8 maps of 28x28 x 3 bits = "
-            "18816 bits/image (128x fewer than the features), link-adaptive, trained on photo crops with the "
-            "uncompressed model's top-1 as label (no ImageNet labels here) from -6 dB up to clean (20 dB)",
-            model="efficientnet-lite0", split_at="block2", link="adaptive"),
+            "18816 bits/image (128x fewer than the features), link-adaptive, trained from -6 dB up to clean (20 dB) "
+            "on photo, CamVid and upsampled CIFAR crops by distillation at T=1 from the uncompressed model (no "
+            "ImageNet labels here) plus feature MSE",
+            model="efficientnet-lite0", split_at="block2", link="adaptive", kd_temperature=1.0, feature_weight=1.0),
 )}
 
 
