@@ -65,6 +65,11 @@ def test_wrong_input_and_feature_shapes_are_rejected(resnet):
         split.tail(torch.rand(2, 16, 32, 32))
     with pytest.raises(SemcomError, match="torch.Tensor"):
         split.tail([1.0])
+    # uint8 pixels would be read as values up to 255 (silently wrong, or an error deep inside torch)
+    with pytest.raises(SemcomError, match=r"head expects input as floating point .*torch.uint8"):
+        split.head(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(SemcomError, match="without NaN"):
+        split.head(torch.full((1, 3, 32, 32), float("nan")))
 
 
 def test_feature_shape_for_other_inputs_leaves_statistics_and_mode_alone():

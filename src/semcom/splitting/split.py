@@ -155,6 +155,10 @@ def _check_shape(x: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
         raise SemcomError(f"{what} as a torch.Tensor, got {type(x).__name__}")
     if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
         raise SemcomError(f"{what} [B, {', '.join(map(str, shape))}], got {list(x.shape)}")
+    if not x.is_floating_point():  # e.g. uint8 pixels: the model wants floats (images in [0, 1])
+        raise SemcomError(f"{what} as floating point (images in [0, 1]), got {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise SemcomError(f"{what} without NaN or inf values")
 
 
 # Hugging Face image classifiers (only when transformers is already imported: a model instance implies it).
