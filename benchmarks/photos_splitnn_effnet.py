@@ -1,6 +1,8 @@
 """Split inference on a real ImageNet classifier (issue #4): EfficientNet-Lite0 split after block2, no labels.
 
-    python benchmarks/photos_splitnn_effnet.py [--checkpoint PATH] [--out benchmarks/results/photos_splitnn_effnet.json]
+    python benchmarks/photos_splitnn_effnet.py [--checkpoint PATH ...] [--out benchmarks/results/photos_splitnn_effnet.json]
+
+Default: every shipped EfficientNet-Lite0 codec (effnet-block2-c8b3-la, effnet-block2-c24b3-la).
 
 There are no ImageNet labels here, so the measure is top-1 agreement with the uncompressed model (head and
 tail on one machine, no channel) on (a) the 24 Kodak images (never trained on; centre square, resized to
@@ -31,6 +33,7 @@ from semcom.schemes.splitnn.variants import Variant
 from semcom.seeding import make_generator
 
 REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ("effnet-block2-c8b3-la", "effnet-block2-c24b3-la")
 SHARED = REPO / ".." / "shared" / "data"
 SNRS = [-6.0, -3.0, 0.0, 3.0, 7.0]
 CHANNELS = ["awgn", "rayleigh"]
@@ -49,7 +52,8 @@ def kodak_224(folder: Path) -> torch.Tensor:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=str(shipped_checkpoint("effnet-block2-c8b3-la")))
+    parser.add_argument("--checkpoint", action="append", default=None,
+                        help="a codec checkpoint (repeatable; default: the shipped EfficientNet-Lite0 codecs)")
     parser.add_argument("--crops", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "photos_splitnn_effnet.json"))
@@ -59,21 +63,30 @@ def main(argv=None) -> int:
     sets = {"kodak": kodak_224(SHARED / "kodak")}
     _, held_out = split_train_val(SHARED / "photos-train", 4)
     sets["held-out photo crops"] = scaled_crops(held_out, args.crops, 224, make_generator(args.seed + 11))
-    rows = []
-    for channel in CHANNELS:
-        model, meta = load_semanticnn(args.checkpoint, medium=channel)
-        for name, images in sets.items():
-            labels = pseudo_labels(model.split, images)
-            rows.append(row("uncompressed", channel, None, 100.0, None, None, model.split, set=name, images=len(images)))
-            for snr in SNRS:
-                r = variant_row(model, Variant(**meta["variant"]), images, labels, channel, snr, args.seed)
-                rows.append({**r, "set": name, "images": len(images)})
-                print(f"{channel:8s} {name:22s} {snr:5g} dB: top-1 agreement {r['accuracy']:.1f} %, "
-                      f"{r['channel_uses']:.0f} channel uses", file=sys.stderr)
-    latency = {**device_latency(model, repeats=50), "train_steps": meta.get("step"), "train_cpu_hours": meta.get("cpu_hours")}
-    print(f"bits/image {model.bits}, x{rows[1]['compression_vs_features']:.0f} vs float32 features; device {latency['device_ms']:.1f} ms, {latency['device_params']} parameters")
+    checkpoints = args.checkpoint or [str(shipped_checkpoint(v)) for v in VARIANTS if Path(shipped_checkpoint(v)).is_file()]
+    if not checkpoints:
+        raise SystemExit("no EfficientNet-Lite0 codec shipped: pass --checkpoint")
+    rows, latency = [], {}
+    for checkpoint in checkpoints:
+        for channel in CHANNELS:
+            model, meta = load_semanticnn(checkpoint, medium=channel)
+            variant = Variant(**meta["variant"])
+            for name, images in sets.items():
+                labels = pseudo_labels(model.split, images)
+                if checkpoint == checkpoints[0]:
+                    rows.append(row("uncompressed", channel, None, 100.0, None, None, model.split, set=name,
+                                    images=len(images)))
+                for snr in SNRS:
+                    r = variant_row(model, variant, images, labels, channel, snr, args.seed)
+                    rows.append({**r, "set": name, "images": len(images)})
+                    print(f"{variant.name} {channel:8s} {name:22s} {snr:5g} dB: top-1 agreement {r['accuracy']:.1f} %, "
+                          f"{r['channel_uses']:.0f} channel uses", file=sys.stderr)
+        latency[variant.name] = {**device_latency(model, repeats=50), "bits": model.bits,
+                                 "train_steps": meta.get("step"), "train_cpu_hours": meta.get("cpu_hours")}
+        print(f"{variant.name}: bits/image {model.bits}, x{rows[-1]['compression_vs_features']:.0f} vs float32 features; "
+              f"device {latency[variant.name]['device_ms']:.1f} ms, {latency[variant.name]['device_params']} parameters")
     config = {"command": "python benchmarks/photos_splitnn_effnet.py " + " ".join(argv or sys.argv[1:]),
-              "checkpoint": args.checkpoint, "snr_db": SNRS, "channels": CHANNELS, "seed": args.seed,
+              "checkpoints": checkpoints, "snr_db": SNRS, "channels": CHANNELS, "seed": args.seed,
               "torch": torch.__version__, "machine": platform.machine(), "seconds": time.time() - started}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"config": config, "rows": rows, "device": latency}, indent=1))

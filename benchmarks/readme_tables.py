@@ -153,9 +153,30 @@ def attention_ci(data: dict) -> str:
     return "\n".join(out)
 
 
+def photos_effnet(data: dict) -> str:
+    """Top-1 agreement with the uncompressed EfficientNet-Lite0, per codec, image set and channel."""
+    snrs = data["config"]["snr_db"]
+    out = ["**EfficientNet-Lite0 split after block2** — top-1 agreement % with the uncompressed model "
+           "(mean channel uses per image in brackets)\n",
+           "| codec | bits/image | × vs features | set | channel | " + " | ".join(f"{s:g} dB" for s in snrs) + " |",
+           "|---|---|---|---|---|" + "---|" * len(snrs)]
+    codecs = [r for r in data["rows"] if r["scheme"] != "uncompressed"]
+    for scheme in dict.fromkeys(r["scheme"] for r in codecs):
+        for name in dict.fromkeys(r["set"] for r in codecs):
+            for channel in data["config"]["channels"]:
+                got = {r["snr_db"]: r for r in codecs if (r["scheme"], r["set"], r["channel"]) == (scheme, name, channel)}
+                first = next(iter(got.values()))
+                cells = [f"{got[s]['accuracy']:.1f} ({got[s]['channel_uses']:.0f})" for s in snrs]
+                out.append(f"| {scheme} | {first['bits']:.0f} | {first['compression_vs_features']:.0f} | {name} "
+                           f"({first['images']}) | {channel} | " + " | ".join(cells) + " |")
+    dev = ", ".join(f"{name} {d['device_ms']:.1f} ms ({d['device_params']} parameters)" for name, d in data["device"].items())
+    out.append(f"\nDevice side per 224 px image (head + encoder + quantiser + packing, 1 thread): {dev}.")
+    return "\n".join(out)
+
+
 def main() -> int:
     for name, render in (("kodak.json", kodak), ("kodak_lamsc.json", lamsc), ("cifar_splitnn.json", splitnn),
-                         ("cifar_attention_ci.json", attention_ci)):
+                         ("photos_splitnn_effnet.json", photos_effnet), ("cifar_attention_ci.json", attention_ci)):
         path = RESULTS / name
         if path.is_file():
             print(f"\n<!-- {name} -->")

@@ -147,7 +147,7 @@ def train_jscc(
 
 @train_app.command("splitnn")
 def train_splitnn_cmd(
-    variant: str = typer.Option("semanticnn-c8b3", help="semanticnn-c8b3 | semanticnn-c8b3-snr | semanticnn-c4b2 | analog-c24 | adjscc-c24 | deepcod-c8b3 | semanticnn-c8b3-la | semanticnn-c12b3-la | effnet-block2-c8b3-la (EfficientNet-Lite0 on photo crops; -la: train with --snr-range=-6,20)"),
+    variant: str = typer.Option("semanticnn-c8b3", help="semanticnn-c8b3 | semanticnn-c8b3-snr | semanticnn-c4b2 | analog-c24 | adjscc-c24 | deepcod-c8b3 | semanticnn-c8b3-la | semanticnn-c12b3-la | effnet-block2-c8b3-la | effnet-block2-c24b3-la (EfficientNet-Lite0 on photo crops; -la: train with --snr-range=-6,20)"),
     out: Path = typer.Option(Path("runs/splitnn"), help="Run folder: last.pt, train.jsonl, config.json. Resumes if last.pt exists."),
     data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_train_jpg.zip (default: the shared data folder)."),
     weights: Optional[Path] = typer.Option(None, help="ResNet-20 weights (default: the shared data folder)."),
