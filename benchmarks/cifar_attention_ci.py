@@ -29,6 +29,7 @@ import torch
 
 from semcom.data.cifar import cifar10_test
 from semcom.experiments.evaluate import fast_cpu_math
+from semcom.experiments.results import portable_path
 from semcom.schemes.attention_ci import OwnViTAdapter
 from semcom.schemes.attention_ci.collab import RequestLink, run
 from semcom.schemes.attention_ci.policies import POLICY_PARAM
@@ -121,7 +122,8 @@ def main(argv=None) -> int:
     print(f"\nlatency per image (1 thread): client {timing['client_ms']:.2f} ms, server {timing['server_ms']:.2f} ms")
     config = {"command": "python benchmarks/cifar_attention_ci.py " + " ".join(argv or sys.argv[1:]),
               "images": len(images), "snr_db": SNRS, "seed": args.seed, "threads": args.threads,
-              "client": args.client or str(shipped_vit("client")), "server": args.server or str(shipped_vit("server")),
+              "client": portable_path(args.client or shipped_vit("client"), REPO),
+              "server": portable_path(args.server or shipped_vit("server"), REPO),
               "torch": torch.__version__, "machine": platform.machine(), "wall_seconds": time.time() - started}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"config": config, "references": rows[:2], "front": front,

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from semcom.data import load_folder
 from semcom.data.crops import scaled_crops, split_train_val
 from semcom.experiments.evaluate import fast_cpu_math
+from semcom.experiments.results import portable_path
 from semcom.schemes.splitnn.checkpoint import load_semanticnn, shipped_checkpoint
 from semcom.schemes.splitnn.evaluate import device_latency, row, variant_row
 from semcom.schemes.splitnn.train import pseudo_labels
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
         print(f"{variant.name}: bits/image {model.bits}, x{rows[-1]['compression_vs_features']:.0f} vs float32 features; "
               f"device {latency[variant.name]['device_ms']:.1f} ms, {latency[variant.name]['device_params']} parameters")
     config = {"command": "python benchmarks/photos_splitnn_effnet.py " + " ".join(argv or sys.argv[1:]),
-              "checkpoints": checkpoints, "snr_db": SNRS, "channels": CHANNELS, "seed": args.seed,
+              "checkpoints": [portable_path(c, REPO) for c in checkpoints], "snr_db": SNRS, "channels": CHANNELS, "seed": args.seed,
               "torch": torch.__version__, "machine": platform.machine(), "seconds": time.time() - started}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"config": config, "rows": rows, "device": latency}, indent=1))

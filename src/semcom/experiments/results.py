@@ -40,6 +40,15 @@ def atomic_folder(out: str | Path):
         tmp.rename(out)
 
 
+def portable_path(path: str | Path, root: str | Path) -> str:
+    """``path`` relative to ``root`` when it lies inside it, else unchanged: results saved beside a repository must not
+    name the folders of the machine that produced them."""
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
+
+
 def plain_rows(rows: list[dict]) -> list[dict]:
     """Rows without tensors (for JSON/CSV)."""
     return [{k: v for k, v in r.items() if not isinstance(v, torch.Tensor)} for r in rows]

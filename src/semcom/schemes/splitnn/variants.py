@@ -88,7 +88,7 @@ VARIANTS = {v.name: v for v in (
             "ImageNet labels here) plus feature MSE",
             model="efficientnet-lite0", split_at="block2", link="adaptive", kd_temperature=1.0, feature_weight=1.0),
     Variant("effnet-block2-c24b3-la", {"channels": 24, "bits": 3, "encoder_snr": True}, "kd",
-            "effnet-block2-c8b3-la with 24 maps: 56448 bits/image (32x fewer than the features, 21x fewer than the "
+            "effnet-block2-c8b3-la with 24 maps: 56448 bits/image (43x fewer than the features, 21x fewer than the "
             "raw 224 px image)",
             model="efficientnet-lite0", split_at="block2", link="adaptive", kd_temperature=1.0, feature_weight=1.0),
 )}
