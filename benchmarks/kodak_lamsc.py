@@ -5,12 +5,17 @@
 Grid (issue #3): the 24 Kodak images (never trained on), AWGN at SNR {1, 4, 7, 10, 13} dB, the shipped JSCC
 at CBR 1/16 before masking. Schemes:
 
-- ``lamsc``: SLIC knowledge base, 5 largest segments, the shipped ASI scorer, the shipped ASC mask;
-- ``lamsc-no-asi``: all 5 segments sent (no scorer), with ASC;
-- ``lamsc-no-asc``: ASI selection, the whole latent sent (no mask);
+- ``lamsc``: SLIC knowledge base, 5 largest segments, the shipped ASI scorer, the shipped ASC mask and the shipped
+  receiver (the JSCC decoder fine-tuned on masked latents);
+- ``lamsc-plain-decoder``: the same, decoded by the shipped JSCC's own decoder;
+- ``lamsc-no-asi``: all 5 segments sent (no scorer), with ASC and the receiver;
+- ``lamsc-no-asc``: ASI selection, the whole latent sent (no mask) and decoded by the plain decoder;
 - ``jscc-c{n}``: the same JSCC sending the whole image with n latent maps (CBR n/1536), quality measured on
   each LAM-SC variant's region of that image; this curve gives the channel uses whole-image JSCC needs for
   the region quality LAM-SC reaches (log-linear interpolation in channel uses);
+- ``jscc-c96-tuned``: the control for the receiver: whole-image JSCC at CBR 1/16 decoded by the plain decoder
+  fine-tuned with the receiver's budget on whole crops (``lamsc/control.pt``); if it gained as much as the
+  receiver, the receiver's gain would be extra training, not LAM-SC;
 - ``digital-webp``: WebP + 5G LDPC + QAM at the best MCS for the whole image at CBR 1/16; and
   ``digital-webp-semantic``: the same chain sending LAM-SC's semantic image within LAM-SC's channel uses
   (a separation-based LAM-SC). Every codeword is really decoded.
@@ -36,16 +41,20 @@ from semcom.data import load_folder
 from semcom.digital import DigitalChain
 from semcom.experiments.evaluate import fast_cpu_math, noise_seed
 from semcom.experiments.jscc_link import JSCCTransmitter
+from semcom.metrics import psnr_db
+from semcom.experiments.checkpoint import shipped_file
 from semcom.schemes.lamsc.evaluate import build_lamsc
 from semcom.schemes.lamsc.scheme import region_metrics
 from semcom.schemes.lamsc.segmenter import SlicSegmenter
+from semcom.schemes.lamsc.train import load_receiver
 from semcom.seeding import make_generator
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [1.0, 4.0, 7.0, 10.0, 13.0]
 CBR = 1 / 16
 JSCC_MAPS = [12, 24, 48, 96, 144, 192]
-VARIANTS = {"lamsc": ("shipped", "shipped"), "lamsc-no-asi": ("none", "shipped"), "lamsc-no-asc": ("shipped", "none")}
+VARIANTS = {"lamsc": ("shipped", "shipped", "shipped"), "lamsc-plain-decoder": ("shipped", "shipped", "none"),
+            "lamsc-no-asi": ("none", "shipped", "shipped"), "lamsc-no-asc": ("shipped", "none", "none")}  # scorer, asc, receiver
 
 
 def needed_uses(curve: list[tuple[float, float]], target: float) -> tuple[float, str]:
@@ -72,8 +81,11 @@ def main(argv=None) -> int:
     fast_cpu_math(args.threads)
     started = time.time()
     images = [(n, x.float() / 255 if x.dtype == torch.uint8 else x.float()) for n, x in load_folder(args.data, args.limit)]
-    schemes = {name: build_lamsc("awgn", CBR, scorer, asc) for name, (scorer, asc) in VARIANTS.items()}
+    schemes = {name: build_lamsc("awgn", CBR, scorer, asc, receiver=receiver)
+               for name, (scorer, asc, receiver) in VARIANTS.items()}
     jscc = JSCCTransmitter.from_checkpoint(build_channel("awgn"))
+    control = shipped_file("lamsc/control.pt", "LAM-SC receiver control", "run the control phase of scripts/train_lamsc.sh")
+    tuned = JSCCTransmitter(load_receiver(control, jscc.model)[0], build_channel("awgn"))
     digital = DigitalChain(codec="webp", channel="awgn", decode=True)
     segmenter = SlicSegmenter()
     rows, stage_seconds = [], {name: [] for name in VARIANTS}
@@ -92,15 +104,15 @@ def main(argv=None) -> int:
                              "channel_uses": result.channel_uses, "side_uses": result.side_uses,
                              "sent_segments": int(result.selected.sum()), "segments": len(result.segments),
                              "fallback": result.fallback or "", **result.metrics(x)})
-        for maps in JSCC_MAPS:
+        for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc) for m in JSCC_MAPS), (96, "jscc-c96-tuned", tuned)]:
             cbr = maps / 1536
             for snr in SNRS:
                 t0 = time.perf_counter()
-                tx = jscc.transmit(x, snr, cbr, make_generator(noise_seed(args.seed, index, snr, cbr)))
+                tx = transmitter.transmit(x, snr, cbr, make_generator(noise_seed(args.seed, index, snr, cbr)))
                 seconds = time.perf_counter() - t0
                 for variant, region in regions.items():
-                    rows.append({"scheme": f"jscc-c{maps}", "region_of": variant, "image": name, "snr_db": snr,
-                                 "channel_uses": tx.channel_uses, "seconds": seconds,
+                    rows.append({"scheme": scheme, "region_of": variant, "image": name, "snr_db": snr,
+                                 "channel_uses": tx.channel_uses, "seconds": seconds, "psnr_db": psnr_db(x, tx.x_hat).item(),
                                  **region_metrics(x, tx.x_hat, region)})
         for snr in SNRS:
             tx = digital.transmit(x, snr, CBR, make_generator(noise_seed(args.seed, index, snr, CBR)))
@@ -142,7 +154,7 @@ def main(argv=None) -> int:
               f"{m['region_ms_ssim']:.4f} | {s['relation'] if s['relation'] != '=' else ''}{s['jscc_uses_for_equal_region_psnr']:.0f} "
               f"| {100 * s['fewer_uses_than_jscc']:.1f} % |")
     print("\nRegion PSNR dB on LAM-SC's region (channel uses)")
-    names = ["lamsc", *[f"jscc-c{m}" for m in JSCC_MAPS], "digital-webp", "digital-webp-semantic"]
+    names = ["lamsc", *[f"jscc-c{m}" for m in JSCC_MAPS], "jscc-c96-tuned", "digital-webp", "digital-webp-semantic"]
     print("| scheme | " + " | ".join(f"{s:g} dB" for s in SNRS) + " |")
     print("|---" * (len(SNRS) + 1) + "|")
     for n in names:

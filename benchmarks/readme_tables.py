@@ -92,12 +92,14 @@ def lamsc(data: dict) -> str:
         out.append(f"| {s['scheme']} | {s['snr_db']:g} | {s['channel_uses']:.0f} | {s['region_psnr_db']:.2f} | "
                    f"{m['region_ms_ssim']:.4f} | {m['sent_segments']:.2f} | {rel}{s['jscc_uses_for_equal_region_psnr']:.0f} | "
                    f"{100 * s['fewer_uses_than_jscc']:.1f} % |")
-    names = ["lamsc", *[f"jscc-c{m}" for m in data["config"]["jscc_maps"]], "digital-webp", "digital-webp-semantic"]
+    variants = [v for v in ("lamsc", "lamsc-plain-decoder") if v in data["config"]["variants"]]
+    names = [*variants, *[f"jscc-c{m}" for m in data["config"]["jscc_maps"]], "jscc-c96-tuned", "digital-webp",
+             "digital-webp-semantic"]
     out.append("\n**Region PSNR dB on LAM-SC's region** (mean channel uses per image in brackets)\n")
     out.append("| scheme | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
     out.append("|---" * (len(snrs) + 1) + "|")
     for n in names:
-        cells = [get.get((n, "lamsc", snr)) for snr in snrs]
+        cells = [get.get((n, n if n in variants else "lamsc", snr)) for snr in snrs]
         out.append(f"| {n} | " + " | ".join("-" if c is None else f"{c['region_psnr_db']:.2f} ({c['channel_uses']:.0f})"
                                              for c in cells) + " |")
     t = data["seconds_per_image"]["lamsc"]

@@ -179,14 +179,18 @@ def train_splitnn_cmd(
 
 @train_app.command("lamsc")
 def train_lamsc_cmd(
-    part: str = typer.Option(..., help="scorer (ASI, on occlusion-importance targets or --human-scores) | asc (latent mask)"),
+    part: str = typer.Option(..., help="scorer (ASI, on occlusion-importance targets or --human-scores) | asc (latent mask) "
+                                       "| receiver (JSCC decoder fine-tuned on the ASC's masked latents)"),
     out: Path = typer.Option(..., help="Run folder: last.pt, train.jsonl, config.json, pool.pt. Resumes if last.pt exists."),
     data: Optional[Path] = typer.Option(None, help="Training photos (default: ../shared/data/photos-train)."),
     pool_size: int = typer.Option(400, help="Random crops segmented once for training."),
     pool_crop: int = typer.Option(256), val_count: int = typer.Option(4, help="Last N photos by name held out."),
     human_scores: Optional[Path] = typer.Option(None, help="scorer: CSV image,segment,score of human labels."),
     steps: int = typer.Option(600), batch: int = typer.Option(16), lr: float = typer.Option(1e-3),
-    jscc: Optional[Path] = typer.Option(None, help="asc: the frozen JSCC (default: the shipped model)."),
+    jscc: Optional[Path] = typer.Option(None, help="asc, receiver: the frozen JSCC (default: the shipped model)."),
+    asc: Optional[Path] = typer.Option(None, help="receiver: the frozen ASC mask (default: the shipped one)."),
+    whole_images: bool = typer.Option(False, help="receiver: control run on whole crops without a mask (fine-tunes the "
+                                                   "plain JSCC decoder with the same budget)."),
     cbr: str = typer.Option("1/16", help="asc: JSCC rate the mask is trained for."),
     crop: int = typer.Option(128, help="asc: training window (multiple of 16)."),
     snr_range: str = typer.Option("-2,16"), channel: str = typer.Option("awgn"),
@@ -201,10 +205,11 @@ def train_lamsc_cmd(
     cfg = LamSCTrainConfig(out=str(out), part=part, data=str(data) if data else None, pool_size=pool_size,
                            pool_crop=pool_crop, val_count=val_count,
                            human_scores=str(human_scores) if human_scores else None, steps=steps, batch=batch, lr=lr,
-                           jscc=str(jscc) if jscc else None, cbr=parse_number(cbr), crop=crop,
+                           jscc=str(jscc) if jscc else None, asc=str(asc) if asc else None, cbr=parse_number(cbr), crop=crop,
+                           whole_images=whole_images,
                            snr_range=lo_hi, channel=channel, rate_weight=rate_weight, seed=seed,
                            threads=threads)
-    run_training(train_lamsc, cfg, export, half=False)
+    run_training(train_lamsc, cfg, export, half=(part == "receiver"))
 
 
 @train_app.command("vit")
@@ -363,6 +368,8 @@ def eval_lamsc(
     cbr: Optional[str] = typer.Option(None, help="JSCC rate before masking (default: the ASC's, else 1/16)."),
     scorer: str = typer.Option("shipped", help=f"ASI scorer: {LAMSC_PARTS_HELP}."),
     asc: str = typer.Option("shipped", help=f"ASC mask: {LAMSC_PARTS_HELP}."),
+    receiver: str = typer.Option("shipped", help=f"decoder of masked latents (used with ASC): {LAMSC_PARTS_HELP} "
+                                                 "(none: the plain JSCC decoder)."),
     segmenter: str = typer.Option("slic", help="slic (offline) | sam (needs --sam-model)"),
     sam_model: Optional[str] = typer.Option(None, help="Local folder or hub id of a SAM checkpoint."),
     k: int = typer.Option(5), threshold: float = typer.Option(0.7),
@@ -380,7 +387,7 @@ def eval_lamsc(
     snrs = parse_list(snr, "snr")
     check_snr_db(torch.tensor(snrs))
     lamsc = build_lamsc(channel, parse_number(cbr) if cbr else None, scorer, asc, segmenter=segmenter,
-                        sam_model=sam_model, k=k, threshold=threshold)
+                        sam_model=sam_model, k=k, threshold=threshold, receiver=receiver)
     images = load_folder(data, limit)
     with progress_bar() as bar:
         task = bar.add_task("eval lamsc", total=len(images) * len(snrs))
@@ -397,7 +404,8 @@ def eval_lamsc(
     out_console.print(table)
     if out:
         config = {"command": "semcom eval lamsc", "argv": sys.argv[1:], "data": str(data), "snr_db": snrs,
-                  "channel": channel, "cbr": lamsc.cbr, "scorer": scorer, "asc": asc, "segmenter": segmenter,
+                  "channel": channel, "cbr": lamsc.cbr, "scorer": scorer, "asc": asc, "receiver": receiver,
+                  "segmenter": segmenter,
                   "k": k, "threshold": threshold, "limit": limit, "seed": seed}
         with atomic_folder(out) as tmp:
             write_results(tmp, config, rows, summary)
@@ -565,12 +573,13 @@ def transmit(
     checkpoint: Optional[Path] = typer.Option(None),
     scorer: str = typer.Option("shipped", help=f"lamsc: ASI scorer, {LAMSC_PARTS_HELP}."),
     asc: str = typer.Option("shipped", help=f"lamsc: ASC mask, {LAMSC_PARTS_HELP}."),
+    receiver: str = typer.Option("shipped", help=f"lamsc: decoder of masked latents, {LAMSC_PARTS_HELP}."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(..., help="Where to write the received image (PNG)."),
 ):
     """Send one image through a scheme and channel; write what arrived and print its metrics.
 
-    ``--scheme lamsc`` uses the shipped ASI scorer and ASC mask (``--scorer``/``--asc`` to change them); the
+    ``--scheme lamsc`` uses the shipped ASI scorer, ASC mask and receiver (``--scorer``/``--asc``/``--receiver``); the
     output is the received semantic image and the printout lists segments, scores and channel uses."""
     from semcom.data import load_image, save_image
     from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, run_cell
@@ -580,7 +589,7 @@ def transmit(
     if scheme not in (*IMAGE_SCHEMES, "lamsc"):
         raise SemcomError(f"unknown scheme {scheme!r}; choose one of {', '.join((*IMAGE_SCHEMES, 'lamsc'))}")
     if scheme == "lamsc":
-        row, x_hat = transmit_lamsc(image, snr, channel, cbr_value, scorer, asc, seed)
+        row, x_hat = transmit_lamsc(image, snr, channel, cbr_value, scorer, asc, seed, receiver)
     else:
         spec = SchemeSpec(scheme, codec if scheme != "jscc" else None, str(checkpoint) if checkpoint else None)
         transmitter = build_transmitters([spec], channel, [cbr_value])[spec]
@@ -594,13 +603,14 @@ def transmit(
     out_console.print(json.dumps(row, indent=1, default=str))
 
 
-def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float, scorer: str, asc: str, seed: int):
+def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float, scorer: str, asc: str, seed: int,
+                   receiver: str = "shipped"):
     """One image through LAM-SC: (printable row, received semantic image)."""
     from semcom.data import load_image
     from semcom.schemes.lamsc.evaluate import build_lamsc
     from semcom.seeding import make_generator
 
-    lamsc = build_lamsc(channel, cbr, scorer, asc)
+    lamsc = build_lamsc(channel, cbr, scorer, asc, receiver=receiver)
     x = load_image(image)
     result = lamsc.transmit(x, snr, make_generator(seed))
     row = {"scheme": "lamsc", "image": image.stem, "snr_db": snr, "channel": channel, "cbr": lamsc.cbr,

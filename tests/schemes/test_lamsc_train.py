@@ -146,7 +146,7 @@ def test_cli_train_eval_and_transmit_lamsc(photos, tiny_jscc_ckpt, tmp_path, cap
     assert (tmp_path / "asc.pt").is_file()
     out = tmp_path / "eval"
     # eval needs the JSCC the ASC was trained on: build the scheme in-process for the tiny model
-    lamsc = build_lamsc("awgn", None, scorer="none", asc=tmp_path / "asc.pt", jscc=tiny_jscc_ckpt)
+    lamsc = build_lamsc("awgn", None, scorer="none", asc=tmp_path / "asc.pt", jscc=tiny_jscc_ckpt, receiver="none")
     rows = evaluate_lamsc(lamsc, [("p1", blocks(1))], [5.0])
     assert rows[0]["channel_uses"] == rows[0]["data_uses"] + rows[0]["side_uses"] and rows[0]["side_uses"] > 0
     assert main(["eval", "lamsc", "--data", str(photos), "--snr", "5", "--scorer", "none", "--asc", "none",
@@ -201,3 +201,72 @@ def test_asc_decision_target_drops_black_blocks_and_keeps_bright_ones():
     assert record["target_keep"] == 0.5  # keep exactly the bright half
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in asc.parameters())
+
+
+def test_receiver_loss_matches_what_lamsc_send_delivers(photos, tiny_jscc_ckpt, tmp_path):
+    """The training path of the receiver sees what deployment delivers: with the receiver equal to the JSCC, its loss
+    is the MSE over the painted blocks of ``LamSC.send`` (40 dB: the noise is negligible)."""
+    from semcom.channels import build_channel
+    from semcom.experiments.checkpoint import load_jscc
+    from semcom.schemes.lamsc.scheme import LamSC
+    from semcom.schemes.lamsc.train import receiver_loss
+
+    last = train_lamsc(asc_cfg(photos, tmp_path / "asc", tiny_jscc_ckpt, steps=2), log=lambda m: None)
+    asc, _ = load_asc(last)
+    jscc, _ = load_jscc(tiny_jscc_ckpt)
+    pool = build_pool(photos, 4, 64, val_count=1, seed=0, log=lambda m: None)
+    x, region = semantic_batch(pool, 3, 32, torch.Generator().manual_seed(1))
+    snr = torch.full((3,), 40.0)
+    loss, parts = receiver_loss(jscc, jscc, asc, build_channel("awgn"), x, region, snr, 24 / 1536,
+                                torch.Generator().manual_seed(2))
+    lamsc = LamSC(jscc, build_channel("awgn"), 24 / 1536, asc=asc)
+    err, area = 0.0, 0.0
+    for b in range(3):
+        x_hat, *_ = lamsc.send(x[b], region[b], 40.0, torch.Generator().manual_seed(3), asc)
+        painted = (x_hat.abs().sum(0) > 0).float()
+        err += ((x_hat - x[b]).pow(2) * painted).sum().item()
+        area += 3 * painted.sum().item()
+    assert 0 < parts["kept"] <= 1
+    assert loss.item() == pytest.approx(err / area, rel=0.05)
+
+
+def test_receiver_training_changes_only_the_decoder_and_plugs_into_lamsc(photos, tiny_jscc_ckpt, tmp_path):
+    from semcom.experiments.checkpoint import load_jscc
+    from semcom.schemes.lamsc.train import load_receiver
+
+    asc_path = train_lamsc(asc_cfg(photos, tmp_path / "asc", tiny_jscc_ckpt, steps=2), log=lambda m: None)
+    out = tmp_path / "receiver"
+    last = train_lamsc(asc_cfg(photos, out, tiny_jscc_ckpt, part="receiver", asc=str(asc_path), steps=4, lr=1e-2),
+                       log=lambda m: None)
+    ckpt = read_checkpoint(last)
+    assert ckpt["part"] == "receiver" and ckpt["step"] == 4 and ckpt["asc_file"] == "last.pt"
+    jscc, _ = load_jscc(tiny_jscc_ckpt)
+    receiver, _ = load_receiver(last, jscc)
+    assert all(torch.equal(a, b) for a, b in zip(receiver.encoder.parameters(), jscc.encoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(receiver.decoder.parameters(), jscc.decoder.parameters()))
+    records = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert all(r["mse"] > 0 and 0 < r["kept"] <= 1 for r in records)
+    lamsc = build_lamsc("awgn", None, scorer="none", asc=asc_path, jscc=tiny_jscc_ckpt, receiver=last)
+    assert lamsc.receiver is not lamsc.jscc
+    rows = evaluate_lamsc(lamsc, [("p1", blocks(1))], [5.0])
+    assert rows[0]["side_uses"] > 0 and rows[0]["region_psnr_db"] > 0
+    with pytest.raises(SemcomError, match="not a LAM-SC receiver"):
+        load_receiver(asc_path, jscc)
+    other, _ = load_jscc(tiny_jscc_ckpt)
+    other.cfg = type(other.cfg).from_dict({**other.cfg.to_dict(), "latent_channels": 48})
+    with pytest.raises(SemcomError, match="another JSCC architecture"):
+        load_receiver(last, other)
+
+
+def test_whole_image_control_batches_are_unmasked_and_train_without_a_mask(photos, tiny_jscc_ckpt, tmp_path):
+    pool = build_pool(photos, 4, 64, val_count=1, seed=0, log=lambda m: None)
+    x, region = semantic_batch(pool, 3, 32, torch.Generator().manual_seed(1), whole=True)
+    assert region.all() and x.shape == (3, 3, 32, 32) and (x > 0).float().mean() > 0.9  # nothing blacked out
+    last = train_lamsc(asc_cfg(photos, tmp_path / "control", tiny_jscc_ckpt, part="receiver", whole_images=True),
+                       log=lambda m: None)
+    ckpt = read_checkpoint(last)
+    assert ckpt["asc_file"] is None
+    records = [json.loads(line) for line in (tmp_path / "control" / "train.jsonl").read_text().splitlines()]
+    assert all(r["kept"] == 1.0 for r in records)
+    with pytest.raises(SemcomError, match="part='receiver'"):
+        asc_cfg(photos, tmp_path / "x", tiny_jscc_ckpt, whole_images=True)

@@ -33,14 +33,14 @@ def lamsc_section(folder: Path, images: list[tuple[str, torch.Tensor]], seed: in
     """(HTML, rows) for the report, at one SNR over AWGN; images go to ``folder/images``."""
     notes = []
     parts = {}
-    for part in ("scorer", "asc"):
+    for part in ("scorer", "asc", "receiver"):
         try:
             shipped_part(part)
             parts[part] = "shipped"
         except SemcomError as exc:
             parts[part] = "none"
             notes.append(html.escape(str(exc)))
-    lamsc = build_lamsc("awgn", scorer=parts["scorer"], asc=parts["asc"])
+    lamsc = build_lamsc("awgn", scorer=parts["scorer"], asc=parts["asc"], receiver=parts["receiver"])
     (folder / "images").mkdir(exist_ok=True)
     rows, cells = [], []
     for index, (name, x) in enumerate(images):
@@ -66,7 +66,7 @@ def lamsc_section(folder: Path, images: list[tuple[str, torch.Tensor]], seed: in
     intro = (f"<p>LAM-SC at {snr_db:g} dB (AWGN, CBR {lamsc.cbr:.4g} before masking): the knowledge base (SLIC "
              "regions; Segment Anything with <code>--segmenter sam</code>) splits each photo, the 5 largest segments "
              "are scored by ASI (bold: above 0.7, sent), the semantic image goes through the shipped JSCC whose latent "
-             "ASC masks, and the receiver decodes it. Channel uses count the mask's side information.</p>")
+             "ASC masks, and the receiver (a decoder fine-tuned on masked latents) decodes it. Channel uses count the mask's side information.</p>")
     if notes:
         intro += "<p>Parts not shipped, run without them: " + "; ".join(notes) + "</p>"
     table = ("<table class='grid'><tr><th>image</th><th>segments (tinted; strong = sent)</th><th>semantic image sent"

@@ -1,7 +1,9 @@
 """Building LAM-SC from checkpoints and evaluating it on an image folder over an SNR grid.
 
-Shipped checkpoints live in ``semcom/checkpoints/lamsc/``: ``scorer.pt`` (ASI) and ``asc.pt`` (ASC for the
-shipped JSCC at the CBR stored inside it). ``build_lamsc`` takes a path, ``"shipped"`` (the default; an
+Shipped checkpoints live in ``semcom/checkpoints/lamsc/``: ``scorer.pt`` (ASI), ``asc.pt`` (ASC for the
+shipped JSCC at the CBR stored inside it) and ``receiver.pt`` (the JSCC decoder fine-tuned on that ASC's masked
+latents; used only when a mask is); ``control.pt`` is the benchmark's control for the receiver (the plain
+decoder fine-tuned the same way on whole crops), not part of LAM-SC. ``build_lamsc`` takes a path, ``"shipped"`` (the default; an
 error naming the training command when the file is missing) or ``"none"`` (the ablation without that part).
 """
 
@@ -25,7 +27,7 @@ SEGMENTERS = ("slic", "sam")
 
 
 def shipped_part(part: str) -> Path:
-    """Path of the shipped ``scorer`` or ``asc`` checkpoint; SemcomError when it is not there."""
+    """Path of the shipped ``scorer``, ``asc`` or ``receiver`` checkpoint; SemcomError when it is not there."""
     return shipped_file(f"lamsc/{part}.pt", f"LAM-SC {part}",
                         f"train one with 'semcom train lamsc --part {part}' and pass --{part} PATH, or --{part} none")
 
@@ -53,9 +55,11 @@ def build_segmenter(name: str = "slic", sam_model: str | None = None):
 
 def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | Path | None = "shipped",
                 asc: str | Path | None = "shipped", jscc: str | Path | None = None, segmenter: str = "slic",
-                sam_model: str | None = None, k: int = DEFAULT_K, threshold: float = THRESHOLD) -> LamSC:
-    """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC)."""
-    from semcom.schemes.lamsc.train import load_asc, load_scorer
+                sam_model: str | None = None, k: int = DEFAULT_K, threshold: float = THRESHOLD,
+                receiver: str | Path | None = "shipped") -> LamSC:
+    """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC). ``receiver`` is
+    ignored without ASC (the plain JSCC decoder then decodes the whole latent)."""
+    from semcom.schemes.lamsc.train import load_asc, load_receiver, load_scorer
 
     model, _ = load_jscc(jscc or DEFAULT_CHECKPOINT)
     scorer_path, asc_path = resolve(scorer, "scorer"), resolve(asc, "asc")
@@ -67,8 +71,10 @@ def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | P
             raise SemcomError(f"the ASC at {asc_path} was trained for CBR {trained:g}, not {cbr:g}; "
                               "pass --asc none or its CBR")
         cbr = trained if cbr is None else cbr
+    receiver_path = resolve(receiver, "receiver") if asc_model is not None else None
+    receiver_model = load_receiver(receiver_path, model)[0] if receiver_path else None
     return LamSC(model, build_channel(channel), cbr if cbr is not None else 1 / 16,
-                 build_segmenter(segmenter, sam_model), scorer_model, asc_model, k, threshold)
+                 build_segmenter(segmenter, sam_model), scorer_model, asc_model, k, threshold, receiver=receiver_model)
 
 
 def evaluate_lamsc(lamsc: LamSC, images: list[tuple[str, torch.Tensor]], snrs: list[float], seed: int = 0,

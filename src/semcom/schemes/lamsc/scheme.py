@@ -13,6 +13,8 @@
 5. The receiver puts the received values back at the mask's positions and the background latent (what a
    black block encodes to) at the dropped ones, decodes with the JSCC decoder, and paints the dropped
    blocks black (the semantic image's background): the mask is known to the receiver (see ``send``).
+   With a ``receiver`` (a copy of the JSCC whose decoder was fine-tuned on such masked latents, see
+   ``semcom.schemes.lamsc.train.train_receiver``) that decoder replaces the JSCC's for masked latents.
 
 When the segmenter finds nothing usable (``fallback_reason``), the whole image is sent by the plain
 JSCC at the same CBR and the result says so (``fallback``).
@@ -107,8 +109,12 @@ class LamSC:
 
     def __init__(self, jscc: JSCC, channel: ComplexChannel, cbr: float = 1 / 16, segmenter: Segmenter | None = None,
                  scorer: ASIScorer | None = None, asc: ASC | None = None, k: int = DEFAULT_K,
-                 threshold: float = THRESHOLD, block_aligned: bool = True):
+                 threshold: float = THRESHOLD, block_aligned: bool = True, receiver: JSCC | None = None):
         check_k(k)
+        if receiver is not None and (asc is None or receiver.cfg != jscc.cfg):
+            raise SemcomError("a LAM-SC receiver decodes ASC-masked latents of the same JSCC: it needs an ASC mask "
+                              "and a JSCC of the receiver's architecture")
+        self.receiver = receiver.eval() if receiver is not None else jscc.eval()
         self.jscc, self.channel, self.cbr = jscc.eval(), channel, cbr
         self.channels = jscc.channels_for_cbr(cbr)
         self.segmenter = segmenter or SlicSegmenter()
@@ -210,7 +216,8 @@ class LamSC:
         else:
             latent_hat = (scale * self.background(snr_db))[None, :, None, None].expand_as(latent).clone()
         latent_hat[keep] = received[: int(keep.sum())] / gain
-        x_hat = self.jscc.reconstruct(latent_hat, snr_db, self.cbr, size)[0].clamp(0, 1)
+        decoder = self.jscc if asc is None else self.receiver
+        x_hat = decoder.reconstruct(latent_hat, snr_db, self.cbr, size)[0].clamp(0, 1)
         if asc is not None:
             x_hat = x_hat * block_mask(keep, size)[None]
         times["decode"] = time.perf_counter() - t0
@@ -220,9 +227,14 @@ class LamSC:
         """[c]: the JSCC's raw latent at an interior position of an all-black image (cached per SNR)."""
         key = float(snr_db)
         if key not in self._background:
-            black = torch.zeros(1, 3, 8 * FACTOR, 8 * FACTOR)
-            self._background[key] = self.jscc.latent(black, key, self.cbr)[0, :, 4, 4]
+            self._background[key] = background_latent(self.jscc, torch.tensor([key]), self.cbr)[0]
         return self._background[key]
+
+
+def background_latent(jscc: JSCC, snr_db: torch.Tensor, cbr: float) -> torch.Tensor:
+    """[B, c]: the JSCC's raw latent at an interior position of an all-black image, at each SNR of ``snr_db`` [B]."""
+    black = torch.zeros(len(snr_db), 3, 8 * FACTOR, 8 * FACTOR)
+    return jscc.latent(black, snr_db, cbr)[:, :, 4, 4]
 
 
 def block_aligned(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor:

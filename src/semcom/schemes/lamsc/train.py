@@ -1,4 +1,4 @@
-"""Training LAM-SC's two learned parts on photo crops: the ASI scorer and the ASC latent mask.
+"""Training LAM-SC's learned parts on photo crops: the ASI scorer, the ASC latent mask and its receiver.
 
 Both start from a **segment pool**: random square crops of the training photos (random position and
 horizontal flip; the last ``val_count`` photos by name are held out), each segmented once by the
@@ -16,6 +16,10 @@ human scores of a CSV when one is given (then the pool is the whole photos, one 
   receiver blackens the blocks the mask dropped. The objective is ``MSE + rate_weight * rate``; see
   ``asc_loss`` for how the mask learns it. With ``coverage`` the mask also sees the fraction of each latent
   position's 16x16 block covered by the kept segments (the transmitter knows it).
+- ``train_receiver``: the JSCC's encoder and a trained ASC stay frozen (the transmitter is unchanged); a copy
+  of the JSCC decoder is fine-tuned on what the LAM-SC receiver really gets: the kept latent elements through
+  the channel, the background latent at the dropped positions (``receiver_loss``). The loss is the MSE over
+  the blocks the receiver paints (the dropped ones are black anyway).
 
 Each writes ``last.pt`` (with ``step``, CPU-hours and its config), ``train.jsonl`` and ``config.json``
 in its run folder and resumes from ``last.pt``.
@@ -40,12 +44,12 @@ from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc import FACTOR
 from semcom.schemes.lamsc.asc import ASC
-from semcom.schemes.lamsc.scheme import block_aligned, coverage
+from semcom.schemes.lamsc.scheme import background_latent, block_aligned, block_mask, coverage
 from semcom.schemes.lamsc.scorer import DEFAULT_K, ASIScorer, load_human_scores, occlusion_importance, segment_images
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter
 from semcom.seeding import make_generator, seed_everything
 
-PART_NAMES = ("scorer", "asc")
+PART_NAMES = ("scorer", "asc", "receiver")
 
 
 # ---- the segment pool ---------------------------------------------------------------------------------
@@ -158,7 +162,7 @@ def human_pool(folder: str | Path, csv_path: str | Path, k: int = DEFAULT_K, seg
 @dataclass(frozen=True)
 class LamSCTrainConfig:
     out: str
-    part: str = "scorer"  # scorer | asc
+    part: str = "scorer"  # scorer | asc | receiver
     data: str | None = None  # training photos (default: ../shared/data/photos-train)
     pool_size: int = 400
     pool_crop: int = 256
@@ -172,6 +176,8 @@ class LamSCTrainConfig:
     warmup: int = 20
     # ASC
     jscc: str | None = None  # JSCC checkpoint (default: the shipped model)
+    asc: str | None = None  # receiver: the frozen ASC mask (default: the shipped one)
+    whole_images: bool = False  # receiver: the control run, whole crops and no mask (plain JSCC decoder fine-tuning)
     cbr: float = 1 / 16
     crop: int = 128
     snr_range: tuple[float, float] = (-2.0, 16.0)
@@ -191,6 +197,8 @@ class LamSCTrainConfig:
             raise SemcomError("steps, batch and pool_size must be >= 1")
         if self.crop % FACTOR or self.crop > self.pool_crop:
             raise SemcomError(f"crop must be a multiple of {FACTOR} and at most pool_crop={self.pool_crop}")
+        if self.whole_images and self.part != "receiver":
+            raise SemcomError("whole_images is the receiver's control run: use it with part='receiver'")
         if self.rate_weight < 0:
             raise SemcomError(f"rate_weight must be >= 0, got {self.rate_weight}")
         lo, hi = self.snr_range
@@ -342,10 +350,10 @@ def load_asc(path: str | Path) -> tuple[ASC, dict]:
 
 # ---- ASC -----------------------------------------------------------------------------------------------
 def semantic_batch(pool: SegmentPool, batch: int, crop: int, gen: torch.Generator,
-                   aligned: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                   aligned: bool = True, whole: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """([batch, 3, crop, crop], regions bool [batch, crop, crop]): pool crops with a random non-empty subset of
     their segments kept, a random ``crop`` window each; the rest black, per 16x16 block as ``LamSC`` sends it
-    (``aligned``) or per pixel."""
+    (``aligned``) or per pixel. ``whole``: the windows unmasked, regions everywhere (the same random draws)."""
     idx = torch.randint(len(pool), (batch,), generator=gen).tolist()
     size = pool.images.shape[-1]
     out = torch.empty(batch, 3, crop, crop)
@@ -359,7 +367,10 @@ def semantic_batch(pool: SegmentPool, batch: int, crop: int, gen: torch.Generato
         top, left = (int(torch.randint(size - crop + 1, (1,), generator=gen)) for _ in range(2))
         regions[b] = region[top:top + crop, left:left + crop]
         window = pool.image(i)[:, top:top + crop, left:left + crop]
-        out[b] = block_aligned(window, regions[b]) if aligned else window * regions[b][None]
+        if whole:
+            regions[b], out[b] = True, window
+        else:
+            out[b] = block_aligned(window, regions[b]) if aligned else window * regions[b][None]
     return out, regions
 
 
@@ -443,5 +454,92 @@ def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
     return run.last
 
 
+# ---- the receiver ---------------------------------------------------------------------------------------
+def receiver_loss(jscc, receiver, asc: ASC | None, channel, x: torch.Tensor, region: torch.Tensor, snr: torch.Tensor,
+                  cbr: float, generator=None) -> tuple[torch.Tensor, dict]:
+    """MSE of ``receiver`` (a JSCC whose decoder learns) on semantic images ``x`` [B, 3, H, W] with regions (bool
+    [B, H, W]) sent as ``LamSC.send`` sends them with ``asc``: the kept elements of the power-normalised latent at
+    unit power per channel use, the background latent (scaled like the latent) at the dropped positions. The
+    loss is taken over the blocks with a kept element (the receiver paints the others black).
+    Deployment sends the kept values back to back; here the channel sees the whole (masked) latent and only the
+    kept positions' outputs are used: the same noise distribution for AWGN and (per value) fast Rayleigh.
+    The float16 rounding of the two scale factors is left out. ``asc`` None: the whole latent is sent (the control
+    run: plain JSCC decoder fine-tuning)."""
+    c = jscc.channels_for_cbr(cbr)
+    with torch.no_grad():
+        side = jscc.side_info(snr, torch.full((x.shape[0],), c))
+        latent = jscc.encoder(x, side)[:, :c]
+        if asc is None:
+            keep = torch.ones_like(latent, dtype=torch.bool)
+        else:
+            _, keep, _ = asc.apply(latent, coverage(region, latent.shape[2:]) if asc.masknet.side_channels else None)
+        normalised = normalize_power(latent)
+        kept = keep.float()
+        power = 2 * (normalised.pow(2) * kept).flatten(1).sum(1) / kept.flatten(1).sum(1).clamp_min(1)
+        gain = power.clamp_min(1e-12).rsqrt()[:, None, None, None]
+        scale = (normalised.flatten(1).norm(dim=1) / latent.flatten(1).norm(dim=1).clamp_min(1e-12))
+        received = channel(normalised * gain * kept, snr, generator) / gain
+        background = (scale[:, None] * background_latent(jscc, snr, cbr))[:, :, None, None]
+        latent_hat = torch.where(keep, received, background.expand_as(latent))
+        rest = torch.zeros(x.shape[0], jscc.cfg.latent_channels - c, *latent.shape[2:])
+        paint = torch.stack([block_mask(k[None], tuple(x.shape[2:])) for k in keep])[:, None]
+    x_hat = receiver.decoder(torch.cat([latent_hat, rest], dim=1), side)
+    area = paint.sum().clamp_min(1) * x.shape[1]
+    loss = ((x_hat - x).pow(2) * paint).sum() / area
+    return loss, {"mse": loss.item(), "kept": kept.mean().item()}
+
+
+def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
+    """Fine-tune a copy of the JSCC decoder as LAM-SC's receiver (encoder and ASC frozen); returns the last checkpoint."""
+    from semcom.schemes.lamsc.evaluate import resolve
+
+    pool = _start(cfg, log)
+    jscc_path = cfg.jscc or str(DEFAULT_CHECKPOINT)
+    jscc, _ = load_jscc(jscc_path)
+    receiver, _ = load_jscc(jscc_path)
+    for p in jscc.parameters():
+        p.requires_grad_(False)
+    asc_path = None if cfg.whole_images else resolve(cfg.asc, "asc")
+    asc, asc_meta = load_asc(asc_path) if asc_path else (None, {})
+    if abs(asc_meta.get("cbr", cfg.cbr) - cfg.cbr) > 1e-12:
+        raise SemcomError(f"the ASC at {asc_path} was trained for CBR {asc_meta['cbr']:g}, not {cfg.cbr:g}")
+    for p in asc.parameters() if asc is not None else ():
+        p.requires_grad_(False)
+    model_config = {"jscc": jscc.cfg.to_dict(), "cbr": cfg.cbr}
+    run = _Run(cfg, receiver.decoder, model_config, log)
+    channel = build_channel(cfg.channel)
+    lo, hi = cfg.snr_range
+    extra = {"jscc_file": Path(jscc_path).name, "asc_file": Path(asc_path).name if asc_path else None}
+    receiver.decoder.train()
+    while run.step < cfg.steps:
+        lr = run.lr()
+        x, region = semantic_batch(pool, cfg.batch, cfg.crop, run.gen, whole=cfg.whole_images)
+        snr = lo + (hi - lo) * torch.rand(cfg.batch, generator=run.gen)
+        loss, parts = receiver_loss(jscc, receiver, asc, channel, x, region, snr, cfg.cbr, run.gen)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        run.after_step(loss.item(), {"lr": lr, **parts}, progress, extra)
+    return run.last
+
+
+def load_receiver(path: str | Path, jscc) -> tuple[torch.nn.Module, dict]:
+    """A copy of ``jscc`` with the receiver decoder of checkpoint ``path`` (eval mode); returns (model, metadata)."""
+    import copy
+
+    ckpt = read_checkpoint(path)
+    if ckpt.get("part") != "receiver":
+        raise SemcomError(f"{path} is not a LAM-SC receiver checkpoint")
+    if ckpt["model_config"].get("jscc") != jscc.cfg.to_dict():
+        raise SemcomError(f"the receiver at {path} belongs to another JSCC architecture: pass --receiver none "
+                          "(plain JSCC decoder) or a receiver trained for this JSCC")
+    model = copy.deepcopy(jscc)
+    try:
+        model.decoder.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
+    except RuntimeError as exc:
+        raise SemcomError(f"checkpoint {path} does not match the JSCC decoder: {str(exc).splitlines()[0]}") from None
+    return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
+
+
 def train_lamsc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
-    return (train_scorer if cfg.part == "scorer" else train_asc)(cfg, log, progress)
+    return {"scorer": train_scorer, "asc": train_asc, "receiver": train_receiver}[cfg.part](cfg, log, progress)
