@@ -135,6 +135,13 @@ def attention_ci(data: dict) -> str:
     for label, r in data["chosen"].items():
         out.append(f"* {label}: {point(r)} — {r['accuracy']:.2f} % at cost {r['relative_bits']:.3f} "
                    f"({100 * (1 - r['relative_bits']):.1f} % lower than offloading every full image)")
+    if data.get("held_out_eta"):
+        out.append("\nThe same points with η fixed beforehand (the same offload-rate quantile of the client's uncertainty "
+                   "on the 1000 training images the ViTs held out), on the test set:")
+        for label, r in data["held_out_eta"].items():
+            out.append(f"* {label}: η={r['eta']:.3g} — {r['accuracy']:.2f} % (server {data['references'][1]['accuracy']:.2f} %), "
+                       f"{100 * r['offload_rate']:.1f} % offloaded, cost {r['relative_bits']:.3f} "
+                       f"({100 * (1 - r['relative_bits']):.1f} % lower)")
     snrs = data["config"]["snr_db"]
     out.append("\n**Through the channels (AWGN)** — accuracy % / channel uses relative to sending every full image "
                "over the same link (digital: share of requests delivered)\n")

@@ -6,7 +6,8 @@
 #   server: dim 192, depth 6 (2.7 M parameters), random token subsets of >= 8 patches so it answers from what is sent;
 #   then a warm restart of each: the client for 3000 steps from its export; the server for 8000 steps on
 #   (half the time) the 2nd client's most-attended patches (rollout) and (30 % of the time) patches received
-#   over the analog patch JSCC at 0-15 dB; about 3.5 wall-hours on 2 cores in all
+#   over the analog patch JSCC at 0-15 dB; then a second 3000-step warm restart of the client; about 3.9
+#   wall-hours on 2 cores in all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p src/semcom/checkpoints/attention_ci
@@ -30,3 +31,8 @@ cp runs/vit/client-2/train.jsonl src/semcom/checkpoints/attention_ci/vit-client.
   --patch-jscc src/semcom/checkpoints/attention_ci/patch-jscc.pt --cache runs/cifar_train.npz --threads "${THREADS:-2}" \
   --export src/semcom/checkpoints/attention_ci/vit-server.pt
 cp runs/vit/server-3/train.jsonl src/semcom/checkpoints/attention_ci/vit-server.train-3.jsonl
+# a second warm restart of the client (after the server-3 run, which was guided by client-2's attention)
+.venv/bin/semcom train vit --preset client --out runs/vit/client-3 --init-from runs/vit/client-2/last.pt \
+  --steps "${CLIENT_STEPS_3:-3000}" --eval-every 500 --batch 128 --cache runs/cifar_train.npz --threads "${THREADS:-2}" \
+  --export src/semcom/checkpoints/attention_ci/vit-client.pt
+cp runs/vit/client-3/train.jsonl src/semcom/checkpoints/attention_ci/vit-client.train-3.jsonl
