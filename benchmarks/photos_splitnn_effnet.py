@@ -67,18 +67,20 @@ def main(argv=None) -> int:
     checkpoints = args.checkpoint or [str(shipped_checkpoint(v)) for v in VARIANTS if Path(shipped_checkpoint(v)).is_file()]
     if not checkpoints:
         raise SystemExit("no EfficientNet-Lite0 codec shipped: pass --checkpoint")
-    rows, latency = [], {}
+    rows, latency, labels = [], {}, {}  # labels: the uncompressed model's top-1 per (model, set), shared by its codecs
     for checkpoint in checkpoints:
         for channel in CHANNELS:
             model, meta = load_semanticnn(checkpoint, medium=channel)
             variant = Variant(**meta["variant"])
             for name, images in sets.items():
-                labels = pseudo_labels(model.split, images)
+                key = (variant.model, name)
+                if key not in labels:
+                    labels[key] = pseudo_labels(model.split, images)
                 if checkpoint == checkpoints[0]:
                     rows.append(row("uncompressed", channel, None, 100.0, None, None, model.split, set=name,
                                     images=len(images)))
                 for snr in SNRS:
-                    r = variant_row(model, variant, images, labels, channel, snr, args.seed)
+                    r = variant_row(model, variant, images, labels[key], channel, snr, args.seed)
                     rows.append({**r, "set": name, "images": len(images)})
                     print(f"{variant.name} {channel:8s} {name:22s} {snr:5g} dB: top-1 agreement {r['accuracy']:.1f} %, "
                           f"{r['channel_uses']:.0f} channel uses", file=sys.stderr)

@@ -59,17 +59,14 @@ def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | P
                 receiver: str | Path | None = "shipped") -> LamSC:
     """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC). ``receiver`` is
     ignored without ASC (the plain JSCC decoder then decodes the whole latent)."""
-    from semcom.schemes.lamsc.train import load_asc, load_receiver, load_scorer
+    from semcom.schemes.lamsc.train import asc_cbr, load_asc, load_receiver, load_scorer
 
     model, _ = load_jscc(jscc or DEFAULT_CHECKPOINT)
     scorer_path, asc_path = resolve(scorer, "scorer"), resolve(asc, "asc")
     scorer_model = load_scorer(scorer_path)[0] if scorer_path else None
     asc_model, asc_meta = load_asc(asc_path) if asc_path else (None, {})
     if asc_model is not None:
-        trained = asc_meta.get("cbr")
-        if cbr is not None and trained is not None and abs(cbr - trained) > 1e-12:
-            raise SemcomError(f"the ASC at {asc_path} was trained for CBR {trained:g}, not {cbr:g}; "
-                              "pass --asc none or its CBR")
+        trained = asc_cbr(asc_meta, asc_path, cbr)
         cbr = trained if cbr is None else cbr
     receiver_path = resolve(receiver, "receiver") if asc_model is not None else None
     receiver_model = load_receiver(receiver_path, model)[0] if receiver_path else None

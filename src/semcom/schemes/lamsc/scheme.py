@@ -199,10 +199,7 @@ class LamSC:
             side = coverage(region[None], latent.shape[2:]) if asc.masknet.side_channels else None
             _, keep, uses = asc.apply(latent, side)
             side_uses = int(uses.side[0]) + math.ceil(SCALE_BITS / asc.side_bits_per_use)
-            kept = normalised[keep]
-            power = 2 * kept.pow(2).mean().item() if kept.numel() else 1.0  # per complex symbol
-            gain = float(torch.tensor(power ** -0.5).half())
-            scale = float(torch.tensor((normalised.norm() / latent.norm().clamp_min(1e-12)).item()).half())
+            gain, scale = (float(v[0].half()) for v in kept_gain_and_scale(latent, normalised, keep))
         values = normalised[keep] * gain  # the sent real values, unit power per complex symbol
         if values.numel() % 2:
             values = torch.cat([values, values.new_zeros(1)])  # pad to whole complex symbols
@@ -229,6 +226,18 @@ class LamSC:
         if key not in self._background:
             self._background[key] = background_latent(self.jscc, torch.tensor([key]), self.cbr)[0]
         return self._background[key]
+
+
+def kept_gain_and_scale(latent: torch.Tensor, normalised: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """([B], [B]) for a latent [B, c, h, w], its power-normalised copy and the ASC keep mask (bool, same shape):
+    ``gain``, which brings the kept elements of ``normalised`` to unit power per complex channel use (1 when
+    nothing is kept), and ``scale``, the normalisation factor ``normalised / latent``."""
+    kept = keep.to(normalised.dtype)
+    count = kept.flatten(1).sum(1)
+    power = 2 * (normalised.pow(2) * kept).flatten(1).sum(1) / count.clamp_min(1)  # per complex symbol
+    gain = torch.where(count > 0, power.clamp_min(1e-12).rsqrt(), torch.ones_like(power))
+    scale = normalised.flatten(1).norm(dim=1) / latent.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return gain, scale
 
 
 def background_latent(jscc: JSCC, snr_db: torch.Tensor, cbr: float) -> torch.Tensor:

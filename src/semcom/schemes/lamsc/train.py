@@ -44,7 +44,7 @@ from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc import FACTOR
 from semcom.schemes.lamsc.asc import ASC
-from semcom.schemes.lamsc.scheme import background_latent, block_aligned, block_mask, coverage
+from semcom.schemes.lamsc.scheme import background_latent, block_aligned, block_mask, coverage, kept_gain_and_scale
 from semcom.schemes.lamsc.scorer import DEFAULT_K, ASIScorer, load_human_scores, occlusion_importance, segment_images
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter
 from semcom.seeding import make_generator, seed_everything
@@ -340,6 +340,15 @@ def load_part(path: str | Path, part: str):
     return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
 
 
+def asc_cbr(meta: dict, path: str | Path, cbr: float | None = None) -> float | None:
+    """The CBR an ASC checkpoint (``load_asc`` metadata) was trained for; SemcomError when ``cbr`` is given and differs."""
+    trained = meta.get("cbr")
+    if cbr is not None and trained is not None and abs(cbr - trained) > 1e-12:
+        raise SemcomError(f"the ASC at {path} was trained for CBR {trained:g}, not {cbr:g}; "
+                          "pass --asc none or its CBR")
+    return trained
+
+
 def load_scorer(path: str | Path) -> tuple[ASIScorer, dict]:
     return load_part(path, "scorer")
 
@@ -475,9 +484,8 @@ def receiver_loss(jscc, receiver, asc: ASC | None, channel, x: torch.Tensor, reg
             _, keep, _ = asc.apply(latent, coverage(region, latent.shape[2:]) if asc.masknet.side_channels else None)
         normalised = normalize_power(latent)
         kept = keep.float()
-        power = 2 * (normalised.pow(2) * kept).flatten(1).sum(1) / kept.flatten(1).sum(1).clamp_min(1)
-        gain = power.clamp_min(1e-12).rsqrt()[:, None, None, None]
-        scale = (normalised.flatten(1).norm(dim=1) / latent.flatten(1).norm(dim=1).clamp_min(1e-12))
+        gain, scale = kept_gain_and_scale(latent, normalised, keep)
+        gain = gain[:, None, None, None]
         received = channel(normalised * gain * kept, snr, generator) / gain
         background = (scale[:, None] * background_latent(jscc, snr, cbr))[:, :, None, None]
         latent_hat = torch.where(keep, received, background.expand_as(latent))
@@ -501,8 +509,7 @@ def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
         p.requires_grad_(False)
     asc_path = None if cfg.whole_images else resolve(cfg.asc, "asc")
     asc, asc_meta = load_asc(asc_path) if asc_path else (None, {})
-    if abs(asc_meta.get("cbr", cfg.cbr) - cfg.cbr) > 1e-12:
-        raise SemcomError(f"the ASC at {asc_path} was trained for CBR {asc_meta['cbr']:g}, not {cfg.cbr:g}")
+    asc_cbr(asc_meta, asc_path, cfg.cbr)
     for p in asc.parameters() if asc is not None else ():
         p.requires_grad_(False)
     model_config = {"jscc": jscc.cfg.to_dict(), "cbr": cfg.cbr}
