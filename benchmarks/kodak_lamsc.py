@@ -3,7 +3,7 @@
     python benchmarks/kodak_lamsc.py [--limit N] [--out benchmarks/results/kodak_lamsc.json]
 
 Grid (issue #3): the 24 Kodak images (never trained on), AWGN at SNR {1, 4, 7, 10, 13} dB, the shipped JSCC
-at CBR 1/16 before masking. Schemes:
+at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiver were trained for. Schemes:
 
 - ``lamsc``: SLIC knowledge base, 5 largest segments, the shipped ASI scorer, the shipped ASC mask and the shipped
   receiver (the JSCC decoder fine-tuned on masked latents);
@@ -12,11 +12,13 @@ at CBR 1/16 before masking. Schemes:
 - ``lamsc-no-asc``: ASI selection, the whole latent sent (no mask) and decoded by the plain decoder;
 - ``jscc-c{n}``: the same JSCC sending the whole image with n latent maps (CBR n/1536), quality measured on
   each LAM-SC variant's region of that image; this curve gives the channel uses whole-image JSCC needs for
-  the region quality LAM-SC reaches (log-linear interpolation in channel uses);
-- ``jscc-c96-tuned``: the control for the receiver: whole-image JSCC at CBR 1/16 decoded by the plain decoder
+  the region quality LAM-SC reaches (log-linear interpolation in channel uses) and, the other way round, the
+  region PSNR it reaches with LAM-SC's channel uses (where the curve is flat, small PSNR differences move the
+  first number a lot; the second shows the same comparison in dB);
+- ``jscc-c48-tuned``: the control for the receiver: whole-image JSCC at LAM-SC's CBR decoded by the plain decoder
   fine-tuned with the receiver's budget on whole crops (``lamsc/control.pt``); if it gained as much as the
   receiver, the receiver's gain would be extra training, not LAM-SC;
-- ``digital-webp``: WebP + 5G LDPC + QAM at the best MCS for the whole image at CBR 1/16; and
+- ``digital-webp``: WebP + 5G LDPC + QAM at the best MCS for the whole image at LAM-SC's CBR; and
   ``digital-webp-semantic``: the same chain sending LAM-SC's semantic image within LAM-SC's channel uses
   (a separation-based LAM-SC). Every codeword is really decoded.
 
@@ -51,7 +53,8 @@ from semcom.seeding import make_generator
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [1.0, 4.0, 7.0, 10.0, 13.0]
-CBR = 1 / 16
+CBR = 1 / 32
+CONTROL = f"jscc-c{round(CBR * 1536)}-tuned"  # the receiver's control: whole images at LAM-SC's CBR
 JSCC_MAPS = [12, 24, 48, 96, 144, 192]
 VARIANTS = {"lamsc": ("shipped", "shipped", "shipped"), "lamsc-plain-decoder": ("shipped", "shipped", "none"),
             "lamsc-no-asi": ("none", "shipped", "shipped"), "lamsc-no-asc": ("shipped", "none", "none")}  # scorer, asc, receiver
@@ -68,6 +71,16 @@ def needed_uses(curve: list[tuple[float, float]], target: float) -> tuple[float,
             t = (target - p0) / (p1 - p0)
             return math.exp(math.log(u0) + t * (math.log(u1) - math.log(u0))), "="
     return pts[-1][0], ">"
+
+
+def psnr_at_uses(curve: list[tuple[float, float]], uses: float) -> float | None:
+    """Region PSNR whole-image JSCC reaches with ``uses`` channel uses: log-linear interpolation between the two
+    neighbouring (uses, psnr) points; None outside the curve's range."""
+    pts = sorted(curve)
+    for (u0, p0), (u1, p1) in zip(pts, pts[1:]):
+        if u0 <= uses <= u1:
+            return p0 + (math.log(uses) - math.log(u0)) / (math.log(u1) - math.log(u0)) * (p1 - p0)
+    return None
 
 
 def main(argv=None) -> int:
@@ -104,7 +117,7 @@ def main(argv=None) -> int:
                              "channel_uses": result.channel_uses, "side_uses": result.side_uses,
                              "sent_segments": int(result.selected.sum()), "segments": len(result.segments),
                              "fallback": result.fallback or "", **result.metrics(x)})
-        for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc) for m in JSCC_MAPS), (96, "jscc-c96-tuned", tuned)]:
+        for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned)]:
             cbr = maps / 1536
             for snr in SNRS:
                 t0 = time.perf_counter()
@@ -143,29 +156,35 @@ def main(argv=None) -> int:
             curve = [(get[(f"jscc-c{m}", variant, snr)]["channel_uses"], get[(f"jscc-c{m}", variant, snr)]["region_psnr_db"])
                      for m in JSCC_MAPS]
             uses, relation = needed_uses(curve, mine["region_psnr_db"])
+            equal_uses = psnr_at_uses(curve, mine["channel_uses"])
             savings.append({"scheme": variant, "snr_db": snr, "channel_uses": mine["channel_uses"],
                             "region_psnr_db": mine["region_psnr_db"], "jscc_uses_for_equal_region_psnr": uses,
-                            "relation": relation, "fewer_uses_than_jscc": 1 - mine["channel_uses"] / uses})
+                            "relation": relation, "fewer_uses_than_jscc": 1 - mine["channel_uses"] / uses,
+                            "jscc_region_psnr_at_equal_uses": equal_uses,
+                            "region_psnr_gain_db": None if equal_uses is None else mine["region_psnr_db"] - equal_uses})
     print("\nLAM-SC vs whole-image JSCC at equal region PSNR (AWGN, Kodak)")
-    print("| scheme | SNR dB | channel uses | region PSNR dB | region MS-SSIM | JSCC uses for equal region PSNR | fewer uses |")
-    print("|---|---|---|---|---|---|---|")
+    print("| scheme | SNR dB | channel uses | region PSNR dB | region MS-SSIM | JSCC uses for equal region PSNR | fewer uses "
+          "| JSCC region PSNR at equal uses | gain dB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for s in savings:
         m = get[(s["scheme"], s["scheme"], s["snr_db"])]
+        eq = "- | -" if s["jscc_region_psnr_at_equal_uses"] is None else f"{s['jscc_region_psnr_at_equal_uses']:.2f} | {s['region_psnr_gain_db']:+.2f}"
         print(f"| {s['scheme']} | {s['snr_db']:g} | {s['channel_uses']:.0f} | {s['region_psnr_db']:.2f} | "
               f"{m['region_ms_ssim']:.4f} | {s['relation'] if s['relation'] != '=' else ''}{s['jscc_uses_for_equal_region_psnr']:.0f} "
-              f"| {100 * s['fewer_uses_than_jscc']:.1f} % |")
+              f"| {100 * s['fewer_uses_than_jscc']:.1f} % | {eq} |")
     print("\nRegion PSNR dB on LAM-SC's region (channel uses)")
-    names = ["lamsc", *[f"jscc-c{m}" for m in JSCC_MAPS], "jscc-c96-tuned", "digital-webp", "digital-webp-semantic"]
+    names = ["lamsc", *[f"jscc-c{m}" for m in JSCC_MAPS], CONTROL, "digital-webp", "digital-webp-semantic"]
     print("| scheme | " + " | ".join(f"{s:g} dB" for s in SNRS) + " |")
     print("|---" * (len(SNRS) + 1) + "|")
     for n in names:
         cells = [get.get((n, "lamsc", snr)) for snr in SNRS]
         print(f"| {n} | " + " | ".join("-" if c is None else f"{c['region_psnr_db']:.2f} ({c['channel_uses']:.0f})" for c in cells) + " |")
     timing = {v: {k: mean(t[k] for t in ts) for k in ts[0]} for v, ts in stage_seconds.items()}
-    timing["jscc-c96"] = {"encode+channel+decode": mean(r["seconds"] for r in rows if r["scheme"] == "jscc-c96")}
+    whole = f"jscc-c{round(CBR * 1536)}"
+    timing[whole] = {"encode+channel+decode": mean(r["seconds"] for r in rows if r["scheme"] == whole)}
     print("\nseconds per image and stage:", json.dumps(timing, indent=1))
     config = {"command": "python benchmarks/kodak_lamsc.py " + " ".join(argv or sys.argv[1:]), "images": [n for n, _ in images],
-              "snr_db": SNRS, "cbr": CBR, "jscc_maps": JSCC_MAPS, "variants": VARIANTS, "seed": args.seed,
+              "snr_db": SNRS, "cbr": CBR, "control": CONTROL, "jscc_maps": JSCC_MAPS, "variants": VARIANTS, "seed": args.seed,
               "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
               "wall_seconds": time.time() - started}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

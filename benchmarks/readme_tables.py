@@ -82,18 +82,22 @@ def splitnn(data: dict) -> str:
 def lamsc(data: dict) -> str:
     get = {(s["scheme"], s["region_of"], s["snr_db"]): s for s in data["summary"]}
     snrs = data["config"]["snr_db"]
-    out = ["\n**LAM-SC vs whole-image JSCC at equal region PSNR** — Kodak, AWGN, JSCC at CBR 1/16 before masking; "
+    cbr, control = data["config"]["cbr"], data["config"].get("control", "jscc-c96-tuned")
+    whole = f"jscc-c{round(cbr * 1536)}"
+    out = [f"\n**LAM-SC vs whole-image JSCC at equal region PSNR** — Kodak, AWGN, JSCC at CBR 1/{round(1 / cbr)} before masking; "
            "region = the segments LAM-SC sent; channel uses include the mask's side information\n",
-           "| scheme | SNR dB | channel uses | region PSNR dB | region MS-SSIM | segments sent | whole-image JSCC uses for that region PSNR | fewer channel uses |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| scheme | SNR dB | channel uses | region PSNR dB | region MS-SSIM | segments sent | whole-image JSCC uses for that region PSNR | fewer channel uses | whole-image JSCC region PSNR at equal uses | gain dB |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for s in data["savings"]:
         m = get[(s["scheme"], s["scheme"], s["snr_db"])]
         rel = {"=": "", "<=": "<= ", ">": "> "}[s["relation"]]
+        equal = s.get("jscc_region_psnr_at_equal_uses")
+        eq = "- | -" if equal is None else f"{equal:.2f} | {s['region_psnr_gain_db']:+.2f}"
         out.append(f"| {s['scheme']} | {s['snr_db']:g} | {s['channel_uses']:.0f} | {s['region_psnr_db']:.2f} | "
                    f"{m['region_ms_ssim']:.4f} | {m['sent_segments']:.2f} | {rel}{s['jscc_uses_for_equal_region_psnr']:.0f} | "
-                   f"{100 * s['fewer_uses_than_jscc']:.1f} % |")
+                   f"{100 * s['fewer_uses_than_jscc']:.1f} % | {eq} |")
     variants = [v for v in ("lamsc", "lamsc-plain-decoder") if v in data["config"]["variants"]]
-    names = [*variants, *[f"jscc-c{m}" for m in data["config"]["jscc_maps"]], "jscc-c96-tuned", "digital-webp",
+    names = [*variants, *[f"jscc-c{m}" for m in data["config"]["jscc_maps"]], control, "digital-webp",
              "digital-webp-semantic"]
     out.append("\n**Region PSNR dB on LAM-SC's region** (mean channel uses per image in brackets)\n")
     out.append("| scheme | " + " | ".join(f"{s:g} dB" for s in snrs) + " |")
@@ -104,7 +108,8 @@ def lamsc(data: dict) -> str:
                                              for c in cells) + " |")
     t = data["seconds_per_image"]["lamsc"]
     out.append("\nSeconds per Kodak image and stage (2 threads): " + ", ".join(f"{k} {v:.3f}" for k, v in t.items())
-               + f"; whole-image JSCC (CBR 1/16, encode + channel + decode) {data['seconds_per_image']['jscc-c96']['encode+channel+decode']:.3f}.")
+               + f"; whole-image JSCC (CBR 1/{round(1 / cbr)}, encode + channel + decode) "
+               f"{data['seconds_per_image'][whole]['encode+channel+decode']:.3f}.")
     return "\n".join(out)
 
 

@@ -191,7 +191,7 @@ def train_lamsc_cmd(
     asc: Optional[Path] = typer.Option(None, help="receiver: the frozen ASC mask (default: the shipped one)."),
     whole_images: bool = typer.Option(False, help="receiver: control run on whole crops without a mask (fine-tunes the "
                                                    "plain JSCC decoder with the same budget)."),
-    cbr: str = typer.Option("1/16", help="asc: JSCC rate the mask is trained for."),
+    cbr: str = typer.Option("1/32", help="asc, receiver: JSCC rate the mask is trained for."),
     crop: int = typer.Option(128, help="asc: training window (multiple of 16)."),
     snr_range: str = typer.Option("-2,16"), channel: str = typer.Option("awgn"),
     rate_weight: float = typer.Option(5e-4, help="asc: weight of the rate term (fraction of latent positions sent)."),
@@ -567,7 +567,7 @@ def transmit(
     image: Path = typer.Argument(..., help="Image file to send."),
     scheme: str = typer.Option("jscc", help="jscc | digital | bound | lamsc"),
     snr: float = typer.Option(10.0, help="SNR in dB."),
-    cbr: str = typer.Option("1/16"),
+    cbr: Optional[str] = typer.Option(None, help="Channel bandwidth ratio (default 1/16; lamsc: its ASC's CBR before masking)."),
     channel: str = typer.Option("awgn"),
     codec: str = typer.Option("jpeg"),
     checkpoint: Optional[Path] = typer.Option(None),
@@ -584,10 +584,10 @@ def transmit(
     from semcom.data import load_image, save_image
     from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, run_cell
 
-    cbr_value = parse_number(cbr)
-    check_grid(channel, [snr], [cbr_value])
     if scheme not in (*IMAGE_SCHEMES, "lamsc"):
         raise SemcomError(f"unknown scheme {scheme!r}; choose one of {', '.join((*IMAGE_SCHEMES, 'lamsc'))}")
+    cbr_value = parse_number(cbr) if cbr is not None else (None if scheme == "lamsc" else 1 / 16)
+    check_grid(channel, [snr], [] if cbr_value is None else [cbr_value])
     if scheme == "lamsc":
         row, x_hat = transmit_lamsc(image, snr, channel, cbr_value, scorer, asc, seed, receiver)
     else:
@@ -603,7 +603,7 @@ def transmit(
     out_console.print(json.dumps(row, indent=1, default=str))
 
 
-def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float, scorer: str, asc: str, seed: int,
+def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float | None, scorer: str, asc: str, seed: int,
                    receiver: str = "shipped"):
     """One image through LAM-SC: (printable row, received semantic image)."""
     from semcom.data import load_image

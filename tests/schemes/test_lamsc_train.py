@@ -161,6 +161,21 @@ def test_cli_train_eval_and_transmit_lamsc(photos, tiny_jscc_ckpt, tmp_path, cap
     assert printed["scheme"] == "lamsc" and printed["segments"] >= 1 and printed["fallback"] is None
 
 
+def test_cli_transmit_lamsc_with_the_shipped_parts_uses_their_cbr(photos, tmp_path, capsys):
+    from semcom.schemes.lamsc.evaluate import shipped_part
+    from semcom.schemes.lamsc.train import load_asc
+
+    trained = load_asc(shipped_part("asc"))[1]["cbr"]
+    assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--snr", "7", "--out", str(tmp_path / "rx.png")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["cbr"] == trained and printed["side_uses"] > 0
+    whole = round(1536 * trained) * 6 * 6 // 2  # whole-image JSCC channel uses for a 96x96 photo at that CBR
+    assert printed["data_uses"] <= whole
+    # another CBR than the mask was trained for is refused in one line
+    assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--cbr", "1/8", "--out", str(tmp_path / "x.png")]) == 2
+    assert "trained for CBR" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["eval", "lamsc", "--data", "{photos}", "--scorer", "{tmp}/missing.pt", "--asc", "none"], "not found"),
     (["eval", "lamsc", "--data", "{photos}", "--segmenter", "sam", "--scorer", "none", "--asc", "none"], "--sam-model"),

@@ -178,7 +178,7 @@ class LamSCTrainConfig:
     jscc: str | None = None  # JSCC checkpoint (default: the shipped model)
     asc: str | None = None  # receiver: the frozen ASC mask (default: the shipped one)
     whole_images: bool = False  # receiver: the control run, whole crops and no mask (plain JSCC decoder fine-tuning)
-    cbr: float = 1 / 16
+    cbr: float = 1 / 32  # the shipped parts' rate (48 of the shipped JSCC's latent maps)
     crop: int = 128
     snr_range: tuple[float, float] = (-2.0, 16.0)
     channel: str = "awgn"
