@@ -3,7 +3,7 @@
     python benchmarks/kodak_jscc_vs_digital.py [--workers 2] [--limit N] [--codecs jpeg,webp,...]
                                                [--out benchmarks/results/kodak.json]
 
-Grid (issue #2): AWGN at SNR {1, 4, 7, 10, 13} dB with CBR 1/16 and 1/8, and Rayleigh (fast fading,
+Grid (issue #2): AWGN at SNR {1, 4, 7, 10, 13} dB with CBR 1/32, 1/16 and 1/8, and Rayleigh (fast fading,
 perfect-CSI ZF) at CBR 1/16. Every digital codeword is really LDPC-decoded. Kodak is never trained on.
 Prints one table per (channel, CBR) and writes every row, the summary and the config to JSON.
 Rows are saved after every (scheme, channel, CBR) chunk to ``<out>.partial.json``; a re-run with the
@@ -28,7 +28,7 @@ from semcom.experiments.results import plain_rows
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [1.0, 4.0, 7.0, 10.0, 13.0]
-GRID = [("awgn", 1 / 16), ("awgn", 1 / 8), ("rayleigh", 1 / 16)]
+GRID = [("awgn", 1 / 32), ("awgn", 1 / 16), ("awgn", 1 / 8), ("rayleigh", 1 / 16)]
 
 
 def table(summary: list[dict], channel: str, cbr: float) -> str:
