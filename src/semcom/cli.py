@@ -382,7 +382,7 @@ def eval_lamsc(
     from semcom.data import load_folder
     from semcom.experiments.results import atomic_folder, write_results
     from semcom.schemes.lamsc.evaluate import build_lamsc, evaluate_lamsc, summarize_lamsc
-    from semcom.units import check_snr_db
+    from semcom.units import cbr_text, check_snr_db
 
     snrs = parse_list(snr, "snr")
     check_snr_db(torch.tensor(snrs))
@@ -393,7 +393,7 @@ def eval_lamsc(
         task = bar.add_task("eval lamsc", total=len(images) * len(snrs))
         rows = evaluate_lamsc(lamsc, images, snrs, seed, on_image=lambda r: bar.advance(task))
     summary = summarize_lamsc(rows)
-    table = Table(title=f"LAM-SC on {data} ({channel}, CBR {lamsc.cbr:.4g} before masking)")
+    table = Table(title=f"LAM-SC on {data} ({channel}, CBR {cbr_text(lamsc.cbr)} before masking)")
     for col in ("SNR dB", "channel uses", "vs whole-image JSCC", "region PSNR dB", "region MS-SSIM", "PSNR dB",
                 "segments sent", "fallbacks"):
         table.add_column(col, justify="right")

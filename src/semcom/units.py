@@ -54,3 +54,9 @@ def noise_var_from_snr_db(snr_db: torch.Tensor | float) -> torch.Tensor:
 def ebno_db_to_snr_db(ebno_db: float, bits_per_symbol: int, code_rate: float = 1.0) -> float:
     """Es/N0 in dB from Eb/N0 in dB: Es/N0 = Eb/N0 * bits_per_symbol * code_rate."""
     return ebno_db + 10.0 * math.log10(bits_per_symbol * code_rate)
+
+
+def cbr_text(cbr: float) -> str:
+    """A CBR for people: '1/32' when it is the inverse of an integer, else 4 significant digits ('0.1875')."""
+    inverse = 1 / cbr if cbr > 0 else 0.0
+    return f"1/{round(inverse)}" if inverse >= 1 and abs(inverse - round(inverse)) < 1e-9 else f"{cbr:.4g}"

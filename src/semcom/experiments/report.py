@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from semcom.data.images import save_image  # noqa: E402
+from semcom.units import cbr_text  # noqa: E402
 
 
 METRIC_LABELS = {"psnr_db": "PSNR (dB)", "ms_ssim": "MS-SSIM", "ssim": "SSIM"}
@@ -30,7 +31,7 @@ def plot_metric_vs_snr(summary: list[dict], metric: str, path: Path, title: str 
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", label=scheme)
         ax.set_xlabel("SNR (dB)")
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-        ax.set_title(f"{title} {channel}, CBR {cbr:.4g}".strip())
+        ax.set_title(f"{title} {channel}, CBR {cbr_text(cbr)}".strip())
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -73,7 +74,7 @@ def image_grid_html(folder: Path, originals: list[tuple[str, torch.Tensor]], row
                 note = f"{r['psnr_db']:.2f} dB" if r["ok"] else "decode failed"
                 cells.append(f"<td><img src='{file}'><br><small>{note}</small></td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
-        parts.append(f"<h3>CBR {cbr:.4g}</h3><table class='grid'>{head}{''.join(body)}</table>")
+        parts.append(f"<h3>CBR {cbr_text(cbr)}</h3><table class='grid'>{head}{''.join(body)}</table>")
     return "".join(parts)
 
 

@@ -10,6 +10,7 @@ import torch
 from semcom.data.images import save_image
 from semcom.errors import SemcomError
 from semcom.schemes.lamsc.evaluate import build_lamsc, shipped_part
+from semcom.units import cbr_text
 
 DEMO_SNR = 7.0
 PALETTE = torch.tensor([[0.90, 0.10, 0.10], [0.10, 0.60, 0.90], [0.95, 0.75, 0.10], [0.20, 0.75, 0.30],
@@ -63,7 +64,7 @@ def lamsc_section(folder: Path, images: list[tuple[str, torch.Tensor]], seed: in
                    + (f"<br><i>{html.escape(result.fallback)}</i>" if result.fallback else ""))
         cells.append(f"<tr><td>{html.escape(name)}</td>" + "".join(
             f"<td><img src='{files[t]}'></td>" for t in ("segments", "sent", "received")) + f"<td>{caption}</td></tr>")
-    intro = (f"<p>LAM-SC at {snr_db:g} dB (AWGN, CBR {lamsc.cbr:.4g} before masking): the knowledge base (SLIC "
+    intro = (f"<p>LAM-SC at {snr_db:g} dB (AWGN, CBR {cbr_text(lamsc.cbr)} before masking): the knowledge base (SLIC "
              "regions; Segment Anything with <code>--segmenter sam</code>) splits each photo, the 5 largest segments "
              "are scored by ASI (bold: above 0.7, sent), the semantic image goes through the shipped JSCC whose latent "
              "ASC masks, and the receiver (a decoder fine-tuned on masked latents) decodes it. Channel uses count the mask's side information.</p>")
