@@ -170,9 +170,10 @@ def ldpc_side_uses(side_bits: int, snr_db: float) -> int:
 
 def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     """Summary, savings (also with the ASC side payload priced on a real MCS), printed tables and the JSON file."""
-    for r in rows:
-        if r["scheme"] in VARIANTS and r["side_uses"] > 0:  # side payload at 1 bit per channel use: bits = uses
-            r["channel_uses_ldpc_side"] = r["channel_uses"] - r["side_uses"] + ldpc_side_uses(int(r["side_uses"]), r["snr_db"])
+    for r in rows:  # every row of a variant with ASC (a fallback row has no side payload)
+        if r["scheme"] in VARIANTS and VARIANTS[r["scheme"]][1] != "none":
+            bits = int(r["side_uses"])  # the side payload went at 1 bit per channel use: bits = uses
+            r["channel_uses_ldpc_side"] = r["channel_uses"] - bits + (ldpc_side_uses(bits, r["snr_db"]) if bits else 0)
     keys = ["channel_uses", "region_psnr_db", "region_ms_ssim", "region_fraction", "psnr_db", "ms_ssim", "side_uses",
             "sent_segments", "ok", "channel_uses_ldpc_side"]
     summary = []
