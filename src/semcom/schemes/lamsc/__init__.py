@@ -9,6 +9,7 @@ knowledge base. Foundation modules (the scheme's transmit path, training and CLI
 - ``asc``: ASC, a learned mask over the JSCC latent (``MaskNet``, one keep decision per channel group and
   position; straight-through estimator; rate term), with exact channel-use counting that includes the
   mask's own side information.
+- ``side``: that side information as bytes, and ``LdpcSideLink``, which really sends it over 5G LDPC + QAM.
 """
 
 from semcom.schemes.lamsc.asc import ASC, ChannelUses, MaskNet, channel_uses, decode_mask, encode_mask, straight_through

@@ -40,6 +40,7 @@ from semcom.metrics import ms_ssim, psnr_db
 from semcom.schemes.lamsc.asc import ASC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD, ASIScorer, integrate
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
+from semcom.schemes.lamsc.side import LdpcSideLink, parse_side_payload, side_payload
 from semcom.units import check_snr_db
 
 SCALE_BITS = 32  # the two float16 scale factors of an ASC transmission, sent in the side payload
@@ -54,7 +55,8 @@ class LamSCResult:
     fallback). ``segments``/``scores``/``selected``: the knowledge base's output and ASI's decisions
     (scores is None without a scorer). ``channel_uses``: total complex channel uses (data + side);
     ``data_uses``/``side_uses`` its parts. ``fallback``: why the whole image was sent, else None.
-    ``seconds``: time per stage (segment, score, encode, channel, decode).
+    ``seconds``: time per stage (segment, score, encode, channel, decode). ``side_lost``: the side payload did not
+    decode (``LdpcSideLink``), so the receiver could not place the received values and ``x_hat`` is black.
     """
 
     x_hat: torch.Tensor
@@ -68,6 +70,7 @@ class LamSCResult:
     side_uses: int
     fallback: str | None = None
     seconds: dict = field(default_factory=dict)
+    side_lost: bool = False
 
     def row(self, image: torch.Tensor) -> dict:
         """What was sent and how it arrived, as a flat JSON-ready dict: channel uses (total, data, side), segments
@@ -100,6 +103,8 @@ class LamSC:
     JSCC rate (latent maps sent before ASC); ``segmenter``: default ``SlicSegmenter()``; ``scorer``: an
     ``ASIScorer`` or None (send all k segments); ``asc``: an ``ASC`` over ``jscc.channels_for_cbr(cbr)``
     latent maps, or None (send the whole latent); ``k``: segments kept; ``threshold``: ASI threshold.
+    ``side_link``: None (the ASC side payload is counted at ``asc.side_bits_per_use`` bits per channel use and
+    assumed to arrive) or an ``LdpcSideLink`` that really sends it (``semcom.schemes.lamsc.side``).
     ``block_aligned`` (default): the image sent keeps the original pixels of every 16x16 block (one latent
     position) that the selected segments touch and is black elsewhere; else it is the seed's pixel-exact
     union of the segments. Why: the JSCC has to spend bandwidth on the artificial edges a pixel-exact cut
@@ -109,7 +114,8 @@ class LamSC:
 
     def __init__(self, jscc: JSCC, channel: ComplexChannel, cbr: float = 1 / 16, segmenter: Segmenter | None = None,
                  scorer: ASIScorer | None = None, asc: ASC | None = None, k: int = DEFAULT_K,
-                 threshold: float = THRESHOLD, block_aligned: bool = True, receiver: JSCC | None = None):
+                 threshold: float = THRESHOLD, block_aligned: bool = True, receiver: JSCC | None = None,
+                 side_link: LdpcSideLink | None = None):
         check_k(k)
         if receiver is not None and (asc is None or receiver.cfg != jscc.cfg):
             raise SemcomError("a LAM-SC receiver decodes ASC-masked latents of the same JSCC: it needs an ASC mask "
@@ -128,6 +134,7 @@ class LamSC:
         self.scorer = scorer.eval() if scorer is not None else None
         self.asc = asc.eval() if asc is not None else None
         self.k, self.threshold, self.block_aligned = k, threshold, block_aligned
+        self.side_link = side_link
         self._background: dict[float, torch.Tensor] = {}
 
     def whole_image_uses(self, height: int, width: int) -> int:
@@ -170,14 +177,14 @@ class LamSC:
         else:
             semantic, selected, region, asc = image, torch.zeros(self.k, dtype=torch.bool), torch.ones(h, w, dtype=torch.bool), None
             seconds["score"] = 0.0
-        x_hat, data_uses, side_uses, times = self.send(semantic, region, snr_db, generator, asc)
+        x_hat, data_uses, side_uses, times, side_lost = self.send(semantic, region, snr_db, generator, asc)
         seconds.update(times)
         return LamSCResult(x_hat=x_hat, semantic=semantic, region=region, segments=segments, scores=scores,
                            selected=selected, channel_uses=data_uses + side_uses, data_uses=data_uses,
-                           side_uses=side_uses, fallback=reason, seconds=seconds)
+                           side_uses=side_uses, fallback=reason, seconds=seconds, side_lost=side_lost)
 
     def send(self, semantic: torch.Tensor, region: torch.Tensor, snr_db: float, generator, asc: ASC | None):
-        """JSCC (+ ASC) of the semantic image over the channel; (x_hat, data uses, side uses, seconds).
+        """JSCC (+ ASC) of the semantic image over the channel; (x_hat, data uses, side uses, seconds, side lost).
         ``region`` bool [H, W]: the selected pixels (the ASC mask may see their coverage of each block).
 
         With ASC the decoder must still see the latent it was trained on: the whole latent normalised to unit
@@ -204,21 +211,34 @@ class LamSC:
         if values.numel() % 2:
             values = torch.cat([values, values.new_zeros(1)])  # pad to whole complex symbols
         times["encode"] = time.perf_counter() - t0
+        keep_rx, gain_rx, scale_rx, side_lost = keep, gain, scale, False  # what the receiver knows
+        if asc is not None and self.side_link is not None:  # really send the side payload (else: ideal)
+            t0 = time.perf_counter()
+            decisions = keep[0, :: asc.masknet.group]  # one entry per decision group
+            delivery = self.side_link.send(side_payload(decisions, gain, scale), self.channel, snr_db, generator)
+            side_uses, side_lost = delivery.channel_uses, not delivery.ok
+            if delivery.ok:
+                decisions_rx, gain_rx, scale_rx = parse_side_payload(delivery.received, tuple(decisions.shape))
+                keep_rx = asc.masknet.expand(decisions_rx[None])
+            times["side"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         received = self.channel(values[None], snr_db, generator)[0] if values.numel() else values
         times["channel"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        if side_lost:  # without the mask the receiver cannot place the values: nothing arrives
+            times["decode"] = time.perf_counter() - t0
+            return torch.zeros(3, *size), values.numel() // 2, side_uses, times, True
         if asc is None:
             latent_hat = torch.zeros_like(latent)
         else:
-            latent_hat = (scale * self.background(snr_db))[None, :, None, None].expand_as(latent).clone()
-        latent_hat[keep] = received[: int(keep.sum())] / gain
+            latent_hat = (scale_rx * self.background(snr_db))[None, :, None, None].expand_as(latent).clone()
+        latent_hat[keep_rx] = received[: int(keep_rx.sum())] / gain_rx
         decoder = self.jscc if asc is None else self.receiver
         x_hat = decoder.reconstruct(latent_hat, snr_db, self.cbr, size)[0].clamp(0, 1)
         if asc is not None:
-            x_hat = x_hat * block_mask(keep, size)[None]
+            x_hat = x_hat * block_mask(keep_rx, size)[None]
         times["decode"] = time.perf_counter() - t0
-        return x_hat, values.numel() // 2, side_uses, times
+        return x_hat, values.numel() // 2, side_uses, times, False
 
     def background(self, snr_db: float) -> torch.Tensor:
         """[c]: the JSCC's raw latent at an interior position of an all-black image (cached per SNR)."""
