@@ -7,7 +7,9 @@ at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiv
 
 - ``lamsc``: SLIC knowledge base, 5 largest segments, the shipped ASI scorer, the shipped ASC mask and the shipped
   receiver (the JSCC decoder fine-tuned on masked latents);
-- ``lamsc-plain-decoder``: the same, decoded by the shipped JSCC's own decoder;
+- ``lamsc-ldpc-side``: the same, with the mask's side payload really sent as a 5G LDPC + QAM block
+  (``LdpcSideLink``: the cheapest MCS predicted to decode with probability >= 0.99; a lost block loses the image);
+- ``lamsc-plain-decoder``: the same as ``lamsc``, decoded by the shipped JSCC's own decoder;
 - ``lamsc-no-asi``: all 5 segments sent (no scorer), with ASC and the receiver;
 - ``lamsc-no-asc``: ASI selection, the whole latent sent (no mask) and decoded by the plain decoder;
 - ``jscc-c{n}``: the same JSCC sending the whole image with n latent maps (CBR n/1536), quality measured on
@@ -62,8 +64,9 @@ CBR = 1 / 32
 SIDE_SUCCESS = 0.99  # predicted success of the side payload when it is priced on a real MCS
 CONTROL = f"jscc-c{round(CBR * 1536)}-tuned"  # the receiver's control: whole images at LAM-SC's CBR
 JSCC_MAPS = [12, 24, 48, 96, 144, 192]
-VARIANTS = {"lamsc": ("shipped", "shipped", "shipped"), "lamsc-plain-decoder": ("shipped", "shipped", "none"),
-            "lamsc-no-asi": ("none", "shipped", "shipped"), "lamsc-no-asc": ("shipped", "none", "none")}  # scorer, asc, receiver
+VARIANTS = {"lamsc": ("shipped", "shipped", "shipped", "ideal"), "lamsc-ldpc-side": ("shipped", "shipped", "shipped", "ldpc"),
+            "lamsc-plain-decoder": ("shipped", "shipped", "none", "ideal"), "lamsc-no-asi": ("none", "shipped", "shipped", "ideal"),
+            "lamsc-no-asc": ("shipped", "none", "none", "ideal")}  # scorer, asc, receiver, side link
 
 
 def needed_uses(curve: list[tuple[float, float]], target: float) -> tuple[float, str]:
@@ -106,8 +109,8 @@ def main(argv=None) -> int:
     fast_cpu_math(args.threads)
     started = time.time()
     images = [(n, x.float() / 255 if x.dtype == torch.uint8 else x.float()) for n, x in load_folder(args.data, args.limit)]
-    schemes = {name: build_lamsc("awgn", CBR, scorer, asc, receiver=receiver)
-               for name, (scorer, asc, receiver) in VARIANTS.items()}
+    schemes = {name: build_lamsc("awgn", CBR, scorer, asc, receiver=receiver, side_link=side)
+               for name, (scorer, asc, receiver, side) in VARIANTS.items()}
     jscc = JSCCTransmitter.from_checkpoint(build_channel("awgn"))
     control = shipped_file("lamsc/control.pt", "LAM-SC receiver control", "run the control phase of scripts/train_lamsc.sh")
     tuned = JSCCTransmitter(load_receiver(control, jscc.model)[0], build_channel("awgn"))
@@ -128,7 +131,7 @@ def main(argv=None) -> int:
                 rows.append({"scheme": variant, "region_of": variant, "image": name, "snr_db": snr,
                              "channel_uses": result.channel_uses, "side_uses": result.side_uses,
                              "sent_segments": int(result.selected.sum()), "segments": len(result.segments),
-                             "fallback": result.fallback or "", **result.metrics(x)})
+                             "fallback": result.fallback or "", "side_lost": result.side_lost, **result.metrics(x)})
         for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned)]:
             cbr = maps / 1536
             for snr in SNRS:
@@ -171,11 +174,11 @@ def ldpc_side_uses(side_bits: int, snr_db: float) -> int:
 def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     """Summary, savings (also with the ASC side payload priced on a real MCS), printed tables and the JSON file."""
     for r in rows:  # every row of a variant with ASC (a fallback row has no side payload)
-        if r["scheme"] in VARIANTS and VARIANTS[r["scheme"]][1] != "none":
+        if r["scheme"] in VARIANTS and VARIANTS[r["scheme"]][1] != "none" and VARIANTS[r["scheme"]][3] == "ideal":
             bits = int(r["side_uses"])  # the side payload went at 1 bit per channel use: bits = uses
             r["channel_uses_ldpc_side"] = r["channel_uses"] - bits + (ldpc_side_uses(bits, r["snr_db"]) if bits else 0)
     keys = ["channel_uses", "region_psnr_db", "region_ms_ssim", "region_fraction", "psnr_db", "ms_ssim", "side_uses",
-            "sent_segments", "ok", "channel_uses_ldpc_side"]
+            "sent_segments", "ok", "channel_uses_ldpc_side", "side_lost"]
     summary = []
     groups: dict[tuple, list[dict]] = {}
     for r in rows:

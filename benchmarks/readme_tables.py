@@ -104,7 +104,7 @@ def lamsc(data: dict) -> str:
                    + " / ".join(f"{100 * s['fewer_uses_than_jscc_ldpc_side']:.1f}" for s in ldpc)
                    + " % fewer than whole-image JSCC at equal region PSNR ("
                    + " / ".join(f"{s['snr_db']:g}" for s in ldpc) + " dB).")
-    variants = [v for v in ("lamsc", "lamsc-plain-decoder") if v in data["config"]["variants"]]
+    variants = [v for v in ("lamsc", "lamsc-ldpc-side", "lamsc-plain-decoder") if v in data["config"]["variants"]]
     names = [*variants, *[f"jscc-c{m}" for m in data["config"]["jscc_maps"]], control, "digital-webp",
              "digital-webp-semantic"]
     out.append("\n**Region PSNR dB on LAM-SC's region** (mean channel uses per image in brackets)\n")

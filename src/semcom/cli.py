@@ -372,6 +372,8 @@ def eval_lamsc(
                                                  "(none: the plain JSCC decoder)."),
     segmenter: str = typer.Option("slic", help="slic (offline) | sam (needs --sam-model)"),
     sam_model: Optional[str] = typer.Option(None, help="Local folder or hub id of a SAM checkpoint."),
+    side_link: str = typer.Option("ideal", help="ASC side payload: ideal (1 bit per channel use, assumed to arrive) | "
+                                                "ldpc (really sent as a 5G LDPC + QAM block; awgn, rayleigh)"),
     k: int = typer.Option(5), threshold: float = typer.Option(0.7),
     limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
@@ -387,7 +389,7 @@ def eval_lamsc(
     snrs = parse_list(snr, "snr")
     check_snr_db(torch.tensor(snrs))
     lamsc = build_lamsc(channel, parse_number(cbr) if cbr else None, scorer, asc, segmenter=segmenter,
-                        sam_model=sam_model, k=k, threshold=threshold, receiver=receiver)
+                        sam_model=sam_model, k=k, threshold=threshold, receiver=receiver, side_link=side_link)
     images = load_folder(data, limit)
     with progress_bar() as bar:
         task = bar.add_task("eval lamsc", total=len(images) * len(snrs))
@@ -395,17 +397,17 @@ def eval_lamsc(
     summary = summarize_lamsc(rows)
     table = Table(title=f"LAM-SC on {data} ({channel}, CBR {cbr_text(lamsc.cbr)} before masking)")
     for col in ("SNR dB", "channel uses", "vs whole-image JSCC", "region PSNR dB", "region MS-SSIM", "PSNR dB",
-                "segments sent", "fallbacks"):
+                "segments sent", "fallbacks", "side lost"):
         table.add_column(col, justify="right")
     for s in summary:
         table.add_row(f"{s['snr_db']:g}", f"{s['channel_uses']:.0f}", f"{s['uses_vs_full_jscc']:.3f}",
                       f"{s['region_psnr_db']:.2f}", f"{s['region_ms_ssim']:.4f}", f"{s['psnr_db']:.2f}",
-                      f"{s['sent_segments']:.2f}/{s['segments']:.2f}", str(s["fallbacks"]))
+                      f"{s['sent_segments']:.2f}/{s['segments']:.2f}", str(s["fallbacks"]), str(s["side_losses"]))
     out_console.print(table)
     if out:
         config = {"command": "semcom eval lamsc", "argv": sys.argv[1:], "data": str(data), "snr_db": snrs,
                   "channel": channel, "cbr": lamsc.cbr, "scorer": scorer, "asc": asc, "receiver": receiver,
-                  "segmenter": segmenter,
+                  "segmenter": segmenter, "side_link": side_link,
                   "k": k, "threshold": threshold, "limit": limit, "seed": seed}
         with atomic_folder(out) as tmp:
             write_results(tmp, config, rows, summary)

@@ -161,6 +161,16 @@ def test_cli_train_eval_and_transmit_lamsc(photos, tiny_jscc_ckpt, tmp_path, cap
     assert printed["scheme"] == "lamsc" and printed["segments"] >= 1 and printed["fallback"] is None
 
 
+def test_cli_eval_lamsc_with_the_ldpc_side_link_counts_its_codewords(photos, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["eval", "lamsc", "--data", str(photos), "--snr", "10", "--limit", "1", "--side-link", "ldpc",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    row, summary = results["rows"][0], results["summary"][0]
+    assert results["config"]["side_link"] == "ldpc" and summary["side_losses"] == 0 and row["side_lost"] is False
+    assert row["side_uses"] % 480 == 0 and row["side_uses"] > 0  # whole 1920-bit codewords at 16-QAM 1/2 (or QPSK)
+
+
 def test_cli_transmit_lamsc_with_the_shipped_parts_uses_their_cbr(photos, tmp_path, capsys):
     from semcom.schemes.lamsc.evaluate import shipped_part
     from semcom.schemes.lamsc.train import load_asc
@@ -183,6 +193,8 @@ def test_cli_transmit_lamsc_with_the_shipped_parts_uses_their_cbr(photos, tmp_pa
      "unknown segmenter"),
     (["eval", "lamsc", "--data", "{photos}", "--snr", "45", "--scorer", "none", "--asc", "none"], "snr_db must lie"),
     (["train", "lamsc", "--part", "nope", "--out", "{tmp}/r"], "unknown LAM-SC part"),
+    (["eval", "lamsc", "--data", "{photos}", "--side-link", "carrier-pigeon"], "unknown side link"),
+    (["eval", "lamsc", "--data", "{photos}", "--side-link", "ldpc", "--channel", "rician"], "awgn and rayleigh only"),
     (["transmit", "{photos}/p0.png", "--scheme", "lamsc", "--scorer", "none", "--asc", "none", "--cbr", "1/2",
       "--out", "{tmp}/x.png"], "not supported"),
 ])

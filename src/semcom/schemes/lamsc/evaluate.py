@@ -21,9 +21,11 @@ from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
 from semcom.schemes.lamsc.scheme import LamSC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD
 from semcom.schemes.lamsc.segmenter import SlicSegmenter
+from semcom.schemes.lamsc.side import LdpcSideLink
 from semcom.seeding import make_generator
 
 SEGMENTERS = ("slic", "sam")
+SIDE_LINKS = ("ideal", "ldpc")
 
 
 def shipped_part(part: str) -> Path:
@@ -56,9 +58,10 @@ def build_segmenter(name: str = "slic", sam_model: str | None = None):
 def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | Path | None = "shipped",
                 asc: str | Path | None = "shipped", jscc: str | Path | None = None, segmenter: str = "slic",
                 sam_model: str | None = None, k: int = DEFAULT_K, threshold: float = THRESHOLD,
-                receiver: str | Path | None = "shipped") -> LamSC:
+                receiver: str | Path | None = "shipped", side_link: str = "ideal") -> LamSC:
     """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC). ``receiver`` is
-    ignored without ASC (the plain JSCC decoder then decodes the whole latent)."""
+    ignored without ASC (the plain JSCC decoder then decodes the whole latent). ``side_link``: "ideal" (the ASC side
+    payload counted at 1 bit per channel use, assumed to arrive) or "ldpc" (really sent, ``LdpcSideLink``)."""
     from semcom.schemes.lamsc.train import asc_cbr, load_asc, load_receiver, load_scorer
 
     model, _ = load_jscc(jscc or DEFAULT_CHECKPOINT)
@@ -70,8 +73,14 @@ def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | P
         cbr = trained if cbr is None else cbr
     receiver_path = resolve(receiver, "receiver") if asc_model is not None else None
     receiver_model = load_receiver(receiver_path, model)[0] if receiver_path else None
+    if side_link not in SIDE_LINKS:
+        raise SemcomError(f"unknown side link {side_link!r}; choose one of {', '.join(SIDE_LINKS)}")
+    if side_link == "ldpc" and channel not in ("awgn", "rayleigh"):
+        raise SemcomError(f"the LDPC side link has BLER tables for awgn and rayleigh only, not {channel!r}")
+    link = LdpcSideLink(channel) if side_link == "ldpc" else None
     return LamSC(model, build_channel(channel), cbr if cbr is not None else 1 / 16,
-                 build_segmenter(segmenter, sam_model), scorer_model, asc_model, k, threshold, receiver=receiver_model)
+                 build_segmenter(segmenter, sam_model), scorer_model, asc_model, k, threshold, receiver=receiver_model,
+                 side_link=link)
 
 
 def evaluate_lamsc(lamsc: LamSC, images: list[tuple[str, torch.Tensor]], snrs: list[float], seed: int = 0,
@@ -94,7 +103,7 @@ def evaluate_lamsc(lamsc: LamSC, images: list[tuple[str, torch.Tensor]], snrs: l
 
 
 def summarize_lamsc(rows: list[dict]) -> list[dict]:
-    """Means per (scheme, SNR) of every numeric column."""
+    """Means per (scheme, SNR) of every numeric column; counts of fallbacks and of lost side payloads."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["scheme"], r["snr_db"]), []).append(r)
@@ -103,6 +112,6 @@ def summarize_lamsc(rows: list[dict]) -> list[dict]:
         numeric = [k for k, v in rs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                    and k not in ("snr_db", "cbr")]
         out.append({"scheme": scheme, "snr_db": snr, "cbr": rs[0]["cbr"], "images": len(rs),
-                    "fallbacks": sum(1 for r in rs if r["fallback"]),
+                    "fallbacks": sum(1 for r in rs if r["fallback"]), "side_losses": sum(1 for r in rs if r["side_lost"]),
                     **{k: sum(r[k] for r in rs) / len(rs) for k in numeric}})
     return out

@@ -74,10 +74,10 @@ class LamSCResult:
 
     def row(self, image: torch.Tensor) -> dict:
         """What was sent and how it arrived, as a flat JSON-ready dict: channel uses (total, data, side), segments
-        found and sent, the fallback reason ("" when none) and ``metrics(image)``."""
+        found and sent, the fallback reason ("" when none), whether the side payload was lost and ``metrics(image)``."""
         return {"channel_uses": self.channel_uses, "data_uses": self.data_uses, "side_uses": self.side_uses,
                 "segments": len(self.segments), "sent_segments": int(self.selected.sum()),
-                "fallback": self.fallback or "", **self.metrics(image)}
+                "fallback": self.fallback or "", "side_lost": self.side_lost, **self.metrics(image)}
 
     def metrics(self, image: torch.Tensor) -> dict:
         """Region and whole-image quality against the original ``image`` [3, H, W]."""
