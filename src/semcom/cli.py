@@ -576,6 +576,7 @@ def transmit(
     scorer: str = typer.Option("shipped", help=f"lamsc: ASI scorer, {LAMSC_PARTS_HELP}."),
     asc: str = typer.Option("shipped", help=f"lamsc: ASC mask, {LAMSC_PARTS_HELP}."),
     receiver: str = typer.Option("shipped", help=f"lamsc: decoder of masked latents, {LAMSC_PARTS_HELP}."),
+    side_link: str = typer.Option("ideal", help="lamsc: ASC side payload, ideal | ldpc (really sent over 5G LDPC + QAM)."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(..., help="Where to write the received image (PNG)."),
 ):
@@ -591,7 +592,7 @@ def transmit(
     cbr_value = parse_number(cbr) if cbr is not None else (None if scheme == "lamsc" else 1 / 16)
     check_grid(channel, [snr], [] if cbr_value is None else [cbr_value])
     if scheme == "lamsc":
-        row, x_hat = transmit_lamsc(image, snr, channel, cbr_value, scorer, asc, seed, receiver)
+        row, x_hat = transmit_lamsc(image, snr, channel, cbr_value, scorer, asc, seed, receiver, side_link)
     else:
         spec = SchemeSpec(scheme, codec if scheme != "jscc" else None, str(checkpoint) if checkpoint else None)
         transmitter = build_transmitters([spec], channel, [cbr_value])[spec]
@@ -606,13 +607,13 @@ def transmit(
 
 
 def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float | None, scorer: str, asc: str, seed: int,
-                   receiver: str = "shipped"):
+                   receiver: str = "shipped", side_link: str = "ideal"):
     """One image through LAM-SC: (printable row, received semantic image)."""
     from semcom.data import load_image
     from semcom.schemes.lamsc.evaluate import build_lamsc
     from semcom.seeding import make_generator
 
-    lamsc = build_lamsc(channel, cbr, scorer, asc, receiver=receiver)
+    lamsc = build_lamsc(channel, cbr, scorer, asc, receiver=receiver, side_link=side_link)
     x = load_image(image)
     result = lamsc.transmit(x, snr, make_generator(seed))
     row = {"scheme": "lamsc", "image": image.stem, "snr_db": snr, "channel": channel, "cbr": lamsc.cbr,

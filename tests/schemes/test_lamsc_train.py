@@ -178,7 +178,10 @@ def test_cli_transmit_lamsc_with_the_shipped_parts_uses_their_cbr(photos, tmp_pa
     trained = load_asc(shipped_part("asc"))[1]["cbr"]
     assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--snr", "7", "--out", str(tmp_path / "rx.png")]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["cbr"] == trained and printed["side_uses"] > 0
+    assert printed["cbr"] == trained and printed["side_uses"] > 0 and printed["side_lost"] is False
+    assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--snr", "7", "--side-link", "ldpc",
+                 "--out", str(tmp_path / "rx2.png")]) == 0
+    assert json.loads(capsys.readouterr().out)["side_uses"] % 480 == 0  # whole LDPC codewords
     whole = round(1536 * trained) * 6 * 6 // 2  # whole-image JSCC channel uses for a 96x96 photo at that CBR
     assert printed["data_uses"] <= whole
     # another CBR than the mask was trained for is refused in one line
