@@ -191,6 +191,8 @@ def train_lamsc_cmd(
     asc: Optional[Path] = typer.Option(None, help="receiver: the frozen ASC mask (default: the shipped one)."),
     whole_images: bool = typer.Option(False, help="receiver: control run on whole crops without a mask (fine-tunes the "
                                                    "plain JSCC decoder with the same budget)."),
+    train_encoder: bool = typer.Option(False, help="receiver: fine-tune the JSCC copy's encoder too, end to end through "
+                                                    "the frozen mask (LAM-SC then encodes masked transmissions with it)."),
     cbr: str = typer.Option("1/32", help="asc, receiver: JSCC rate the mask is trained for."),
     crop: int = typer.Option(128, help="asc: training window (multiple of 16)."),
     snr_range: str = typer.Option("-2,16"), channel: str = typer.Option("awgn"),
@@ -206,7 +208,7 @@ def train_lamsc_cmd(
                            pool_crop=pool_crop, val_count=val_count,
                            human_scores=str(human_scores) if human_scores else None, steps=steps, batch=batch, lr=lr,
                            jscc=str(jscc) if jscc else None, asc=str(asc) if asc else None, cbr=parse_number(cbr), crop=crop,
-                           whole_images=whole_images,
+                           whole_images=whole_images, train_encoder=train_encoder,
                            snr_range=lo_hi, channel=channel, rate_weight=rate_weight, seed=seed,
                            threads=threads)
     run_training(train_lamsc, cfg, export, half=(part == "receiver"))

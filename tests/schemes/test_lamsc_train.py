@@ -288,6 +288,32 @@ def test_receiver_training_changes_only_the_decoder_and_plugs_into_lamsc(photos,
         load_receiver(last, other)
 
 
+def test_end_to_end_receiver_trains_the_encoder_too_and_lamsc_encodes_with_it(photos, tiny_jscc_ckpt, tmp_path):
+    from semcom.channels import build_channel
+    from semcom.experiments.checkpoint import load_jscc
+    from semcom.schemes.lamsc.scheme import LamSC
+    from semcom.schemes.lamsc.train import load_receiver
+
+    asc_path = train_lamsc(asc_cfg(photos, tmp_path / "asc", tiny_jscc_ckpt, steps=2), log=lambda m: None)
+    last = train_lamsc(asc_cfg(photos, tmp_path / "e2e", tiny_jscc_ckpt, part="receiver", asc=str(asc_path), steps=4,
+                               lr=1e-2, train_encoder=True), log=lambda m: None)
+    assert read_checkpoint(last)["model_config"]["encoder"] is True
+    jscc, _ = load_jscc(tiny_jscc_ckpt)
+    receiver, _ = load_receiver(last, jscc)
+    for part in ("encoder", "decoder"):
+        mine, plain = getattr(receiver, part).parameters(), getattr(jscc, part).parameters()
+        assert any(not torch.equal(a, b) for a, b in zip(mine, plain)), part
+    # masked transmissions are coded by the receiver copy at both ends: its latent is what is sent
+    asc, _ = load_asc(asc_path)
+    lamsc = LamSC(jscc, build_channel("awgn"), 24 / 1536, asc=asc, receiver=receiver)
+    x, region = blocks(2), torch.ones(96, 96, dtype=torch.bool)
+    sent = lamsc.send(x, region, 40.0, torch.Generator().manual_seed(0), asc)[0]
+    by_hand = receiver.reconstruct(receiver.latent(x[None], 40.0, 24 / 1536), 40.0, 24 / 1536, (96, 96))[0].clamp(0, 1)
+    assert (sent - by_hand).abs().max() < 0.05  # 40 dB, every block kept: the receiver's own round trip
+    with pytest.raises(SemcomError, match="train_encoder"):
+        asc_cfg(photos, tmp_path / "bad", tiny_jscc_ckpt, train_encoder=True)
+
+
 def test_whole_image_control_batches_are_unmasked_and_train_without_a_mask(photos, tiny_jscc_ckpt, tmp_path):
     pool = build_pool(photos, 4, 64, val_count=1, seed=0, log=lambda m: None)
     x, region = semantic_batch(pool, 3, 32, torch.Generator().manual_seed(1), whole=True)

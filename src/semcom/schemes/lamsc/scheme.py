@@ -13,8 +13,8 @@
 5. The receiver puts the received values back at the mask's positions and the background latent (what a
    black block encodes to) at the dropped ones, decodes with the JSCC decoder, and paints the dropped
    blocks black (the semantic image's background): the mask is known to the receiver (see ``send``).
-   With a ``receiver`` (a copy of the JSCC whose decoder was fine-tuned on such masked latents, see
-   ``semcom.schemes.lamsc.train.train_receiver``) that decoder replaces the JSCC's for masked latents.
+   With a ``receiver`` (a copy of the JSCC whose decoder, and possibly encoder, was fine-tuned on such masked
+   latents, see ``semcom.schemes.lamsc.train.train_receiver``) that copy codes masked transmissions at both ends.
 
 When the segmenter finds nothing usable (``fallback_reason``), the whole image is sent by the plain
 JSCC at the same CBR and the result says so (``fallback``).
@@ -197,7 +197,8 @@ class LamSC:
         times = {}
         size = tuple(semantic.shape[1:])
         t0 = time.perf_counter()
-        latent = self.jscc.latent(semantic[None], snr_db, self.cbr)  # [1, c, hp, wp]
+        coder = self.jscc if asc is None else self.receiver  # the receiver copy codes masked transmissions
+        latent = coder.latent(semantic[None], snr_db, self.cbr)  # [1, c, hp, wp]
         normalised = normalize_power(latent)  # what the decoder expects
         if asc is None:
             keep = torch.ones_like(latent, dtype=torch.bool)
@@ -233,18 +234,18 @@ class LamSC:
         else:
             latent_hat = (scale_rx * self.background(snr_db))[None, :, None, None].expand_as(latent).clone()
         latent_hat[keep_rx] = received[: int(keep_rx.sum())] / gain_rx
-        decoder = self.jscc if asc is None else self.receiver
-        x_hat = decoder.reconstruct(latent_hat, snr_db, self.cbr, size)[0].clamp(0, 1)
+        x_hat = coder.reconstruct(latent_hat, snr_db, self.cbr, size)[0].clamp(0, 1)
         if asc is not None:
             x_hat = x_hat * block_mask(keep_rx, size)[None]
         times["decode"] = time.perf_counter() - t0
         return x_hat, values.numel() // 2, side_uses, times, False
 
     def background(self, snr_db: float) -> torch.Tensor:
-        """[c]: the JSCC's raw latent at an interior position of an all-black image (cached per SNR)."""
+        """[c]: the raw latent of the JSCC that codes masked transmissions (the receiver copy) at an interior
+        position of an all-black image (cached per SNR)."""
         key = float(snr_db)
         if key not in self._background:
-            self._background[key] = background_latent(self.jscc, torch.tensor([key]), self.cbr)[0]
+            self._background[key] = background_latent(self.receiver, torch.tensor([key]), self.cbr)[0]
         return self._background[key]
 
 

@@ -178,6 +178,7 @@ class LamSCTrainConfig:
     jscc: str | None = None  # JSCC checkpoint (default: the shipped model)
     asc: str | None = None  # receiver: the frozen ASC mask (default: the shipped one)
     whole_images: bool = False  # receiver: the control run, whole crops and no mask (plain JSCC decoder fine-tuning)
+    train_encoder: bool = False  # receiver: fine-tune the copy's encoder too (end to end through the frozen mask)
     cbr: float = 1 / 32  # the shipped parts' rate (48 of the shipped JSCC's latent maps)
     crop: int = 128
     snr_range: tuple[float, float] = (-2.0, 16.0)
@@ -199,6 +200,8 @@ class LamSCTrainConfig:
             raise SemcomError(f"crop must be a multiple of {FACTOR} and at most pool_crop={self.pool_crop}")
         if self.whole_images and self.part != "receiver":
             raise SemcomError("whole_images is the receiver's control run: use it with part='receiver'")
+        if self.train_encoder and self.part != "receiver":
+            raise SemcomError("train_encoder fine-tunes the receiver's JSCC copy: use it with part='receiver'")
         if self.rate_weight < 0:
             raise SemcomError(f"rate_weight must be >= 0, got {self.rate_weight}")
         lo, hi = self.snr_range
@@ -466,31 +469,32 @@ def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
 # ---- the receiver ---------------------------------------------------------------------------------------
 def receiver_loss(jscc, receiver, asc: ASC | None, channel, x: torch.Tensor, region: torch.Tensor, snr: torch.Tensor,
                   cbr: float, generator=None) -> tuple[torch.Tensor, dict]:
-    """MSE of ``receiver`` (a JSCC whose decoder learns) on semantic images ``x`` [B, 3, H, W] with regions (bool
-    [B, H, W]) sent as ``LamSC.send`` sends them with ``asc``: the kept elements of the power-normalised latent at
-    unit power per channel use, the background latent (scaled like the latent) at the dropped positions. The
-    loss is taken over the blocks with a kept element (the receiver paints the others black).
+    """MSE of ``receiver`` (a copy of ``jscc`` whose decoder, and possibly encoder, learns) on semantic images ``x``
+    [B, 3, H, W] with regions (bool [B, H, W]) sent as ``LamSC.send`` sends them with ``asc``: the receiver copy's
+    latent, the kept elements of its power-normalised version at unit power per channel use, the background latent
+    (scaled like the latent) at the dropped positions. The loss is taken over the blocks with a kept element (the
+    receiver paints the others black); gradients reach the encoder when its parameters require them.
     Deployment sends the kept values back to back; here the channel sees the whole (masked) latent and only the
     kept positions' outputs are used: the same noise distribution for AWGN and (per value) fast Rayleigh.
     The float16 rounding of the two scale factors is left out. ``asc`` None: the whole latent is sent (the control
-    run: plain JSCC decoder fine-tuning)."""
+    run: plain JSCC fine-tuning)."""
     c = jscc.channels_for_cbr(cbr)
+    side = receiver.side_info(snr, torch.full((x.shape[0],), c))
+    latent = receiver.encoder(x, side)[:, :c]
     with torch.no_grad():
-        side = jscc.side_info(snr, torch.full((x.shape[0],), c))
-        latent = jscc.encoder(x, side)[:, :c]
         if asc is None:
             keep = torch.ones_like(latent, dtype=torch.bool)
         else:
-            _, keep, _ = asc.apply(latent, coverage(region, latent.shape[2:]) if asc.masknet.side_channels else None)
-        normalised = normalize_power(latent)
-        kept = keep.float()
-        gain, scale = kept_gain_and_scale(latent, normalised, keep)
-        gain = gain[:, None, None, None]
-        received = channel(normalised * gain * kept, snr, generator) / gain
-        background = (scale[:, None] * background_latent(jscc, snr, cbr))[:, :, None, None]
-        latent_hat = torch.where(keep, received, background.expand_as(latent))
+            _, keep, _ = asc.apply(latent.detach(), coverage(region, latent.shape[2:]) if asc.masknet.side_channels else None)
+        background = background_latent(receiver, snr, cbr)[:, :, None, None]
         rest = torch.zeros(x.shape[0], jscc.cfg.latent_channels - c, *latent.shape[2:])
         paint = torch.stack([block_mask(k[None], tuple(x.shape[2:])) for k in keep])[:, None]
+    normalised = normalize_power(latent)
+    kept = keep.float()
+    gain, scale = kept_gain_and_scale(latent, normalised, keep)
+    gain = gain[:, None, None, None]
+    received = channel(normalised * gain * kept, snr, generator) / gain
+    latent_hat = torch.where(keep, received, (scale[:, None, None, None] * background).expand_as(latent))
     x_hat = receiver.decoder(torch.cat([latent_hat, rest], dim=1), side)
     area = paint.sum().clamp_min(1) * x.shape[1]
     loss = ((x_hat - x).pow(2) * paint).sum() / area
@@ -498,7 +502,8 @@ def receiver_loss(jscc, receiver, asc: ASC | None, channel, x: torch.Tensor, reg
 
 
 def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
-    """Fine-tune a copy of the JSCC decoder as LAM-SC's receiver (encoder and ASC frozen); returns the last checkpoint."""
+    """Fine-tune a copy of the JSCC as LAM-SC's receiver: its decoder, and with ``train_encoder`` its encoder too (the
+    ASC mask stays frozen); returns the last checkpoint."""
     from semcom.schemes.lamsc.evaluate import resolve
 
     pool = _start(cfg, log)
@@ -512,12 +517,14 @@ def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
     asc_cbr(asc_meta, asc_path, cfg.cbr)
     for p in asc.parameters() if asc is not None else ():
         p.requires_grad_(False)
-    model_config = {"jscc": jscc.cfg.to_dict(), "cbr": cfg.cbr}
-    run = _Run(cfg, receiver.decoder, model_config, log)
+    model_config = {"jscc": jscc.cfg.to_dict(), "cbr": cfg.cbr, "encoder": cfg.train_encoder}
+    if not cfg.train_encoder:
+        receiver.encoder.requires_grad_(False)
+    run = _Run(cfg, receiver if cfg.train_encoder else receiver.decoder, model_config, log)
     channel = build_channel(cfg.channel)
     lo, hi = cfg.snr_range
     extra = {"jscc_file": Path(jscc_path).name, "asc_file": Path(asc_path).name if asc_path else None}
-    receiver.decoder.train()
+    receiver.train()
     while run.step < cfg.steps:
         lr = run.lr()
         x, region = semantic_batch(pool, cfg.batch, cfg.crop, run.gen, whole=cfg.whole_images)
@@ -531,7 +538,8 @@ def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
 
 
 def load_receiver(path: str | Path, jscc) -> tuple[torch.nn.Module, dict]:
-    """A copy of ``jscc`` with the receiver decoder of checkpoint ``path`` (eval mode); returns (model, metadata)."""
+    """A copy of ``jscc`` with the receiver of checkpoint ``path`` (its decoder, or the whole fine-tuned JSCC when it
+    was trained with ``train_encoder``), in eval mode; returns (model, metadata)."""
     import copy
 
     ckpt = read_checkpoint(path)
@@ -541,10 +549,11 @@ def load_receiver(path: str | Path, jscc) -> tuple[torch.nn.Module, dict]:
         raise SemcomError(f"the receiver at {path} belongs to another JSCC architecture: pass --receiver none "
                           "(plain JSCC decoder) or a receiver trained for this JSCC")
     model = copy.deepcopy(jscc)
+    target = model if ckpt["model_config"].get("encoder") else model.decoder
     try:
-        model.decoder.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
+        target.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
     except RuntimeError as exc:
-        raise SemcomError(f"checkpoint {path} does not match the JSCC decoder: {str(exc).splitlines()[0]}") from None
+        raise SemcomError(f"checkpoint {path} does not match the JSCC: {str(exc).splitlines()[0]}") from None
     return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
 
 
