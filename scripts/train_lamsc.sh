@@ -3,8 +3,8 @@
 # into the package. Each run resumes from runs/lamsc/<part>/last.pt; its segment pool is cached in pool.pt.
 #   scorer: ASI on occlusion-importance targets (EfficientNet-Lite0) of 400 SLIC-segmented 256x256 photo crops
 #   asc:    the latent mask over the frozen shipped JSCC at CBR $CBR (default 1/32), on 128x128 windows of semantic images
-#   receiver: the JSCC decoder fine-tuned on what arrives through that mask (encoder and mask frozen)
-#   control:  the same fine-tuning of the plain decoder on whole crops (benchmark control, not used by LAM-SC)
+#   receiver: a copy of the JSCC (encoder and decoder) fine-tuned end to end through that mask (mask frozen)
+#   control:  the same fine-tuning of a plain JSCC copy on whole crops (benchmark control, not used by LAM-SC)
 # PARTS="asc receiver control" bash scripts/train_lamsc.sh retrains only those parts (in this order).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,9 +23,9 @@ for part in $PARTS; do
   case $part in
     scorer) run scorer scorer --steps 800 --batch 32 --lr 2e-3 ;;
     asc) run asc asc --crop 128 --cbr "$CBR" --steps 600 --batch 16 --lr 2e-3 --rate-weight 5e-4 --snr-range=-2,16 ;;
-    receiver) run receiver receiver --crop 128 --cbr "$CBR" --steps 2500 --batch 16 --lr 2e-4 --snr-range=-2,16 ;;
+    receiver) run receiver receiver --train-encoder --crop 128 --cbr "$CBR" --steps 1500 --batch 16 --lr 2e-4 --snr-range=-2,16 ;;
     # the receiver's control (for benchmarks/kodak_lamsc.py): the same fine-tuning of the plain decoder on whole crops
-    control) run receiver control --whole-images --crop 128 --cbr "$CBR" --steps 2500 --batch 16 --lr 2e-4 --snr-range=-2,16 ;;
+    control) run receiver control --whole-images --train-encoder --crop 128 --cbr "$CBR" --steps 1500 --batch 16 --lr 2e-4 --snr-range=-2,16 ;;
     *) echo "unknown part $part (scorer, asc, receiver, control)" >&2; exit 2 ;;
   esac
 done
