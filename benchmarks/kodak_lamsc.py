@@ -6,10 +6,10 @@ Grid (issue #3): the 24 Kodak images (never trained on), AWGN at SNR {1, 4, 7, 1
 at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiver were trained for. Schemes:
 
 - ``lamsc``: SLIC knowledge base, 5 largest segments, the shipped ASI scorer, the shipped ASC mask and the shipped
-  receiver (the JSCC decoder fine-tuned on masked latents);
+  receiver (a copy of the JSCC fine-tuned end to end through the mask; it codes masked transmissions at both ends);
 - ``lamsc-ldpc-side``: the same, with the mask's side payload really sent as a 5G LDPC + QAM block
   (``LdpcSideLink``: the cheapest MCS predicted to decode with probability >= 0.99; a lost block loses the image);
-- ``lamsc-plain-decoder``: the same as ``lamsc``, decoded by the shipped JSCC's own decoder;
+- ``lamsc-plain-decoder``: the same as ``lamsc``, coded by the shipped JSCC itself (no receiver copy);
 - ``lamsc-no-asi``: all 5 segments sent (no scorer), with ASC and the receiver;
 - ``lamsc-no-asc``: ASI selection, the whole latent sent (no mask) and decoded by the plain decoder;
 - ``jscc-c{n}``: the same JSCC sending the whole image with n latent maps (CBR n/1536), quality measured on
@@ -17,8 +17,8 @@ at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiv
   the region quality LAM-SC reaches (log-linear interpolation in channel uses) and, the other way round, the
   region PSNR it reaches with LAM-SC's channel uses (where the curve is flat, small PSNR differences move the
   first number a lot; the second shows the same comparison in dB);
-- ``jscc-c48-tuned``: the control for the receiver: whole-image JSCC at LAM-SC's CBR decoded by the plain decoder
-  fine-tuned with the receiver's budget on whole crops (``lamsc/control.pt``); if it gained as much as the
+- ``jscc-c48-tuned``: the control for the receiver: whole-image JSCC at LAM-SC's CBR with a JSCC copy fine-tuned end
+  to end with the receiver's budget on whole crops (``lamsc/control.pt``); if it gained as much as the
   receiver, the receiver's gain would be extra training, not LAM-SC;
 - ``digital-webp``: WebP + 5G LDPC + QAM at the best MCS for the whole image at LAM-SC's CBR; and
   ``digital-webp-semantic``: the same chain sending LAM-SC's semantic image within LAM-SC's channel uses
