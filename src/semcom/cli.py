@@ -180,7 +180,7 @@ def train_splitnn_cmd(
 @train_app.command("lamsc")
 def train_lamsc_cmd(
     part: str = typer.Option(..., help="scorer (ASI, on occlusion-importance targets or --human-scores) | asc (latent mask) "
-                                       "| receiver (JSCC decoder fine-tuned on the ASC's masked latents)"),
+                                       "| receiver (a JSCC copy fine-tuned on the ASC's masked latents)"),
     out: Path = typer.Option(..., help="Run folder: last.pt, train.jsonl, config.json, pool.pt. Resumes if last.pt exists."),
     data: Optional[Path] = typer.Option(None, help="Training photos (default: ../shared/data/photos-train)."),
     pool_size: int = typer.Option(400, help="Random crops segmented once for training."),
@@ -370,7 +370,7 @@ def eval_lamsc(
     cbr: Optional[str] = typer.Option(None, help="JSCC rate before masking (default: the ASC's, else 1/16)."),
     scorer: str = typer.Option("shipped", help=f"ASI scorer: {LAMSC_PARTS_HELP}."),
     asc: str = typer.Option("shipped", help=f"ASC mask: {LAMSC_PARTS_HELP}."),
-    receiver: str = typer.Option("shipped", help=f"decoder of masked latents (used with ASC): {LAMSC_PARTS_HELP} "
+    receiver: str = typer.Option("shipped", help=f"JSCC copy that codes masked latents (used with ASC): {LAMSC_PARTS_HELP} "
                                                  "(none: the plain JSCC decoder)."),
     segmenter: str = typer.Option("slic", help="slic (offline) | sam (needs --sam-model)"),
     sam_model: Optional[str] = typer.Option(None, help="Local folder or hub id of a SAM checkpoint."),
@@ -577,7 +577,7 @@ def transmit(
     checkpoint: Optional[Path] = typer.Option(None),
     scorer: str = typer.Option("shipped", help=f"lamsc: ASI scorer, {LAMSC_PARTS_HELP}."),
     asc: str = typer.Option("shipped", help=f"lamsc: ASC mask, {LAMSC_PARTS_HELP}."),
-    receiver: str = typer.Option("shipped", help=f"lamsc: decoder of masked latents, {LAMSC_PARTS_HELP}."),
+    receiver: str = typer.Option("shipped", help=f"lamsc: JSCC copy that codes masked latents, {LAMSC_PARTS_HELP}."),
     side_link: str = typer.Option("ideal", help="lamsc: ASC side payload, ideal | ldpc (really sent over 5G LDPC + QAM)."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(..., help="Where to write the received image (PNG)."),

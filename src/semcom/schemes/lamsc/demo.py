@@ -67,7 +67,7 @@ def lamsc_section(folder: Path, images: list[tuple[str, torch.Tensor]], seed: in
     intro = (f"<p>LAM-SC at {snr_db:g} dB (AWGN, CBR {cbr_text(lamsc.cbr)} before masking): the knowledge base (SLIC "
              "regions; Segment Anything with <code>--segmenter sam</code>) splits each photo, the 5 largest segments "
              "are scored by ASI (bold: above 0.7, sent), the semantic image goes through the shipped JSCC whose latent "
-             "ASC masks, and the receiver (a decoder fine-tuned on masked latents) decodes it. Channel uses count the mask's side information.</p>")
+             "ASC masks, and the receiver (a JSCC copy fine-tuned end to end on masked latents) decodes it. Channel uses count the mask's side information.</p>")
     if notes:
         intro += "<p>Parts not shipped, run without them: " + "; ".join(notes) + "</p>"
     table = ("<table class='grid'><tr><th>image</th><th>segments (tinted; strong = sent)</th><th>semantic image sent"

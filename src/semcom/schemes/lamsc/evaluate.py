@@ -1,9 +1,9 @@
 """Building LAM-SC from checkpoints and evaluating it on an image folder over an SNR grid.
 
 Shipped checkpoints live in ``semcom/checkpoints/lamsc/``: ``scorer.pt`` (ASI), ``asc.pt`` (ASC for the
-shipped JSCC at the CBR stored inside it) and ``receiver.pt`` (the JSCC decoder fine-tuned on that ASC's masked
-latents; used only when a mask is); ``control.pt`` is the benchmark's control for the receiver (the plain
-decoder fine-tuned the same way on whole crops), not part of LAM-SC. ``build_lamsc`` takes a path, ``"shipped"`` (the default; an
+shipped JSCC at the CBR stored inside it) and ``receiver.pt`` (a copy of the JSCC fine-tuned end to end through
+that ASC; it codes masked transmissions at both ends); ``control.pt`` is the benchmark's control for the receiver (a
+JSCC copy fine-tuned the same way on whole crops), not part of LAM-SC. ``build_lamsc`` takes a path, ``"shipped"`` (the default; an
 error naming the training command when the file is missing) or ``"none"`` (the ablation without that part).
 """
 
