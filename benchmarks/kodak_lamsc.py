@@ -25,7 +25,7 @@ at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiv
   (a separation-based LAM-SC). Every codeword is really decoded.
 
 The mask's side payload is counted at 1 bit per channel use (``ASC``'s default); the savings are also given with
-it priced on a real 5G LDPC + QAM transport block (``ldpc_side_uses``). Prints the tables and writes rows, summary,
+it priced on a real 5G LDPC + QAM transport block (``LdpcSideLink.channel_uses``). Prints the tables and writes rows, summary,
 savings and per-stage seconds to JSON; ``--summarize-only`` recomputes everything after the transmissions from the
 rows already in ``--out``.
 """
@@ -46,8 +46,6 @@ import torch
 from semcom.channels import build_channel
 from semcom.data import load_folder
 from semcom.digital import DigitalChain
-from semcom.digital.mcs import MCS_TABLE
-from semcom.digital.transport import channel_uses_needed, mcs_for_payload
 from semcom.experiments.evaluate import fast_cpu_math, noise_seed
 from semcom.experiments.jscc_link import JSCCTransmitter
 from semcom.metrics import psnr_db
@@ -55,6 +53,7 @@ from semcom.experiments.checkpoint import shipped_file
 from semcom.schemes.lamsc.evaluate import build_lamsc
 from semcom.schemes.lamsc.scheme import region_metrics
 from semcom.schemes.lamsc.segmenter import SlicSegmenter
+from semcom.schemes.lamsc.side import LdpcSideLink
 from semcom.schemes.lamsc.train import load_receiver
 from semcom.seeding import make_generator
 
@@ -164,19 +163,13 @@ def main(argv=None) -> int:
     return report(rows, timing, config, args.out)
 
 
-def ldpc_side_uses(side_bits: int, snr_db: float) -> int:
-    """Channel uses of a side payload of ``side_bits`` on 5G LDPC + QAM: one transport block at the cheapest MCS
-    whose predicted probability of decoding is at least SIDE_SUCCESS (the most robust MCS when none is)."""
-    mcs = mcs_for_payload(side_bits, snr_db, "awgn", SIDE_SUCCESS) or min(MCS_TABLE, key=lambda m: m.spectral_efficiency)
-    return channel_uses_needed(mcs, side_bits)
-
-
 def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     """Summary, savings (also with the ASC side payload priced on a real MCS), printed tables and the JSON file."""
+    link = LdpcSideLink("awgn", SIDE_SUCCESS)  # the MCS rule of the lamsc-ldpc-side variant, to price the others
     for r in rows:  # every row of a variant with ASC (a fallback row has no side payload)
         if r["scheme"] in VARIANTS and VARIANTS[r["scheme"]][1] != "none" and VARIANTS[r["scheme"]][3] == "ideal":
             bits = int(r["side_uses"])  # the side payload went at 1 bit per channel use: bits = uses
-            r["channel_uses_ldpc_side"] = r["channel_uses"] - bits + (ldpc_side_uses(bits, r["snr_db"]) if bits else 0)
+            r["channel_uses_ldpc_side"] = r["channel_uses"] - bits + link.channel_uses(bits, r["snr_db"])
     keys = ["channel_uses", "region_psnr_db", "region_ms_ssim", "region_fraction", "psnr_db", "ms_ssim", "side_uses",
             "sent_segments", "ok", "channel_uses_ldpc_side", "side_lost"]
     summary = []

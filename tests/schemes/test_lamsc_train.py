@@ -247,7 +247,7 @@ def test_receiver_loss_matches_what_lamsc_send_delivers(photos, tiny_jscc_ckpt, 
     pool = build_pool(photos, 4, 64, val_count=1, seed=0, log=lambda m: None)
     x, region = semantic_batch(pool, 3, 32, torch.Generator().manual_seed(1))
     snr = torch.full((3,), 40.0)
-    loss, parts = receiver_loss(jscc, jscc, asc, build_channel("awgn"), x, region, snr, 24 / 1536,
+    loss, parts = receiver_loss(jscc, asc, build_channel("awgn"), x, region, snr, 24 / 1536,
                                 torch.Generator().manual_seed(2))
     lamsc = LamSC(jscc, build_channel("awgn"), 24 / 1536, asc=asc)
     err, area = 0.0, 0.0

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from semcom.channels import build_channel
+from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import load_jscc, shipped_file
 from semcom.experiments.evaluate import noise_seed
@@ -75,8 +76,8 @@ def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | P
     receiver_model = load_receiver(receiver_path, model)[0] if receiver_path else None
     if side_link not in SIDE_LINKS:
         raise SemcomError(f"unknown side link {side_link!r}; choose one of {', '.join(SIDE_LINKS)}")
-    if side_link == "ldpc" and channel not in ("awgn", "rayleigh"):
-        raise SemcomError(f"the LDPC side link has BLER tables for awgn and rayleigh only, not {channel!r}")
+    if side_link == "ldpc" and channel not in DIGITAL_CHANNELS:
+        raise SemcomError(f"the LDPC side link has BLER tables for {' and '.join(DIGITAL_CHANNELS)} only, not {channel!r}")
     link = LdpcSideLink(channel) if side_link == "ldpc" else None
     return LamSC(model, build_channel(channel), cbr if cbr is not None else 1 / 16,
                  build_segmenter(segmenter, sam_model), scorer_model, asc_model, k, threshold, receiver=receiver_model,

@@ -40,10 +40,10 @@ from semcom.metrics import ms_ssim, psnr_db
 from semcom.schemes.lamsc.asc import ASC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD, ASIScorer, integrate
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
-from semcom.schemes.lamsc.side import LdpcSideLink, parse_side_payload, side_payload
+from semcom.schemes.lamsc.side import SCALES, LdpcSideLink, parse_side_payload, side_payload
 from semcom.units import check_snr_db
 
-SCALE_BITS = 32  # the two float16 scale factors of an ASC transmission, sent in the side payload
+SCALE_BITS = 8 * SCALES.size  # the two float16 scale factors of an ASC transmission, sent in the side payload
 
 
 @dataclass

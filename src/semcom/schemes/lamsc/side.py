@@ -16,8 +16,8 @@ import torch
 
 from semcom.channels import ComplexChannel
 from semcom.digital.capacity import check_channel
-from semcom.digital.mcs import MCS_TABLE, check_target_success
-from semcom.digital.transport import Delivery, mcs_for_payload, send_bytes
+from semcom.digital.mcs import MCS, MCS_TABLE, check_target_success
+from semcom.digital.transport import Delivery, channel_uses_needed, mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
 from semcom.schemes.lamsc.asc import decode_mask, encode_mask
 
@@ -53,7 +53,15 @@ class LdpcSideLink:
     def __repr__(self) -> str:
         return f"LdpcSideLink(channel={self.channel_name!r}, target_success={self.target_success}, decode={self.decode})"
 
+    def mcs(self, payload_bits: int, snr_db: float) -> MCS:
+        """The MCS a payload of ``payload_bits`` goes with at ``snr_db``: the cheapest reliable one, else the most robust."""
+        return (mcs_for_payload(payload_bits, snr_db, self.channel_name, self.target_success)
+                or min(MCS_TABLE, key=lambda m: m.spectral_efficiency))
+
+    def channel_uses(self, payload_bits: int, snr_db: float) -> int:
+        """Channel uses of a side payload of ``payload_bits`` (0 for an empty one)."""
+        return channel_uses_needed(self.mcs(payload_bits, snr_db), payload_bits) if payload_bits else 0
+
     def send(self, data: bytes, channel: ComplexChannel, snr_db: float, generator: torch.Generator | None = None) -> Delivery:
-        mcs = (mcs_for_payload(8 * len(data), snr_db, self.channel_name, self.target_success)
-               or min(MCS_TABLE, key=lambda m: m.spectral_efficiency))
+        mcs = self.mcs(8 * len(data), snr_db)
         return send_bytes(data, mcs, channel, self.channel_name, snr_db, self.decode, generator)

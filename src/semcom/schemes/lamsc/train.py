@@ -467,9 +467,9 @@ def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
 
 
 # ---- the receiver ---------------------------------------------------------------------------------------
-def receiver_loss(jscc, receiver, asc: ASC | None, channel, x: torch.Tensor, region: torch.Tensor, snr: torch.Tensor,
+def receiver_loss(receiver, asc: ASC | None, channel, x: torch.Tensor, region: torch.Tensor, snr: torch.Tensor,
                   cbr: float, generator=None) -> tuple[torch.Tensor, dict]:
-    """MSE of ``receiver`` (a copy of ``jscc`` whose decoder, and possibly encoder, learns) on semantic images ``x``
+    """MSE of ``receiver`` (a copy of the JSCC whose decoder, and possibly encoder, learns) on semantic images ``x``
     [B, 3, H, W] with regions (bool [B, H, W]) sent as ``LamSC.send`` sends them with ``asc``: the receiver copy's
     latent, the kept elements of its power-normalised version at unit power per channel use, the background latent
     (scaled like the latent) at the dropped positions. The loss is taken over the blocks with a kept element (the
@@ -478,7 +478,7 @@ def receiver_loss(jscc, receiver, asc: ASC | None, channel, x: torch.Tensor, reg
     kept positions' outputs are used: the same noise distribution for AWGN and (per value) fast Rayleigh.
     The float16 rounding of the two scale factors is left out. ``asc`` None: the whole latent is sent (the control
     run: plain JSCC fine-tuning)."""
-    c = jscc.channels_for_cbr(cbr)
+    c = receiver.channels_for_cbr(cbr)
     side = receiver.side_info(snr, torch.full((x.shape[0],), c))
     latent = receiver.encoder(x, side)[:, :c]
     with torch.no_grad():
@@ -487,7 +487,7 @@ def receiver_loss(jscc, receiver, asc: ASC | None, channel, x: torch.Tensor, reg
         else:
             _, keep, _ = asc.apply(latent.detach(), coverage(region, latent.shape[2:]) if asc.masknet.side_channels else None)
         background = background_latent(receiver, snr, cbr)[:, :, None, None]
-        rest = torch.zeros(x.shape[0], jscc.cfg.latent_channels - c, *latent.shape[2:])
+        rest = torch.zeros(x.shape[0], receiver.cfg.latent_channels - c, *latent.shape[2:])
         paint = torch.stack([block_mask(k[None], tuple(x.shape[2:])) for k in keep])[:, None]
     normalised = normalize_power(latent)
     kept = keep.float()
@@ -508,16 +508,13 @@ def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
 
     pool = _start(cfg, log)
     jscc_path = cfg.jscc or str(DEFAULT_CHECKPOINT)
-    jscc, _ = load_jscc(jscc_path)
     receiver, _ = load_jscc(jscc_path)
-    for p in jscc.parameters():
-        p.requires_grad_(False)
     asc_path = None if cfg.whole_images else resolve(cfg.asc, "asc")
     asc, asc_meta = load_asc(asc_path) if asc_path else (None, {})
     asc_cbr(asc_meta, asc_path, cfg.cbr)
     for p in asc.parameters() if asc is not None else ():
         p.requires_grad_(False)
-    model_config = {"jscc": jscc.cfg.to_dict(), "cbr": cfg.cbr, "encoder": cfg.train_encoder}
+    model_config = {"jscc": receiver.cfg.to_dict(), "cbr": cfg.cbr, "encoder": cfg.train_encoder}
     if not cfg.train_encoder:
         receiver.encoder.requires_grad_(False)
     run = _Run(cfg, receiver if cfg.train_encoder else receiver.decoder, model_config, log)
@@ -529,7 +526,7 @@ def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
         lr = run.lr()
         x, region = semantic_batch(pool, cfg.batch, cfg.crop, run.gen, whole=cfg.whole_images)
         snr = lo + (hi - lo) * torch.rand(cfg.batch, generator=run.gen)
-        loss, parts = receiver_loss(jscc, receiver, asc, channel, x, region, snr, cfg.cbr, run.gen)
+        loss, parts = receiver_loss(receiver, asc, channel, x, region, snr, cfg.cbr, run.gen)
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
         run.opt.step()
