@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from semcom.errors import SemcomError
+from semcom.outputs import (
+    atomic_file, atomic_folder, check_output_file, check_output_folder, check_resume, check_run_folder,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="semcom: semantic communication toolkit.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a model.")
@@ -25,6 +29,11 @@ sweep_app = typer.Typer(no_args_is_help=True, help="Sweep a scheme's operating p
 app.add_typer(sweep_app, name="sweep")
 console = Console(stderr=True)
 out_console = Console()
+OVERWRITE_HELP = ("Write into --out even if it holds files semcom did not write there (results replace files of "
+                  "the same name; nothing else is deleted).")
+IMAGE_OUT_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".ppm")  # lossless: the file holds exactly what arrived
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+INVOCATION = ["semcom"]  # the command line being run, as typed (set by main); shown in the resume hint
 
 
 def parse_number(text: str) -> float:
@@ -65,14 +74,30 @@ def print_summary(summary: list[dict], title: str) -> None:
     out_console.print(table)
 
 
-def run_training(train_fn, cfg, export: Optional[Path], half: bool = True) -> Path:
-    """Run ``train_fn(cfg, log, progress)`` under a progress bar; optionally export a slim copy of the result."""
-    from semcom.experiments.checkpoint import slim_copy
+RESUME_ANYWAY_HELP = "Resume the run in --out even though its settings differ from the ones given now."
 
-    with progress_bar() as bar:
-        task = bar.add_task("train", total=cfg.steps)
-        last = train_fn(cfg, log=lambda msg: bar.console.print(msg),
-                        progress=lambda step, total, loss: bar.update(task, completed=step, description=f"train loss {loss:.4f}"))
+
+def run_training(train_fn, cfg, export: Optional[Path], half: bool = True, resume_anyway: bool = False) -> Path:
+    """Run ``train_fn(cfg, log, progress, resume_anyway)`` under a progress bar; optionally export a slim copy of the
+    result. The run folder and the export path are checked first; on Ctrl-C it says how to resume."""
+    from semcom.experiments.checkpoint import read_checkpoint, slim_copy
+
+    check_run_folder(cfg.out)
+    if export:
+        export = check_output_file(export, CHECKPOINT_SUFFIXES, "--export")
+    resumed = Path(cfg.out) / "last.pt"
+    if resumed.is_file():  # the trainer checks again; this refuses other settings before any data is loaded
+        check_resume(read_checkpoint(resumed).get("train_config"), cfg.to_dict(), resumed, resume_anyway,
+                     log=lambda msg: None)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("train", total=cfg.steps)
+            last = train_fn(cfg, log=lambda msg: bar.console.print(msg), resume_anyway=resume_anyway,
+                            progress=lambda step, total, loss: bar.update(task, completed=step,
+                                                                          description=f"train loss {loss:.4f}"))
+    except KeyboardInterrupt:
+        console.print(interrupted_message(resumed), highlight=False, soft_wrap=True)
+        raise
     if export:
         slim_copy(last, export, half=half)
         out_console.print(f"exported {export}")
@@ -80,9 +105,24 @@ def run_training(train_fn, cfg, export: Optional[Path], half: bool = True) -> Pa
     return last
 
 
+def interrupted_message(last: Path) -> str:
+    """What to tell a user who pressed Ctrl-C during training: the last checkpoint and the command that resumes."""
+    from semcom.experiments.checkpoint import read_checkpoint
+
+    command = shlex.join(INVOCATION)
+    if not last.is_file():
+        return f"interrupted before the first checkpoint: nothing to resume; run again with: {command}"
+    try:
+        step = f" (step {read_checkpoint(last)['step']})"
+    except (SemcomError, KeyError):
+        step = ""
+    return f"interrupted; last checkpoint {last}{step}; resume with: {command}"
+
+
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("semcom-report"), help="Report folder (replaced atomically)."),
+    out: Path = typer.Option(Path("semcom-report"), help="Report folder: new, empty or an earlier semcom report "
+                                                         "(whose files are replaced); see --overwrite."),
     snr: str = typer.Option("1,4,7,10,13", help="SNRs in dB, comma-separated."),
     cbr: str = typer.Option("1/16", help="Channel bandwidth ratios, comma-separated (e.g. 1/16,1/8)."),
     channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
@@ -91,6 +131,7 @@ def demo(
     checkpoint: Optional[Path] = typer.Option(None, help="JSCC checkpoint (default: the shipped model)."),
     workers: int = typer.Option(2, help="Parallel worker processes."),
     seed: int = typer.Option(0),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """Offline demo: bundled photos through learned JSCC, the digital chain and the capacity bound."""
     from semcom.experiments.demo import demo_specs, run_demo
@@ -98,6 +139,7 @@ def demo(
 
     snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
     check_grid(channel, snrs, cbrs)
+    out = check_output_folder(out, overwrite)
     codec_list = [c.strip() for c in codecs.split(",") if c.strip()]
     ckpt = str(checkpoint) if checkpoint else None
     specs = demo_specs(codec_list, ckpt)
@@ -105,7 +147,8 @@ def demo(
     with progress_bar() as bar:
         task = bar.add_task("demo", total=len(specs) * len(snrs) * len(cbrs))
         path, summary = run_demo(out, snrs, cbrs, channel, codec_list, size, seed, workers, ckpt,
-                                 on_cell=lambda rows: bar.advance(task), transmitters=transmitters)
+                                 on_cell=lambda rows: bar.advance(task), transmitters=transmitters,
+                                 overwrite=overwrite)
     print_summary(summary, "semcom demo (mean over images)")
     out_console.print(f"report written to {path / 'index.html'}")
 
@@ -127,6 +170,7 @@ def train_jscc(
     linear_path: bool = typer.Option(False, "--linear-path", help="Add the linear 16x16-block path to both ends."),
     init_from: Optional[Path] = typer.Option(None, help="Warm start from this JSCC checkpoint's weights."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
+    resume_anyway: bool = typer.Option(False, "--resume-anyway", help=RESUME_ANYWAY_HELP),
 ):
     """Train (or resume) a learned image JSCC model. Under torchrun it runs data-parallel."""
     from semcom.experiments.train import TrainConfig, train
@@ -142,7 +186,9 @@ def train_jscc(
                       channel=channel, steps=steps, batch=batch, crop=crop, lr=lr, val_count=val_count,
                       eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads,
                       init_from=str(init_from) if init_from else None)
-    run_training(lambda c, log, progress: train(c, model_cfg, log=log, progress=progress), cfg, export)
+    run_training(lambda c, log, progress, resume_anyway: train(c, model_cfg, log=log, progress=progress,
+                                                               resume_anyway=resume_anyway), cfg, export,
+                 resume_anyway=resume_anyway)
 
 
 @train_app.command("splitnn")
@@ -163,6 +209,7 @@ def train_splitnn_cmd(
     seed: int = typer.Option(0), threads: int = typer.Option(0),
     cache: Optional[Path] = typer.Option(None, help=".npz cache for the decoded CIFAR training set."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim copy of the final checkpoint here."),
+    resume_anyway: bool = typer.Option(False, "--resume-anyway", help=RESUME_ANYWAY_HELP),
 ):
     """Train (or resume) a SemanticNN codec or baseline on the frozen CIFAR-10 ResNet-20 split after layer1."""
     from semcom.schemes.splitnn.train import SplitTrainConfig, train_splitnn
@@ -174,7 +221,7 @@ def train_splitnn_cmd(
                            snr_range=lo_hi, channel=channel, modulation=modulation, xai_weight=xai_weight,
                            eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, threads=threads,
                            cache=str(cache) if cache else None)
-    run_training(train_splitnn, cfg, export, half=False)
+    run_training(train_splitnn, cfg, export, half=False, resume_anyway=resume_anyway)
 
 
 @train_app.command("lamsc")
@@ -199,6 +246,7 @@ def train_lamsc_cmd(
     rate_weight: float = typer.Option(5e-4, help="asc: weight of the rate term (fraction of latent positions sent)."),
     seed: int = typer.Option(0), threads: int = typer.Option(0),
     export: Optional[Path] = typer.Option(None, help="Also write a slim copy of the final checkpoint here."),
+    resume_anyway: bool = typer.Option(False, "--resume-anyway", help=RESUME_ANYWAY_HELP),
 ):
     """Train (or resume) LAM-SC's ASI scorer or its ASC latent mask."""
     from semcom.schemes.lamsc.train import LamSCTrainConfig, train_lamsc
@@ -211,7 +259,7 @@ def train_lamsc_cmd(
                            whole_images=whole_images, train_encoder=train_encoder,
                            snr_range=lo_hi, channel=channel, rate_weight=rate_weight, seed=seed,
                            threads=threads)
-    run_training(train_lamsc, cfg, export, half=(part == "receiver"))
+    run_training(train_lamsc, cfg, export, half=(part == "receiver"), resume_anyway=resume_anyway)
 
 
 @train_app.command("vit")
@@ -238,6 +286,7 @@ def train_vit_cmd(
     noise_prob: float = typer.Option(0.3, help="Share of batches sent through --patch-jscc."),
     noise_snr: str = typer.Option("0,15", help="SNR range (dB, AWGN) for --patch-jscc batches."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
+    resume_anyway: bool = typer.Option(False, "--resume-anyway", help=RESUME_ANYWAY_HELP),
 ):
     """Train (or resume) the offline client or server ViT for attention-aware collaborative inference."""
     from semcom.schemes.attention_ci.train import ViTTrainConfig, train_vit
@@ -249,7 +298,7 @@ def train_vit_cmd(
                          guide=str(guide) if guide else None, guide_prob=guide_prob, guide_score=guide_score,
                          patch_jscc=str(patch_jscc) if patch_jscc else None, noise_prob=noise_prob,
                          noise_snr=parse_snr_range(noise_snr))
-    run_training(train_vit, cfg, export)
+    run_training(train_vit, cfg, export, resume_anyway=resume_anyway)
 
 
 IMAGE_SCHEMES = {"jscc": "the learned JSCC model", "digital": "codec + 5G LDPC + QAM at the best MCS",
@@ -270,13 +319,16 @@ def image_eval_command(scheme: str):
         workers: int = typer.Option(1, help="Parallel worker processes over the SNR x CBR grid."),
         seed: int = typer.Option(0),
         out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+        overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     ):
         from semcom.data import load_folder
         from semcom.experiments.evaluate import SchemeSpec, build_transmitters, check_grid, summarize, sweep
-        from semcom.experiments.results import atomic_folder, write_results
+        from semcom.experiments.results import write_results
 
         snrs, cbrs = parse_list(snr, "snr"), parse_list(cbr, "cbr")
         check_grid(channel, snrs, cbrs)
+        if out:
+            out = check_output_folder(out, overwrite)
         if scheme == "jscc":
             specs = [SchemeSpec("jscc", checkpoint=str(checkpoint) if checkpoint else None)]
         else:
@@ -293,7 +345,7 @@ def image_eval_command(scheme: str):
             config = {"command": "semcom eval", "argv": sys.argv[1:], "scheme": scheme, "data": str(data),
                       "snr_db": snrs, "cbr": cbrs, "channel": channel, "specs": [s.label for s in specs], "seed": seed,
                       "limit": limit}
-            with atomic_folder(out) as tmp:
+            with atomic_folder(out, overwrite) as tmp:
                 write_results(tmp, config, rows, summary)
             out_console.print(f"results written to {out}")
 
@@ -315,12 +367,13 @@ def eval_splitnn(
     limit: Optional[int] = typer.Option(None, help="Use only the first N test images (class-balanced)."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """Top-1 accuracy of split inference (CIFAR-10 test set) through the channel, with bits and channel uses."""
     import torch
 
     from semcom.data.cifar import cifar10_test
-    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.experiments.results import write_results
     from semcom.schemes.splitnn.checkpoint import shipped_checkpoint
     from semcom.schemes.splitnn.evaluate import evaluate_checkpoint, row, uncompressed_accuracy
     from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, default_split
@@ -328,6 +381,8 @@ def eval_splitnn(
 
     snrs = parse_list(snr, "snr")
     check_snr_db(torch.tensor(snrs))
+    if out:
+        out = check_output_folder(out, overwrite)
     channels = [c.strip() for c in channel.split(",") if c.strip()]
     for c in channels:
         if c not in ("awgn", "rayleigh"):
@@ -355,7 +410,7 @@ def eval_splitnn(
     if out:
         config = {"command": "semcom eval splitnn", "argv": sys.argv[1:], "checkpoints": [str(p) for p in paths],
                   "snr_db": snrs, "channels": channels, "limit": limit, "seed": seed}
-        with atomic_folder(out) as tmp:
+        with atomic_folder(out, overwrite) as tmp:
             write_results(tmp, config, rows, rows)
         out_console.print(f"results written to {out}")
 
@@ -379,17 +434,20 @@ def eval_lamsc(
     k: int = typer.Option(5), threshold: float = typer.Option(0.7),
     limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """LAM-SC on an image folder: channel uses, region and whole-image quality per SNR."""
     import torch
 
     from semcom.data import load_folder
-    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.experiments.results import write_results
     from semcom.schemes.lamsc.evaluate import build_lamsc, evaluate_lamsc, summarize_lamsc
     from semcom.units import cbr_text, check_snr_db
 
     snrs = parse_list(snr, "snr")
     check_snr_db(torch.tensor(snrs))
+    if out:
+        out = check_output_folder(out, overwrite)
     lamsc = build_lamsc(channel, parse_number(cbr) if cbr else None, scorer, asc, segmenter=segmenter,
                         sam_model=sam_model, k=k, threshold=threshold, receiver=receiver, side_link=side_link)
     images = load_folder(data, limit)
@@ -411,7 +469,7 @@ def eval_lamsc(
                   "channel": channel, "cbr": lamsc.cbr, "scorer": scorer, "asc": asc, "receiver": receiver,
                   "segmenter": segmenter, "side_link": side_link,
                   "k": k, "threshold": threshold, "limit": limit, "seed": seed}
-        with atomic_folder(out) as tmp:
+        with atomic_folder(out, overwrite) as tmp:
             write_results(tmp, config, rows, summary)
         out_console.print(f"results written to {out}")
 
@@ -444,6 +502,7 @@ def train_patch_jscc_cmd(
     from semcom.schemes.attention_ci.patch_jscc import PatchJSCCConfig, train_patch_jscc
 
     lo_hi = parse_snr_range(snr_range)
+    out = check_output_file(out, CHECKPOINT_SUFFIXES)
     images, _ = cifar10_train(data, limit=limit)
     path = train_patch_jscc(images, out, steps, batch, snr_range=lo_hi, channel=channel,
                             cfg=PatchJSCCConfig(symbols=symbols), seed=seed, log=out_console.print)
@@ -470,11 +529,12 @@ def eval_attention_ci(
     data: Optional[Path] = typer.Option(None, help="Folder holding cifar10_test_jpg (default: the shared data folder)."),
     limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """Accuracy and communication cost of one collaborative-inference operating point on CIFAR-10."""
     import torch
 
-    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.experiments.results import write_results
     from semcom.schemes.attention_ci.collab import RequestLink, run
     from semcom.schemes.attention_ci.policies import POLICY_PARAM
     from semcom.schemes.attention_ci.patch_jscc import AnalogPatchLink, load_patch_jscc, shipped_patch_jscc
@@ -491,6 +551,8 @@ def eval_attention_ci(
     if value is None:
         raise SemcomError(f"policy {policy} needs --{POLICY_PARAM[policy]}")
     snrs = parse_list(snr, "snr") if snr else [None]
+    if out:
+        out = check_output_folder(out, overwrite)
     client_m, server_m = load_ci_models(client, server)
     images, labels = ci_images(data, limit)
     analog = load_patch_jscc(patch_jscc or shipped_patch_jscc()) if link == "analog" and snr else None
@@ -519,7 +581,7 @@ def eval_attention_ci(
     out_console.print(table)
     if out:
         config = {"command": "semcom eval attention-ci", "argv": sys.argv[1:], "limit": limit, "seed": seed}
-        with atomic_folder(out) as tmp:
+        with atomic_folder(out, overwrite) as tmp:
             write_results(tmp, config, rows, rows)
         out_console.print(f"results written to {out}")
 
@@ -532,13 +594,15 @@ def sweep_attention_ci(
     channel: str = typer.Option("awgn"),
     client: Optional[Path] = typer.Option(None), server: Optional[Path] = typer.Option(None),
     data: Optional[Path] = typer.Option(None), limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
 ):
     """Sweep policies x gates x thresholds on CIFAR-10; write the rows, the Pareto front and its plot."""
-    from semcom.experiments.results import atomic_folder, write_results
+    from semcom.experiments.results import write_results
     from semcom.schemes.attention_ci.collab import RequestLink
     from semcom.schemes.attention_ci.policies import POLICY_PARAM
     from semcom.schemes.attention_ci.sweep import DEFAULT_SELECTIONS, pareto_front, plot_pareto, sweep
 
+    out = check_output_folder(out, overwrite)
     client_m, server_m = load_ci_models(client, server)
     images, labels = ci_images(data, limit)
     link = RequestLink("ideal") if snr is None else RequestLink("digital", channel, snr)
@@ -560,7 +624,7 @@ def sweep_attention_ci(
     out_console.print(table)
     config = {"command": "semcom sweep attention-ci", "argv": sys.argv[1:], "limit": limit, "seed": seed, "score": score,
               "snr_db": snr, "channel": channel}
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, overwrite) as tmp:
         write_results(tmp, config, rows, front)
         plot_pareto(rows, tmp / "pareto.png")
     out_console.print(f"results written to {out}")
@@ -580,7 +644,8 @@ def transmit(
     receiver: str = typer.Option("shipped", help=f"lamsc: JSCC copy that codes masked latents, {LAMSC_PARTS_HELP}."),
     side_link: str = typer.Option("ideal", help="lamsc: ASC side payload, ideal | ldpc (really sent over 5G LDPC + QAM)."),
     seed: int = typer.Option(0),
-    out: Path = typer.Option(..., help="Where to write the received image (PNG)."),
+    out: Path = typer.Option(..., help="Where to write the received image: a .png file (or another lossless format: "
+                                       ".bmp, .tif, .ppm); an existing file of that name is replaced."),
 ):
     """Send one image through a scheme and channel; write what arrived and print its metrics.
 
@@ -591,6 +656,7 @@ def transmit(
 
     if scheme not in (*IMAGE_SCHEMES, "lamsc"):
         raise SemcomError(f"unknown scheme {scheme!r}; choose one of {', '.join((*IMAGE_SCHEMES, 'lamsc'))}")
+    out = check_output_file(out, IMAGE_OUT_SUFFIXES)
     cbr_value = parse_number(cbr) if cbr is not None else (None if scheme == "lamsc" else 1 / 16)
     check_grid(channel, [snr], [] if cbr_value is None else [cbr_value])
     if scheme == "lamsc":
@@ -601,10 +667,8 @@ def transmit(
         x = load_image(image)
         row = run_cell(spec, channel, [(image.stem, x)], snr, cbr_value, seed, keep=True, transmitter=transmitter)[0]
         x_hat = row.pop("x_hat")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
-    save_image(x_hat, tmp)
-    tmp.replace(out)
+    with atomic_file(out) as tmp:
+        save_image(x_hat, tmp)
     out_console.print(json.dumps(row, indent=1, default=str))
 
 
@@ -630,6 +694,9 @@ def main(argv: list[str] | None = None) -> int:
     from semcom.experiments.evaluate import fast_cpu_math
 
     fast_cpu_math()
+    global INVOCATION
+    typed = Path(sys.argv[0]).name == "semcom" and argv is None
+    INVOCATION = [sys.argv[0] if typed else "semcom", *(sys.argv[1:] if argv is None else argv)]
     try:
         result = app(args=argv, prog_name="semcom", standalone_mode=False)
     except SemcomError as exc:

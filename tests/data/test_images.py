@@ -157,7 +157,8 @@ def test_palette_image(tmp_path):
     img.save(tmp_path / "p.png")
     x = load_image(tmp_path / "p.png")
     assert Image.open(tmp_path / "p.png").mode == "P"
-    assert torch.equal(x[:, 0, 0] * 255, torch.tensor([255.0, 0, 0])) and torch.equal(x[:, 1, 0] * 255, torch.tensor([10.0, 20, 30]))
+    assert torch.equal(x[:, 0, 0] * 255, torch.tensor([255.0, 0, 0]))
+    assert torch.equal(x[:, 1, 0] * 255, torch.tensor([10.0, 20, 30]))
 
 
 def test_palette_image_with_a_transparent_index(tmp_path):

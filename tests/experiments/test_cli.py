@@ -1,6 +1,7 @@
 """Every CLI command end to end, in-process through ``main(argv)``."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -107,3 +108,191 @@ def test_bad_input_is_one_line_error_and_exit_2(argv, message, folder, tmp_path,
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
     assert not (tmp_path / "rep").exists() and not (tmp_path / "x.png").exists()
+
+
+# ---- never a user's files, every output path checked before any work, nothing temporary left behind ----------
+
+@pytest.fixture()
+def thesis(tmp_path):
+    folder = tmp_path / "thesis"
+    (folder / "data").mkdir(parents=True)
+    (folder / "thesis.tex").write_text("\\documentclass{article}")
+    (folder / "data" / "measurements.csv").write_text("a,b\n1,2\n")
+    return folder
+
+
+def files_in(folder):
+    return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "bound", "--data", "{folder}", "--snr", "7", "--cbr", "1/8"],
+    ["eval", "jscc", "--data", "{folder}", "--snr", "7"],
+    ["eval", "lamsc", "--data", "{folder}", "--snr", "7"],
+    ["eval", "splitnn", "--snr", "7"],
+    ["eval", "attention-ci", "--delta", "0.9"],
+    ["sweep", "attention-ci"],
+    ["demo", "--snr", "7", "--size", "32", "--workers", "1"],
+])
+def test_out_holding_user_files_is_refused_before_any_work(argv, thesis, folder, capsys, monkeypatch):
+    import semcom.experiments.evaluate as evaluate
+
+    def no_work(*a, **k):
+        raise AssertionError("work started before --out was checked")
+
+    monkeypatch.setattr(evaluate, "sweep", no_work)
+    monkeypatch.setattr(evaluate, "build_transmitters", no_work)
+    before = files_in(thesis)
+    assert main([a.format(folder=folder) for a in argv] + ["--out", str(thesis)]) == 2
+    err = capsys.readouterr().err
+    assert "semcom did not write (data, thesis.tex)" in err and "--overwrite" in err and err.count("\n") == 1
+    assert files_in(thesis) == before and sorted(p.name for p in thesis.parent.iterdir()) == ["thesis"]
+
+
+def test_eval_overwrite_writes_into_a_user_folder_and_keeps_its_files(thesis, folder):
+    before = files_in(thesis)
+    assert main(["eval", "bound", "--data", str(folder), "--snr", "7", "--cbr", "1/8", "--out", str(thesis),
+                 "--overwrite"]) == 0
+    after = files_in(thesis)
+    assert {k: after[k] for k in before} == before
+    assert json.loads(after["results.json"])["rows"] and "results.csv" in after
+    # the next run into the same folder writes semcom's files again, the user's stay
+    assert main(["eval", "bound", "--data", str(folder), "--snr", "4", "--cbr", "1/8", "--out", str(thesis),
+                 "--overwrite"]) == 0
+    assert {k: v for k, v in files_in(thesis).items() if k in before} == before
+
+
+def test_eval_rerun_into_its_own_results_folder_needs_no_flag(folder, tmp_path):
+    args = ["eval", "bound", "--data", str(folder), "--cbr", "1/8", "--out", str(tmp_path / "res")]
+    assert main([*args, "--snr", "4"]) == 0 and main([*args, "--snr", "4,7"]) == 0
+    assert {r["snr_db"] for r in json.loads((tmp_path / "res" / "results.json").read_text())["rows"]} == {4, 7}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["transmit", "{folder}/im0.png", "--scheme", "bound", "--out", "{tmp}/rx"], "needs a file name ending in .png"),
+    (["transmit", "{folder}/im0.png", "--scheme", "bound", "--out", "."], "is a folder"),
+    (["transmit", "{folder}/im0.png", "--scheme", "bound", "--out", ".."], "is a folder"),
+    (["transmit", "{folder}/im0.png", "--scheme", "bound", "--out", "{tmp}"], "is a folder"),
+    (["transmit", "{folder}/im0.png", "--scheme", "bound", "--out", "/proc/semcom/rx.png"], "cannot write"),
+    (["transmit", "{folder}/im0.png", "--scheme", "bound", "--out", "{folder}/im1.png/rx.png"], "is a file"),
+    (["eval", "bound", "--data", "{folder}", "--out", "{folder}/im0.png"], "existing file, not a folder"),
+    (["eval", "bound", "--data", "{folder}", "--out", "/proc/semcom-results"], "cannot write"),
+    (["eval", "bound", "--data", "{folder}", "--out", "."], "semcom did not write"),
+    (["eval", "bound", "--data", "{folder}", "--out", ".."], "semcom did not write"),
+    (["demo", "--out", "{folder}/im0.png"], "existing file, not a folder"),
+    (["train", "jscc", "--data", "{folder}", "--out", "{folder}/im0.png"], "existing file, not a folder"),
+    (["train", "jscc", "--data", "{folder}", "--out", "/proc/semcom-run"], "cannot write"),
+    (["train", "jscc", "--data", "{folder}", "--out", "{tmp}/run", "--export", "{tmp}/model"], "ending in .pt"),
+    (["train", "patch-jscc", "--out", "{tmp}/patch"], "ending in .pt"),
+])
+def test_bad_output_paths_fail_at_once_with_one_line(argv, message, folder, tmp_path, capsys, monkeypatch):
+    import semcom.experiments.evaluate as evaluate
+
+    if "/proc/" in " ".join(argv) and not os.path.isdir("/proc/self"):
+        pytest.skip("needs Linux /proc")
+    work = tmp_path / "work"
+    (work / "mine").mkdir(parents=True)  # the working folder (and so its parent) holds the user's files
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(evaluate, "build_transmitters", lambda *a, **k: pytest.fail("work started"))
+    folder_before = sorted(p.name for p in folder.iterdir())
+    assert main([a.format(folder=folder, tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"] and os.listdir(work) == ["mine"]
+    assert sorted(p.name for p in folder.iterdir()) == folder_before
+
+
+def test_ctrl_c_while_writing_results_leaves_no_temporary_folder(folder, tmp_path, monkeypatch):
+    import semcom.experiments.results as results
+
+    def interrupted(tmp, *a):
+        (tmp / "results.json").write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results, "write_results", interrupted)
+    argv = ["eval", "bound", "--data", str(folder), "--snr", "7", "--cbr", "1/8", "--out", str(tmp_path / "res")]
+    assert main(argv) == 130
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_while_writing_the_received_image_leaves_nothing(folder, tmp_path, monkeypatch):
+    import semcom.data
+
+    def interrupted(x, path):
+        path.write_bytes(b"half a png")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(semcom.data, "save_image", interrupted)
+    assert main(["transmit", str(folder / "im0.png"), "--scheme", "bound", "--out", str(tmp_path / "rx.png")]) == 130
+    assert os.listdir(tmp_path) == []
+
+
+def test_transmit_of_a_16bit_photo_is_not_white_and_writes_an_8bit_png(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(2000, 30000, 48 * 64).reshape(48, 64).astype(np.uint16)  # a dark 16-bit grey photo
+    Image.fromarray(ramp).save(tmp_path / "g16.png")
+    assert main(["transmit", str(tmp_path / "g16.png"), "--scheme", "bound", "--cbr", "1/4", "--snr", "13",
+                 "--out", str(tmp_path / "rx.png")]) == 0
+    row = json.loads(capsys.readouterr().out)
+    with Image.open(tmp_path / "rx.png") as rx:
+        assert rx.mode == "RGB" and rx.format == "PNG"
+        assert abs(np.asarray(rx).mean() / 255 - ramp.mean() / 65535) < 0.02
+    assert row["psnr_db"] < 99  # a lossless codec on 16-bit input cannot be 'perfect' at 8 bits
+
+
+# ---- Ctrl-C during training: no temporary checkpoint, and the command that resumes --------------------------
+
+TRAIN_ARGS = ["--cbr", "12/1536", "--steps", "6", "--batch", "2", "--crop", "16", "--val-count", "1",
+              "--eval-every", "2", "--ckpt-every", "2", *TINY_ARGS]
+
+
+def test_ctrl_c_while_saving_a_checkpoint_leaves_no_tmp_and_prints_the_resume_command(folder, tmp_path, capsys,
+                                                                                     monkeypatch):
+    import shlex
+
+    from semcom.experiments.checkpoint import read_checkpoint
+
+    real_save, saves = torch.save, []
+
+    def ctrl_c_on_second_save(obj, path):
+        saves.append(path)
+        if len(saves) == 2:
+            open(path, "wb").write(b"half a checkpoint")
+            raise KeyboardInterrupt
+        real_save(obj, path)
+
+    monkeypatch.setattr(torch, "save", ctrl_c_on_second_save)
+    run = tmp_path / "my run"  # a space: the printed command must quote it
+    argv = ["train", "jscc", "--data", str(folder), "--out", str(run), *TRAIN_ARGS]
+    assert main(argv) == 130
+    monkeypatch.undo()
+    assert sorted(os.listdir(run)) == ["config.json", "last.pt", "train.jsonl"]  # no temporary checkpoint
+    assert read_checkpoint(run / "last.pt")["step"] == 2
+    err = capsys.readouterr().err
+    assert f"last checkpoint {run / 'last.pt'} (step 2)" in err
+    command = shlex.split(err.split("resume with: ")[1].splitlines()[0])
+    assert command == ["semcom", *argv]
+    assert main(command[1:]) == 0
+    assert "resumed from" in capsys.readouterr().err and read_checkpoint(run / "last.pt")["step"] == 6
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_there_is_nothing_to_resume(folder, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch, "save", lambda obj, path: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["train", "jscc", "--data", str(folder), "--out", str(tmp_path / "run"), *TRAIN_ARGS]) == 130
+    assert "interrupted before the first checkpoint: nothing to resume" in capsys.readouterr().err
+    assert not [p for p in (tmp_path / "run").iterdir() if p.suffix == ".pt"]
+
+
+def test_resume_with_other_settings_is_refused_unless_asked(folder, tmp_path, capsys):
+    run = str(tmp_path / "run")
+    base = ["train", "jscc", "--data", str(folder), "--out", run, *TRAIN_ARGS]
+    assert main([*base, "--steps", "2"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--cbr", "6/1536", "--snr-range", "0,10"]) == 2  # and 6 steps instead of 2: that is allowed
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--resume-anyway" in err and "steps" not in err
+    assert "cbr: [0.0078125] -> [0.00390625]; snr_range: [-2.0, 16.0] -> [0.0, 10.0]" in err
+    assert main([*base, "--cbr", "6/1536", "--resume-anyway"]) == 0
+    assert "resuming" in capsys.readouterr().err

@@ -129,3 +129,32 @@ def test_warm_start_adds_the_linear_path_and_refuses_other_architectures(photo_d
     out = train(cfg(photo_dir, tmp_path / "b", 2, init_from=str(last)),
                 JSCCConfig(widths=(8, 8, 8), latent_channels=12, linear_path=True), log=log.append)
     assert any("initialised from" in m for m in log) and read_checkpoint(out)["model_config"]["linear_path"]
+
+
+def test_resume_with_other_training_settings_is_refused_unless_resume_anyway(photo_dir, tmp_path):
+    train(cfg(photo_dir, tmp_path / "a", 2), TINY, log=lambda m: None)
+    with pytest.raises(SemcomError, match=r"other settings \(cbr: .*; lr: 0.001 -> 0.002\)"):
+        train(cfg(photo_dir, tmp_path / "a", 4, cbr=(4 / 1536,), lr=2e-3), TINY, log=lambda m: None)
+    assert read_checkpoint(tmp_path / "a" / "last.pt")["step"] == 2
+    notes = []
+    train(cfg(photo_dir, tmp_path / "a", 4, cbr=(4 / 1536,), lr=2e-3), TINY, log=notes.append, resume_anyway=True)
+    assert any(n.startswith("resuming") and "cbr" in n for n in notes)
+    ckpt = read_checkpoint(tmp_path / "a" / "last.pt")
+    assert ckpt["step"] == 4 and ckpt["train_config"]["cbr"] == (4 / 1536,)
+    train(cfg(photo_dir, tmp_path / "a", 6, cbr=(4 / 1536,), lr=2e-3, eval_every=3), TINY, log=lambda m: None)  # longer
+
+
+def test_ctrl_c_while_saving_leaves_the_previous_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
+    from semcom.experiments.checkpoint import atomic_save
+
+    atomic_save({"model_config": {}, "state_dict": {}, "step": 1}, tmp_path / "last.pt")
+
+    def interrupted(obj, path):
+        open(path, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"model_config": {}, "state_dict": {}, "step": 2}, tmp_path / "last.pt")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["last.pt"] and read_checkpoint(tmp_path / "last.pt")["step"] == 1

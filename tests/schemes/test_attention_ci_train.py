@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
+
 from semcom.cli import main
+from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import read_checkpoint
 from semcom.schemes.attention_ci.train import ViTTrainConfig, load_vit, train_vit
 from tests.conftest import shared_path
@@ -19,6 +22,9 @@ def test_server_vit_trains_on_token_subsets_and_resumes(tmp_path):
     train_vit(ViTTrainConfig(**{**cfg, "steps": 5}), log=lambda m: None)
     model, meta = load_vit(last)
     assert meta["step"] == 5 and meta["role"] == "client" and model.cfg.dim == 96
+    with pytest.raises(SemcomError, match=r"other settings \(kd_weight: 0.7 -> 0.2\)"):
+        train_vit(ViTTrainConfig(**{**cfg, "steps": 6, "kd_weight": 0.2}), log=lambda m: None)
+    assert read_checkpoint(last)["step"] == 5
 
 
 def test_warm_start_continues_a_vit_and_counts_its_steps(tmp_path, capsys):

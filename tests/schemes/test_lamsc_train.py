@@ -86,6 +86,9 @@ def test_asc_training_learns_resumes_and_loads(photos, tiny_jscc_ckpt, tmp_path)
     last = train_lamsc(asc_cfg(photos, out, tiny_jscc_ckpt, steps=6), log=lambda m: None)  # resumes at 4
     after = read_checkpoint(last)
     assert after["step"] == 6 and any(not torch.equal(before[k], after["state_dict"][k]) for k in before)
+    with pytest.raises(SemcomError, match=r"other settings \(rate_weight: "):
+        train_lamsc(asc_cfg(photos, out, tiny_jscc_ckpt, steps=8, rate_weight=0.5), log=lambda m: None)
+    assert read_checkpoint(last)["step"] == 6
     asc, meta = load_asc(last)
     assert asc.masknet.channels == 24 and meta["cbr"] == 24 / 1536
     with pytest.raises(SemcomError, match="not an ASI scorer"):

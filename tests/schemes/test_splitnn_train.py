@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 import torch
 
 from semcom.cli import main
+from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import read_checkpoint
 from semcom.schemes.splitnn.train import SplitTrainConfig, train_splitnn
 from tests.conftest import shared_path
@@ -30,6 +32,10 @@ def test_centres_move_and_training_resumes(tmp_path):
     assert [r["stage"] for r in log if "loss" in r] == [1, 2] and "acc_snr0" in log[-1]
     train_splitnn(tiny(tmp_path, stage2_steps=6), log=lambda m: None)  # resume: 3 more steps
     assert read_checkpoint(last)["step"] == 9
+    with pytest.raises(SemcomError, match=r"other settings \(snr_range: \[-6.0, 7.0\] -> \[0.0, 7.0\]\)"):
+        train_splitnn(tiny(tmp_path, stage2_steps=7, snr_range=(0.0, 7.0)), log=lambda m: None)
+    train_splitnn(tiny(tmp_path, stage2_steps=7, snr_range=(0.0, 7.0)), log=lambda m: None, resume_anyway=True)
+    assert read_checkpoint(last)["step"] == 10
 
 
 def test_cli_train_and_eval_splitnn_end_to_end(tmp_path, capsys):

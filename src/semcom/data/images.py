@@ -57,8 +57,8 @@ def image_to_tensor(img: Image.Image, path: str | Path = "image") -> torch.Tenso
     if mode == "F":
         values = np.asarray(img, dtype=np.float32)
         if values.size and not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1):
-            raise SemcomError(f"image {path} is a float image with values outside 0..1 "
-                              f"({np.nanmin(values):.3g}..{np.nanmax(values):.3g}); scale it to 0..1 or save it as 16-bit")
+            raise SemcomError(f"image {path} is a float image with values outside 0..1 ({np.nanmin(values):.3g}.."
+                              f"{np.nanmax(values):.3g}); scale it to 0..1 or save it as 16-bit")
         return grey_to_rgb(torch.from_numpy(values.copy()))
     if mode in ALPHA_MODES or (mode in ("L", "P", "RGB") and "transparency" in img.info) or (
             mode == "P" and img.palette is not None and img.palette.mode == "RGBA"):
@@ -67,7 +67,8 @@ def image_to_tensor(img: Image.Image, path: str | Path = "image") -> torch.Tenso
         return (rgba[:3] * alpha + (1 - alpha)).clamp_(0, 1)
     if mode in RGB_MODES:
         return uint8_to_tensor(np.asarray(img.convert("RGB")))
-    raise SemcomError(f"image {path} has pixel mode {mode}, which semcom cannot read; save it as 8- or 16-bit RGB or grey")
+    raise SemcomError(f"image {path} has pixel mode {mode}, which semcom cannot read; save it as 8- or 16-bit RGB or "
+                      "grey")
 
 
 def grey_to_rgb(grey: torch.Tensor) -> torch.Tensor:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from semcom.errors import SemcomError
 from semcom.jscc.models import JSCC, JSCCConfig
+from semcom.outputs import atomic_file
 
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -24,12 +24,10 @@ def shipped_file(relative: str, what: str, how: str) -> Path:
 
 
 def atomic_save(obj, path: str | Path) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint, and an error
+    or Ctrl-C while saving leaves no temporary file."""
+    with atomic_file(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def read_checkpoint(path: str | Path) -> dict:

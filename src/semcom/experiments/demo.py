@@ -9,7 +9,8 @@ from semcom.data import demo_images
 from semcom.errors import SemcomError
 from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
 from semcom.experiments.report import image_grid_html, plot_metric_vs_snr, summary_table_html, write_html
-from semcom.experiments.results import atomic_folder, write_results
+from semcom.experiments.results import write_results
+from semcom.outputs import atomic_folder, check_output_folder
 from semcom.schemes.attention_ci.demo import attention_ci_section
 from semcom.schemes.lamsc.demo import lamsc_section
 from semcom.schemes.splitnn.demo import splitnn_section
@@ -24,11 +25,15 @@ def demo_specs(codecs: list[str], checkpoint: str | None = None) -> list[SchemeS
 
 def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, codecs: list[str], size: int, seed: int,
              workers: int = 1, checkpoint: str | None = None, on_cell=None,
-             transmitters: dict | None = None) -> tuple[Path, list[dict]]:
+             transmitters: dict | None = None, overwrite: bool = False) -> tuple[Path, list[dict]]:
     """Run the demo grid and write the report folder (index.html, results.json, results.csv, plots).
+
+    ``out`` must be new, empty or an earlier semcom report unless ``overwrite`` (see ``semcom.outputs``); it is
+    checked before the grid runs.
 
     Returns the folder and the per-(scheme, SNR, CBR) summary.
     """
+    out = check_output_folder(out, overwrite)
     images = demo_images(size)
     specs = demo_specs(codecs, checkpoint)
     rows = sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers, keep=True, on_cell=on_cell,
@@ -36,7 +41,7 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
     summary = summarize(rows)
     config = {"command": "semcom demo", "images": [n for n, _ in images], "size": size, "snr_db": snrs, "cbr": cbrs,
               "channel": channel, "schemes": [s.label for s in specs], "seed": seed}
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, overwrite) as tmp:
         write_results(tmp, config, rows, summary)
         plot_metric_vs_snr(summary, "psnr_db", tmp / "psnr_vs_snr.png", "PSNR")
         plot_metric_vs_snr(summary, "ms_ssim", tmp / "msssim_vs_snr.png", "MS-SSIM")

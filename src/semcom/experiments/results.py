@@ -4,40 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-from semcom.errors import SemcomError
-
-
-@contextmanager
-def atomic_folder(out: str | Path):
-    """Yield a temporary folder beside ``out``; on success it replaces ``out``, on error it is removed.
-
-    So an interrupted or failed run never leaves a half-written report in ``out``.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SemcomError(f"output path {out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
+from semcom.outputs import atomic_folder  # noqa: F401  (results are written through it)
 
 
 def portable_path(path: str | Path, root: str | Path) -> str:

@@ -25,6 +25,7 @@ from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc.models import JSCC, JSCCConfig
 from semcom.metrics import psnr_db
+from semcom.outputs import check_resume
 from semcom.seeding import make_generator, seed_everything
 from semcom.units import check_snr_db
 
@@ -92,8 +93,11 @@ def validate(model: JSCC, val: torch.Tensor, cfg: TrainConfig, channel) -> dict:
     return result
 
 
-def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, progress=None) -> Path:
-    """Train (or resume) a JSCC model; returns the path of the last checkpoint."""
+def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, progress=None,
+          resume_anyway: bool = False) -> Path:
+    """Train (or resume) a JSCC model; returns the path of the last checkpoint.
+
+    Resuming with other training settings than the checkpoint's is a SemcomError unless ``resume_anyway``."""
     # GDN's off-diagonal gammas decay towards zero and become subnormal floats, which are very slow
     # on x86 CPUs; flushing them to zero changes nothing measurable and keeps the step time flat.
     fast_cpu_math(cfg.threads)
@@ -119,6 +123,7 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         ckpt = read_checkpoint(last)
         if ckpt["model_config"] != model_cfg.to_dict():
             raise SemcomError(f"{last} was trained with a different model config: {ckpt['model_config']}")
+        check_resume(ckpt.get("train_config"), cfg.to_dict(), last, resume_anyway, log)
         model.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"], world)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, read_checkpoint, shipped_file, warm_start
+from semcom.outputs import check_resume
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.channels import build_channel
@@ -162,8 +163,9 @@ def through_patch_link(link, channel, x: torch.Tensor, keep: torch.Tensor, patch
     return unpatchify(flat.reshape(patches.shape), (x.shape[2] // patch, x.shape[3] // patch))
 
 
-def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
-    """Train (or resume) one ViT; returns the path of the last checkpoint."""
+def train_vit(cfg: ViTTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
+    """Train (or resume) one ViT; returns the path of the last checkpoint. Resuming with other training settings is
+    a SemcomError unless ``resume_anyway``."""
     fast_cpu_math(cfg.threads)
     out, model_cfg = Path(cfg.out), VIT_PRESETS[cfg.preset]
     last = out / "last.pt"
@@ -195,6 +197,7 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None) -> Path:
         ckpt = read_checkpoint(last)
         if ckpt["model_config"] != model_dict:
             raise SemcomError(f"{last} holds another ViT: {ckpt['model_config']}")
+        check_resume(ckpt.get("train_config"), cfg.to_dict(), last, resume_anyway, log)
         model.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])

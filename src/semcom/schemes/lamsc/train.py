@@ -39,6 +39,7 @@ from semcom.data.crops import split_train_val
 from semcom.data.images import load_image
 from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, load_jscc, read_checkpoint
+from semcom.outputs import check_resume
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
@@ -239,7 +240,7 @@ def _start(cfg: LamSCTrainConfig, log) -> SegmentPool:
 class _Run:
     """Checkpoint/resume/log plumbing shared by both parts."""
 
-    def __init__(self, cfg: LamSCTrainConfig, model: torch.nn.Module, model_config: dict, log):
+    def __init__(self, cfg: LamSCTrainConfig, model: torch.nn.Module, model_config: dict, log, resume_anyway=False):
         self.cfg, self.model, self.model_config = cfg, model, model_config
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -251,6 +252,7 @@ class _Run:
             ckpt = read_checkpoint(self.last)
             if ckpt["model_config"] != model_config or ckpt.get("part") != cfg.part:
                 raise SemcomError(f"{self.last} holds another model: {ckpt.get('part')} {ckpt['model_config']}")
+            check_resume(ckpt.get("train_config"), cfg.to_dict(), self.last, resume_anyway, log)
             model.load_state_dict(ckpt["state_dict"])
             self.opt.load_state_dict(ckpt["optimizer"])
             self.step, self.clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
@@ -288,13 +290,13 @@ def scorer_inputs(pool: SegmentPool, k: int) -> torch.Tensor:
     return torch.stack([segment_images(pool.image(i), pool.segments(i), k) for i in range(len(pool))])
 
 
-def train_scorer(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
+def train_scorer(cfg: LamSCTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
     """Train (or resume) the ASI scorer; returns the path of the last checkpoint."""
     pool = _start(cfg, log)
     if pool.targets is None:
         raise SemcomError(f"{Path(cfg.out) / 'pool.pt'} holds no importance targets: it was built for ASC; use a new --out")
     model = ASIScorer(cfg.k)
-    run = _Run(cfg, model, {"k": cfg.k, "width": 32, "size": 64}, log)
+    run = _Run(cfg, model, {"k": cfg.k, "width": 32, "size": 64}, log, resume_anyway)
     x, y = scorer_inputs(pool, cfg.k), pool.targets
     filled = torch.arange(cfg.k)[None] < pool.counts[:, None]
     held = max(1, len(pool) // 10)  # last 10 % of the pool: validation loss
@@ -437,7 +439,7 @@ def asc_loss(jscc, asc: ASC, channel, x: torch.Tensor, region: torch.Tensor, snr
     return loss, {**record, "kept": out["mask"].mean().item()}
 
 
-def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
+def train_asc(cfg: LamSCTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
     """Train (or resume) the ASC mask over a frozen JSCC; returns the path of the last checkpoint."""
     pool = _start(cfg, log)
     jscc_path = cfg.jscc or str(DEFAULT_CHECKPOINT)
@@ -449,7 +451,7 @@ def train_asc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
     asc = ASC(c, group=cfg.group, side_channels=side)
     model_config = {"channels": c, "group": cfg.group, "hidden": 64, "init_keep": 0.9, "side_bits_per_use": 1.0,
                     "side_channels": side}
-    run = _Run(cfg, asc, model_config, log)
+    run = _Run(cfg, asc, model_config, log, resume_anyway)
     channel = build_channel(cfg.channel)
     lo, hi = cfg.snr_range
     extra = {"cbr": cfg.cbr, "jscc": Path(jscc_path).name}
@@ -501,7 +503,7 @@ def receiver_loss(receiver, asc: ASC | None, channel, x: torch.Tensor, region: t
     return loss, {"mse": loss.item(), "kept": kept.mean().item()}
 
 
-def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
+def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
     """Fine-tune a copy of the JSCC as LAM-SC's receiver: its decoder, and with ``train_encoder`` its encoder too (the
     ASC mask stays frozen); returns the last checkpoint."""
     from semcom.schemes.lamsc.evaluate import resolve
@@ -517,7 +519,7 @@ def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
     model_config = {"jscc": receiver.cfg.to_dict(), "cbr": cfg.cbr, "encoder": cfg.train_encoder}
     if not cfg.train_encoder:
         receiver.encoder.requires_grad_(False)
-    run = _Run(cfg, receiver if cfg.train_encoder else receiver.decoder, model_config, log)
+    run = _Run(cfg, receiver if cfg.train_encoder else receiver.decoder, model_config, log, resume_anyway)
     channel = build_channel(cfg.channel)
     lo, hi = cfg.snr_range
     extra = {"jscc_file": Path(jscc_path).name, "asc_file": Path(asc_path).name if asc_path else None}
@@ -554,5 +556,8 @@ def load_receiver(path: str | Path, jscc) -> tuple[torch.nn.Module, dict]:
     return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
 
 
-def train_lamsc(cfg: LamSCTrainConfig, log=print, progress=None) -> Path:
-    return {"scorer": train_scorer, "asc": train_asc, "receiver": train_receiver}[cfg.part](cfg, log, progress)
+def train_lamsc(cfg: LamSCTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
+    """Train (or resume) ``cfg.part``; resuming with other training settings is a SemcomError unless
+    ``resume_anyway``."""
+    return {"scorer": train_scorer, "asc": train_asc, "receiver": train_receiver}[cfg.part](cfg, log, progress,
+                                                                                            resume_anyway)

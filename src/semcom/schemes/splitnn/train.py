@@ -20,6 +20,7 @@ import torch
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, read_checkpoint
+from semcom.outputs import check_resume
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.schemes.splitnn import losses
@@ -170,8 +171,9 @@ def training_set(cfg: SplitTrainConfig, variant: Variant, split) -> tuple[torch.
     return images, pseudo_labels(split, images)
 
 
-def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None) -> Path:
-    """Train (or resume) one variant; returns the path of the last checkpoint."""
+def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
+    """Train (or resume) one variant; returns the path of the last checkpoint. Resuming with other training settings
+    is a SemcomError unless ``resume_anyway``."""
     fast_cpu_math(cfg.threads)
     out = Path(cfg.out)
     last = out / "last.pt"
@@ -192,6 +194,7 @@ def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None) -> Path:
         ckpt = read_checkpoint(last)
         if ckpt.get("variant", {}).get("name") != cfg.variant or ckpt["model_config"] != model.codec.cfg.to_dict():
             raise SemcomError(f"{last} belongs to another variant/config: {ckpt['model_config']}")
+        check_resume(ckpt.get("train_config"), cfg.to_dict(), last, resume_anyway, log)
         model.codec.load_state_dict(ckpt["state_dict"])
         opt.load_state_dict(ckpt["optimizer"])
         step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
