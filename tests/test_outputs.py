@@ -63,9 +63,16 @@ def test_overwrite_writes_into_a_user_folder_and_keeps_every_other_file(thesis):
     assert after["plots/mine.png"] == "the user's plot" and after["plots/psnr.png"] == "new"  # folders merge
     assert after["results.json"] == "new"  # a file named like a result is what --overwrite replaces
     assert not [p for p in thesis.iterdir() if p.name.startswith(".semcom-tmp")]
-    # semcom's marker now lists only its own entries: the user's files still block a run without --overwrite
-    with pytest.raises(SemcomError, match="data, thesis.tex"):
+    # semcom's marker lists only what is wholly its own: the user's files still block a run without --overwrite,
+    # and the next run with it keeps the user's plots/ folder
+    assert json.loads((thesis / MARKER).read_text())["entries"] == ["results.json"]
+    with pytest.raises(SemcomError, match="data, plots, thesis.tex"):
         check_output_folder(thesis)
+    with atomic_folder(thesis, overwrite=True) as tmp:
+        write_results(tmp, "again")
+    after = snapshot(thesis)
+    assert after["plots/mine.png"] == "the user's plot" and after["plots/psnr.png"] == "again"
+    assert after["thesis.tex"] == "\\documentclass{article}" and after["results.json"] == "again"
 
 
 def test_a_semcom_folder_is_replaced_by_the_next_run_unless_the_user_added_files(tmp_path):

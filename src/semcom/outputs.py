@@ -123,8 +123,8 @@ def atomic_folder(out: str | Path, overwrite: bool = False):
 
     A new ``out`` appears whole (one rename). Into an existing folder the entries are moved one by one: entries
     semcom wrote there before are replaced or, when this run did not write them again, removed; entries of the
-    user's are kept, except that with ``overwrite`` one named like a result is replaced by it. The marker then
-    lists what semcom wrote.
+    user's are kept, except that with ``overwrite`` a file named like a result is replaced by it (a folder is
+    merged into). The marker then lists the entries that are wholly semcom's.
     """
     out = check_output_folder(out, overwrite)
     if out.exists():
@@ -143,9 +143,8 @@ def atomic_folder(out: str | Path, overwrite: bool = False):
         owned = read_marker(out)
         for name in owned - set(written):
             remove(out / name)
-        for name in written:
-            move_into(tmp / name, out / name, owned=name in owned)
-        write_marker(out, written)
+        merged = [name for name in written if move_into(tmp / name, out / name, owned=name in owned)]
+        write_marker(out, [name for name in written if name not in merged])  # a user's folder stays the user's
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -161,20 +160,21 @@ def remove(path: Path) -> None:
         path.unlink()
 
 
-def move_into(src: Path, dst: Path, owned: bool) -> None:
+def move_into(src: Path, dst: Path, owned: bool) -> bool:
     """Move ``src`` to ``dst``; a user's folder of that name is merged into (same-named files replaced), never
-    deleted."""
+    deleted. Returns whether it was merged into such a folder."""
     if dst.is_dir() and not dst.is_symlink() and not owned:
         if not src.is_dir():
             raise SemcomError(f"cannot write {dst}: a folder of that name is in the way")
         for child in src.iterdir():
             move_into(child, dst / child.name, owned=False)
-        return
+        return True
     if owned:
         remove(dst)
     elif dst.exists() and src.is_dir():
         raise SemcomError(f"cannot write folder {dst}: a file of that name is in the way")
     os.replace(src, dst)
+    return False
 
 
 # Settings that may change between resumes: where and how fast a run goes, how long (extending a run is resuming
