@@ -179,7 +179,7 @@ def move_into(src: Path, dst: Path, owned: bool) -> bool:
 
 # Settings that may change between resumes: where and how fast a run goes, how long (extending a run is resuming
 # it), and the warm start (used only when a run begins).
-RUN_ONLY_SETTINGS = ("out", "device", "threads", "cache", "eval_every", "log_every", "ckpt_every", "init_from", "steps",
+RUN_ONLY_SETTINGS = ("out", "device", "threads", "cache", "eval_every", "log_every", "ckpt_every", "init_from", "steps", "cpu_budget_s",
                      "stage1_steps", "stage2_steps")
 
 

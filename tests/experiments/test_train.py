@@ -158,3 +158,39 @@ def test_ctrl_c_while_saving_leaves_the_previous_checkpoint_and_no_temporary_fil
         atomic_save({"model_config": {}, "state_dict": {}, "step": 2}, tmp_path / "last.pt")
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["last.pt"] and read_checkpoint(tmp_path / "last.pt")["step"] == 1
+
+
+def test_late_cosine_and_cpu_budget_schedules():
+    late = TrainConfig(data="x", out="y", steps=1000, lr=1e-3, lr_min=1e-5, warmup=10, schedule="late-cosine")
+    assert learning_rate(late, 5) == pytest.approx(6e-4)  # warm-up
+    assert learning_rate(late, 500) == pytest.approx(1e-3) == learning_rate(late, 699)  # constant until 70 %
+    assert 1e-5 < learning_rate(late, 850) < 1e-3 and learning_rate(late, 1000) == pytest.approx(1e-5)
+    budget = TrainConfig(data="x", out="y", steps=10**7, lr=1e-3, lr_min=1e-5, warmup=10, cpu_budget_s=100.0)
+    assert learning_rate(budget, 20, cpu_seconds=0.0) == pytest.approx(1e-3, rel=1e-3)  # after warm-up, nothing spent
+    assert learning_rate(budget, 20, cpu_seconds=50.0) == pytest.approx((1e-3 + 1e-5) / 2, rel=1e-2)  # half-way
+    assert learning_rate(budget, 20, cpu_seconds=100.0) == pytest.approx(1e-5)
+    with pytest.raises(SemcomError, match="unknown schedule"):
+        TrainConfig(data="x", out="y", schedule="linear")
+
+
+def test_hybrid_trains_from_softcast_within_a_cpu_budget_and_reloads(photo_dir, tmp_path):
+    from semcom.jscc.hybrid import HybridConfig
+
+    hybrid = HybridConfig(width=8, latent_channels=12)
+    run = cfg(photo_dir, tmp_path / "h", 10**6, cbr=(12 / 1536,), crop=16, cpu_budget_s=3.0, clip=1.0,
+              schedule="late-cosine", init_basis="dct", eval_every=10**6, ckpt_every=10**6)
+    with pytest.raises(SemcomError, match="pca basis"):  # a hybrid starts from a pca basis (it needs variances)
+        train(run, hybrid, log=lambda m: None)
+    import shutil
+
+    shutil.rmtree(tmp_path / "h", ignore_errors=True)
+    from semcom.jscc.softcast import fit_pca, save_basis
+    from semcom.data import load_folder
+
+    save_basis(fit_pca([x for _, x in load_folder(photo_dir)], components=12, stride=4), tmp_path / "b.safetensors")
+    run = TrainConfig(**{**run.to_dict(), "init_basis": str(tmp_path / "b.safetensors")})
+    last = train(run, hybrid, log=lambda m: None)
+    ckpt = read_checkpoint(last)
+    assert 3.0 <= ckpt["cpu_seconds"] < 60 and 0 < ckpt["step"] < 10**6  # stopped by the budget, not the steps
+    model, _ = load_jscc(last)
+    assert type(model).__name__ == "HybridJSCC" and model.cfg == hybrid

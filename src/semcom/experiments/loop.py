@@ -29,6 +29,10 @@ class RunClock:
         self.wall_seconds += now_wall - self._wall
         self._cpu, self._wall = now_cpu, now_wall
 
+    def skip(self) -> None:
+        """Forget the time since the last tick (e.g. spent on validation, not training)."""
+        self._cpu, self._wall = time.process_time(), time.time()
+
     def state(self) -> dict:
         return {"cpu_seconds": self.cpu_seconds, "wall_seconds": self.wall_seconds,
                 "cpu_hours": self.cpu_seconds / 3600}

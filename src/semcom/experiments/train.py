@@ -23,6 +23,7 @@ from semcom.errors import SemcomError
 from semcom.experiments.checkpoint import atomic_save, read_checkpoint, warm_start
 from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
+from semcom.jscc.hybrid import HybridConfig, HybridJSCC
 from semcom.jscc.models import JSCC, JSCCConfig
 from semcom.metrics import psnr_db
 from semcom.outputs import check_resume
@@ -51,6 +52,12 @@ class TrainConfig:
     device: str = "cpu"
     threads: int = 0  # 0: torch default
     init_from: str | None = None  # warm start: weights of a JSCC checkpoint (modules it lacks keep their init)
+    init_basis: str | None = "pca"  # hybrid models: the linear path starts as SoftCast with this basis (pca|dct|file)
+    linear_lr_scale: float = 0.05  # hybrid models: the linear path's learning rate relative to lr
+    clip: float = 0.0  # gradient-norm clipping (0: none)
+    schedule: str = "cosine"  # cosine: warm-up then cosine; late-cosine: constant, cosine over the last 30 %
+    cpu_budget_s: float = 0.0  # > 0: stop after this many process CPU-seconds of training (equal-CPU studies);
+    # the schedule then follows the fraction of the budget spent instead of the steps
 
     def __post_init__(self):
         lo, hi = self.snr_range
@@ -61,14 +68,39 @@ class TrainConfig:
             raise SemcomError(f"CBR values must be > 0, got {self.cbr}")
         if self.steps < 1 or self.batch < 1 or self.crop < 16:
             raise SemcomError("steps and batch must be >= 1 and crop >= 16")
+        if self.schedule not in SCHEDULES:
+            raise SemcomError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.clip < 0 or self.cpu_budget_s < 0 or not self.linear_lr_scale > 0:
+            raise SemcomError("clip and cpu_budget_s must be >= 0 and linear_lr_scale > 0")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay from ``lr`` to ``lr_min`` over ``steps``."""
-    return cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup)
+SCHEDULES = ("cosine", "late-cosine")
+LATE_COSINE_START = 0.7
+
+
+def learning_rate(cfg: TrainConfig, step: int, cpu_seconds: float = 0.0) -> float:
+    """``cosine``: linear warm-up, then cosine decay from ``lr`` to ``lr_min`` over ``steps``; ``late-cosine``:
+    warm-up, constant ``lr``, cosine decay over the last 30 %. With a CPU budget, progress is the fraction of
+    the budget spent rather than of the steps."""
+    if cfg.cpu_budget_s > 0:
+        total = 100_000
+        step = min(total, max(step if step < cfg.warmup else cfg.warmup, round(total * cpu_seconds / cfg.cpu_budget_s)))
+    else:
+        total = cfg.steps
+    if cfg.schedule == "late-cosine":
+        start = round(LATE_COSINE_START * total)
+        if step < start:
+            return cosine_lr(step, total, cfg.lr, cfg.lr, cfg.warmup)
+        return cosine_lr(step - start, total - start, cfg.lr, cfg.lr_min, 0)
+    return cosine_lr(step, total, cfg.lr, cfg.lr_min, cfg.warmup)
+
+
+def build_model(model_cfg: JSCCConfig | HybridConfig) -> JSCC | HybridJSCC:
+    """The model a config describes (both kinds share the training contract)."""
+    return HybridJSCC(model_cfg) if isinstance(model_cfg, HybridConfig) else JSCC(model_cfg)
 
 
 def distributed_context(device: str) -> tuple[int, int]:
@@ -113,10 +145,12 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
     channel = build_channel(cfg.channel)
 
     seed_everything(cfg.seed)
-    model = JSCC(model_cfg).to(device)
+    model = build_model(model_cfg).to(device)
     for c in cfg.cbr:
         model.channels_for_cbr(c)  # fail early on an unsupported CBR
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    hybrid = isinstance(model, HybridJSCC)
+    groups = model.param_groups(cfg.lr, cfg.linear_lr_scale) if hybrid else [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    opt = torch.optim.Adam(groups, lr=cfg.lr)
     step, clock = 0, RunClock(world=world)
     gen = make_generator(cfg.seed * 1000 + rank)
     if last.is_file():
@@ -131,6 +165,11 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         log(f"resumed from {last} at step {step}")
     elif cfg.init_from:
         log(f"initialised from {cfg.init_from}: " + warm_start(model, cfg.init_from))
+    elif hybrid and model_cfg.linear and cfg.init_basis:
+        from semcom.jscc.softcast import load_softcast
+
+        model.init_linear(load_softcast(cfg.init_basis).basis)
+        log(f"linear path initialised as SoftCast ({cfg.init_basis} basis)")
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -154,9 +193,9 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
     lo, hi = cfg.snr_range
     running = 0.0
     clock.tick()
-    while step < cfg.steps:
+    while step < cfg.steps and not (cfg.cpu_budget_s > 0 and clock.cpu_seconds >= cfg.cpu_budget_s):
         for group in opt.param_groups:
-            group["lr"] = learning_rate(cfg, step)
+            group["lr"] = learning_rate(cfg, step, clock.cpu_seconds) * group.get("lr_scale", 1.0)
         x = crops.sample(cfg.batch, gen).to(device)
         snr = (lo + (hi - lo) * torch.rand(cfg.batch, generator=gen)).to(device)
         cbr = [cfg.cbr[i] for i in torch.randint(len(cfg.cbr), (cfg.batch,), generator=gen).tolist()]
@@ -164,21 +203,25 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         loss = F.mse_loss(result["x_hat"], x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         opt.step()
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         clock.tick()
         if progress is not None and rank == 0:
             progress(step, cfg.steps, running)
+        last_step = step == cfg.steps or (cfg.cpu_budget_s > 0 and clock.cpu_seconds >= cfg.cpu_budget_s)
         record = None
-        if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
+        if rank == 0 and (step % cfg.log_every == 0 or last_step):
             record = {"step": step, "loss": running, "psnr_train": -10 * math.log10(max(running, 1e-10)),
-                      "lr": learning_rate(cfg, step - 1), **clock.hours()}
-        if val is not None and rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+                      "lr": learning_rate(cfg, step - 1, clock.cpu_seconds), **clock.hours()}
+        if val is not None and rank == 0 and (step % cfg.eval_every == 0 or last_step):
             record = {**(record or {"step": step}), **validate(model, val, cfg, channel)}
+            clock.skip()  # validation time is not training time
         if record and logf:
             logf.write(record)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+        if step % cfg.ckpt_every == 0 or last_step:
             save()
     if world > 1:
         dist.barrier()
