@@ -31,15 +31,14 @@ from pathlib import Path
 import torch
 
 from semcom.data.cifar import cifar10_test, cifar10_train
-from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.results import portable_path
 from semcom.schemes.attention_ci import OwnViTAdapter, uncertainty
 from semcom.schemes.attention_ci.collab import RequestLink, client_pass, run
-from semcom.schemes.attention_ci.policies import POLICY_PARAM
 from semcom.schemes.attention_ci.patch_jscc import AnalogPatchLink, load_patch_jscc, shipped_patch_jscc
+from semcom.schemes.attention_ci.policies import POLICY_PARAM
 from semcom.schemes.attention_ci.sweep import DEFAULT_SELECTIONS, pareto_front, plot_pareto, sweep, thresholds
 from semcom.schemes.attention_ci.train import load_vit, shipped_vit
-from semcom.seeding import make_generator
+from semcom.seeding import fast_cpu_math, make_generator
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [0.0, 5.0, 10.0]

@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 
 from semcom.data.cifar import cifar10_test
-from semcom.experiments.evaluate import fast_cpu_math
 from semcom.schemes.attention_ci import OwnViTAdapter
 from semcom.schemes.attention_ci.collab import client_pass, masks_for, server_logits, to_uint8
 from semcom.schemes.attention_ci.gates import GATES, uncertainty
 from semcom.schemes.attention_ci.train import load_vit, shipped_vit
+from semcom.seeding import fast_cpu_math
 
 REPO = Path(__file__).resolve().parents[1]
 RATES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

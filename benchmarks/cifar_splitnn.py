@@ -28,14 +28,13 @@ from pathlib import Path
 import torch
 
 from semcom.data.cifar import cifar10_test
-from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.results import plain_rows
 from semcom.schemes.splitnn.checkpoint import CHECKPOINT_DIR, load_semanticnn
 from semcom.schemes.splitnn.digital import DigitalFeatureLink
 from semcom.schemes.splitnn.evaluate import batches, device_latency, evaluate_checkpoint, row, uncompressed_accuracy
 from semcom.schemes.splitnn.link import adaptive_accuracy
 from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, Variant, default_split
-from semcom.seeding import make_generator
+from semcom.seeding import fast_cpu_math, make_generator
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [-6.0, -3.0, 0.0, 3.0, 7.0]

@@ -30,13 +30,13 @@ import torch
 from semcom.channels import build_channel
 from semcom.data import load_folder, split_train_val
 from semcom.data.images import load_image
-from semcom.experiments.checkpoint import load_jscc
-from semcom.experiments.evaluate import fast_cpu_math
-from semcom.experiments.train import TrainConfig, train
 from semcom.jscc import JSCCConfig
+from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.hybrid import HybridConfig
 from semcom.jscc.softcast import load_softcast
+from semcom.jscc.train import TrainConfig, train
 from semcom.metrics import psnr_db
+from semcom.seeding import fast_cpu_math
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"

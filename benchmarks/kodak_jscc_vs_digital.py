@@ -23,8 +23,9 @@ import torch
 
 from semcom.data import load_folder
 from semcom.digital import available_codecs
-from semcom.experiments.evaluate import SchemeSpec, fast_cpu_math, summarize, sweep
+from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
 from semcom.experiments.results import plain_rows
+from semcom.seeding import fast_cpu_math
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [1.0, 4.0, 7.0, 10.0, 13.0]

@@ -46,16 +46,15 @@ import torch
 from semcom.channels import build_channel
 from semcom.data import load_folder
 from semcom.digital import DigitalChain
-from semcom.experiments.evaluate import fast_cpu_math, noise_seed
-from semcom.experiments.jscc_link import JSCCTransmitter
+from semcom.jscc.transmitter import JSCCTransmitter
 from semcom.metrics import psnr_db
-from semcom.experiments.checkpoint import shipped_file
 from semcom.schemes.lamsc.evaluate import build_lamsc
+from semcom.schemes.lamsc.loaders import load_receiver
 from semcom.schemes.lamsc.scheme import region_metrics
 from semcom.schemes.lamsc.segmenter import SlicSegmenter
 from semcom.schemes.lamsc.side import LdpcSideLink
-from semcom.schemes.lamsc.train import load_receiver
-from semcom.seeding import make_generator
+from semcom.seeding import fast_cpu_math, make_generator, noise_seed
+from semcom.training.checkpoint import shipped_file
 
 REPO = Path(__file__).resolve().parents[1]
 SNRS = [1.0, 4.0, 7.0, 10.0, 13.0]

@@ -25,13 +25,12 @@ import torch.nn.functional as F
 
 from semcom.data import load_folder
 from semcom.data.crops import scaled_crops, split_train_val
-from semcom.experiments.evaluate import fast_cpu_math
 from semcom.experiments.results import portable_path
 from semcom.schemes.splitnn.checkpoint import load_semanticnn, shipped_checkpoint
 from semcom.schemes.splitnn.evaluate import device_latency, row, variant_row
 from semcom.schemes.splitnn.train import pseudo_labels
 from semcom.schemes.splitnn.variants import Variant
-from semcom.seeding import make_generator
+from semcom.seeding import fast_cpu_math, make_generator
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ("effnet-block2-c8b3-la", "effnet-block2-c24b3-la")

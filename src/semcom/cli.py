@@ -80,7 +80,7 @@ RESUME_ANYWAY_HELP = "Resume the run in --out even though its settings differ fr
 def run_training(train_fn, cfg, export: Optional[Path], half: bool = True, resume_anyway: bool = False) -> Path:
     """Run ``train_fn(cfg, log, progress, resume_anyway)`` under a progress bar; optionally export a slim copy of the
     result. The run folder and the export path are checked first; on Ctrl-C it says how to resume."""
-    from semcom.experiments.checkpoint import read_checkpoint, slim_copy
+    from semcom.training.checkpoint import read_checkpoint, slim_copy
 
     check_run_folder(cfg.out)
     if export:
@@ -107,7 +107,7 @@ def run_training(train_fn, cfg, export: Optional[Path], half: bool = True, resum
 
 def interrupted_message(last: Path) -> str:
     """What to tell a user who pressed Ctrl-C during training: the last checkpoint and the command that resumes."""
-    from semcom.experiments.checkpoint import read_checkpoint
+    from semcom.training.checkpoint import read_checkpoint
 
     command = shlex.join(INVOCATION)
     if not last.is_file():
@@ -117,6 +117,21 @@ def interrupted_message(last: Path) -> str:
     except (SemcomError, KeyError):
         step = ""
     return f"interrupted; last checkpoint {last}{step}; resume with: {command}"
+
+
+def demo_sections() -> list:
+    """The schemes' sections of the demo report, in report order (the CLI is the one place that knows every scheme)."""
+    from semcom.experiments.demo import DemoSection
+    from semcom.schemes.attention_ci.demo import attention_ci_section
+    from semcom.schemes.lamsc.demo import lamsc_section
+    from semcom.schemes.splitnn.demo import splitnn_section
+
+    return [
+        DemoSection("lamsc", "LAM-SC: segment-based semantic transmission", lamsc_section),
+        DemoSection("splitnn", "Split inference (SemanticNN)", lambda folder, images, seed: splitnn_section(folder, seed)),
+        DemoSection("attention_ci", "Attention-aware collaborative inference",
+                    lambda folder, images, seed: attention_ci_section(folder)),
+    ]
 
 
 @app.command()
@@ -148,7 +163,7 @@ def demo(
         task = bar.add_task("demo", total=len(specs) * len(snrs) * len(cbrs))
         path, summary = run_demo(out, snrs, cbrs, channel, codec_list, size, seed, workers, ckpt,
                                  on_cell=lambda rows: bar.advance(task), transmitters=transmitters,
-                                 overwrite=overwrite)
+                                 overwrite=overwrite, sections=demo_sections())
     print_summary(summary, "semcom demo (mean over images)")
     out_console.print(f"report written to {path / 'index.html'}")
 
@@ -173,8 +188,8 @@ def train_jscc(
     resume_anyway: bool = typer.Option(False, "--resume-anyway", help=RESUME_ANYWAY_HELP),
 ):
     """Train (or resume) a learned image JSCC model. Under torchrun it runs data-parallel."""
-    from semcom.experiments.train import TrainConfig, train
     from semcom.jscc.models import JSCCConfig
+    from semcom.jscc.train import TrainConfig, train
 
     lo_hi = parse_snr_range(snr_range)
     w = tuple(int(v) for v in parse_list(widths, "widths"))
@@ -536,8 +551,8 @@ def eval_attention_ci(
 
     from semcom.experiments.results import write_results
     from semcom.schemes.attention_ci.collab import RequestLink, run
-    from semcom.schemes.attention_ci.policies import POLICY_PARAM
     from semcom.schemes.attention_ci.patch_jscc import AnalogPatchLink, load_patch_jscc, shipped_patch_jscc
+    from semcom.schemes.attention_ci.policies import POLICY_PARAM
 
     if link not in ("digital", "analog"):
         raise SemcomError(f"unknown link {link!r}; choose digital or analog")
@@ -691,7 +706,7 @@ def transmit_lamsc(image: Path, snr: float, channel: str, cbr: float | None, sco
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input) instead of raising for known errors."""
-    from semcom.experiments.evaluate import fast_cpu_math
+    from semcom.seeding import fast_cpu_math
 
     fast_cpu_math()
     global INVOCATION

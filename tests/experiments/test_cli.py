@@ -8,9 +8,9 @@ import torch
 
 from semcom.cli import main
 from semcom.data import save_image
-from semcom.experiments.checkpoint import slim_copy
-from semcom.experiments.train import TrainConfig, train
 from semcom.jscc import JSCCConfig
+from semcom.jscc.train import TrainConfig, train
+from semcom.training.checkpoint import slim_copy
 
 TINY_ARGS = ["--widths", "8,8,8", "--latent", "12"]
 
@@ -252,7 +252,7 @@ def test_ctrl_c_while_saving_a_checkpoint_leaves_no_tmp_and_prints_the_resume_co
                                                                                      monkeypatch):
     import shlex
 
-    from semcom.experiments.checkpoint import read_checkpoint
+    from semcom.training.checkpoint import read_checkpoint
 
     real_save, saves = torch.save, []
 

@@ -7,10 +7,11 @@ import torch
 
 from semcom.channels import AWGN, build_channel
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, load_jscc
+from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.hybrid import HybridConfig, HybridJSCC
 from semcom.jscc.softcast import SoftCast, dct_basis, fit_pca
 from semcom.metrics import psnr_db
+from semcom.training.checkpoint import atomic_save
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,13 @@
 
 import torch
 
-from semcom.experiments.checkpoint import atomic_save
 from semcom.schemes.attention_ci import ViT, ViTConfig
 from semcom.schemes.attention_ci.demo import attention_ci_section
+from semcom.training.checkpoint import atomic_save
 
 
 def test_section_without_trained_models_says_why(tmp_path, monkeypatch):
-    from semcom.experiments import checkpoint
+    from semcom.training import checkpoint
 
     monkeypatch.setattr(checkpoint, "PACKAGE_CHECKPOINTS", tmp_path / "none")
     html, rows = attention_ci_section(tmp_path)

@@ -6,8 +6,8 @@ import pytest
 
 from semcom.cli import main
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import read_checkpoint
 from semcom.schemes.attention_ci.train import ViTTrainConfig, load_vit, train_vit
+from semcom.training.checkpoint import read_checkpoint
 from tests.conftest import shared_path
 
 
@@ -64,8 +64,8 @@ def test_cli_train_vit_and_bad_input(tmp_path, capsys):
 def test_cli_eval_and_sweep_attention_ci_end_to_end(tmp_path, capsys):
     import torch
 
-    from semcom.experiments.checkpoint import atomic_save
     from semcom.schemes.attention_ci import ViT, ViTConfig
+    from semcom.training.checkpoint import atomic_save
 
     root = shared_path("cifar10_test_jpg").parent
     paths = {}
@@ -135,9 +135,9 @@ def test_server_trains_on_client_guided_and_noisy_subsets(tmp_path, capsys):
     import pytest
 
     from semcom.errors import SemcomError
-    from semcom.experiments.checkpoint import atomic_save
     from semcom.schemes.attention_ci import ViT, ViTConfig
     from semcom.schemes.attention_ci.patch_jscc import PatchJSCC
+    from semcom.training.checkpoint import atomic_save
 
     root = shared_path("cifar10_resnets").parent
     client_cfg = ViTConfig(dim=16, depth=2, heads=2)

@@ -8,12 +8,11 @@ import torch
 from semcom.cli import main
 from semcom.data import save_image
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint
 from semcom.jscc import build_jscc
 from semcom.schemes.lamsc.evaluate import build_lamsc, evaluate_lamsc, summarize_lamsc
-from semcom.schemes.lamsc.train import (
-    LamSCTrainConfig, SegmentPool, build_pool, load_asc, load_scorer, semantic_batch, train_lamsc,
-)
+from semcom.schemes.lamsc.loaders import load_asc, load_scorer
+from semcom.schemes.lamsc.train import LamSCTrainConfig, SegmentPool, build_pool, semantic_batch, train_lamsc
+from semcom.training.checkpoint import atomic_save, read_checkpoint
 
 
 def blocks(seed):
@@ -175,8 +174,7 @@ def test_cli_eval_lamsc_with_the_ldpc_side_link_counts_its_codewords(photos, tmp
 
 
 def test_cli_transmit_lamsc_with_the_shipped_parts_uses_their_cbr(photos, tmp_path, capsys):
-    from semcom.schemes.lamsc.evaluate import shipped_part
-    from semcom.schemes.lamsc.train import load_asc
+    from semcom.schemes.lamsc.loaders import load_asc, shipped_part
 
     trained = load_asc(shipped_part("asc"))[1]["cbr"]
     assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--snr", "7", "--out", str(tmp_path / "rx.png")]) == 0
@@ -240,7 +238,7 @@ def test_receiver_loss_matches_what_lamsc_send_delivers(photos, tiny_jscc_ckpt, 
     """The training path of the receiver sees what deployment delivers: with the receiver equal to the JSCC, its loss
     is the MSE over the painted blocks of ``LamSC.send`` (40 dB: the noise is negligible)."""
     from semcom.channels import build_channel
-    from semcom.experiments.checkpoint import load_jscc
+    from semcom.jscc.checkpoint import load_jscc
     from semcom.schemes.lamsc.scheme import LamSC
     from semcom.schemes.lamsc.train import receiver_loss
 
@@ -264,8 +262,8 @@ def test_receiver_loss_matches_what_lamsc_send_delivers(photos, tiny_jscc_ckpt, 
 
 
 def test_receiver_training_changes_only_the_decoder_and_plugs_into_lamsc(photos, tiny_jscc_ckpt, tmp_path):
-    from semcom.experiments.checkpoint import load_jscc
-    from semcom.schemes.lamsc.train import load_receiver
+    from semcom.jscc.checkpoint import load_jscc
+    from semcom.schemes.lamsc.loaders import load_receiver
 
     asc_path = train_lamsc(asc_cfg(photos, tmp_path / "asc", tiny_jscc_ckpt, steps=2), log=lambda m: None)
     out = tmp_path / "receiver"
@@ -293,9 +291,9 @@ def test_receiver_training_changes_only_the_decoder_and_plugs_into_lamsc(photos,
 
 def test_end_to_end_receiver_trains_the_encoder_too_and_lamsc_encodes_with_it(photos, tiny_jscc_ckpt, tmp_path):
     from semcom.channels import build_channel
-    from semcom.experiments.checkpoint import load_jscc
+    from semcom.jscc.checkpoint import load_jscc
+    from semcom.schemes.lamsc.loaders import load_receiver
     from semcom.schemes.lamsc.scheme import LamSC
-    from semcom.schemes.lamsc.train import load_receiver
 
     asc_path = train_lamsc(asc_cfg(photos, tmp_path / "asc", tiny_jscc_ckpt, steps=2), log=lambda m: None)
     last = train_lamsc(asc_cfg(photos, tmp_path / "e2e", tiny_jscc_ckpt, part="receiver", asc=str(asc_path), steps=4,

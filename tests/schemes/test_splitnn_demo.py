@@ -3,11 +3,11 @@
 import torch
 
 from semcom.data import cifar_demo_images
-from semcom.experiments.checkpoint import atomic_save
 from semcom.schemes.splitnn import demo
 from semcom.schemes.splitnn.checkpoint import checkpoint_fields
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import default_split, get_variant
+from semcom.training.checkpoint import atomic_save
 
 
 def test_bundled_cifar_images_and_weights_classify_offline():

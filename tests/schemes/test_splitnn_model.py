@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save
 from semcom.schemes.splitnn.checkpoint import checkpoint_fields, load_semanticnn
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import CIFAR_VARIANTS, get_variant
 from semcom.splitting import CifarResNet, SplitModel
+from semcom.training.checkpoint import atomic_save
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import torch
 
 from semcom.cli import main
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import read_checkpoint
 from semcom.schemes.splitnn.train import SplitTrainConfig, train_splitnn
+from semcom.training.checkpoint import read_checkpoint
 from tests.conftest import shared_path
 
 
@@ -88,6 +88,7 @@ def test_stage2_adds_the_variants_weighted_feature_term_to_distillation_at_its_t
     from semcom.schemes.splitnn import losses
     from semcom.schemes.splitnn.train import stage_loss
     from semcom.schemes.splitnn.variants import get_variant
+    from semcom.splitting.losses import distillation
 
     variant = get_variant("effnet-block2-c8b3-la")
     assert variant.kd_temperature == 1.0 and variant.feature_weight == 1.0
@@ -100,9 +101,9 @@ def test_stage2_adds_the_variants_weighted_feature_term_to_distillation_at_its_t
     cfg = SplitTrainConfig(out=str(tmp_path), variant=variant.name, snr_range=(-6.0, 20.0))
     with torch.no_grad():
         teacher = tail(feats)
-    expected = (losses.distillation(out, teacher, 1.0) + losses.feature_mse(out, model.codec.feature_std) + 0.25)
+    expected = (distillation(out, teacher, 1.0) + losses.feature_mse(out, model.codec.feature_std) + 0.25)
     assert torch.allclose(stage_loss(model, cfg, 2, out, torch.zeros(4, dtype=torch.long)), expected)
-    assert not torch.allclose(losses.distillation(out, teacher, 1.0), losses.distillation(out, teacher, 4.0))
+    assert not torch.allclose(distillation(out, teacher, 1.0), distillation(out, teacher, 4.0))
     # stage 1 is feature MSE alone (plus the quantiser's fit), whatever the variant
     assert torch.allclose(stage_loss(model, cfg, 1, out, None), losses.feature_mse(out, model.codec.feature_std) + 0.25)
 

@@ -1,11 +1,13 @@
 """Images: loading with clear errors, training crops, the bundled demo set and shared data folders."""
 
-from semcom.data.cifar import CIFAR10_CLASSES, CifarBatches, cifar10_test, cifar10_train, random_crop_flip
+from semcom.data.cifar import (
+    CIFAR10_CLASSES, CifarBatches, cifar10_test, cifar10_train, cifar_demo_images, random_crop_flip,
+)
 from semcom.data.crops import RandomCrops, center_crops, split_train_val
 from semcom.data.images import (
     check_batch, check_image, list_images, load_folder, load_image, save_image, tensor_to_uint8, uint8_to_tensor,
 )
-from semcom.data.sources import DEMO_IMAGES, cifar_demo_images, demo_images, shared_data_dir, shared_subdir
+from semcom.data.sources import DEMO_IMAGES, demo_images, shared_data_dir, shared_subdir
 
 __all__ = [
     "cifar_demo_images",

@@ -5,7 +5,8 @@ Images come back as uint8 [N, 3, 32, 32] and labels as int64 [N].
 
 Order: examples are interleaved by class (file 0000 of airplane, of automobile, ..., of truck, then file
 0001 of each class, ...), so any prefix (``limit``) is balanced across the classes: ``limit=500`` gives
-50 images of each class. The order is fixed; shuffle with ``CifarBatches``.
+50 images of each class. The order is fixed; shuffle with ``CifarBatches``. ``cifar_demo_images``: the 20 test images bundled with the
+package (offline).
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 TEST_FOLDER = "cifar10_test_jpg"
 TRAIN_ZIP = "cifar10_train_jpg.zip"
 SIZE = 32
+CIFAR_DEMO_FOLDER = Path(__file__).resolve().parents[1] / "assets" / "cifar10_demo"
+
+
+def cifar_demo_images() -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """The 20 CIFAR-10 test JPEGs bundled with the package (two per class; see assets/cifar10_demo/README.md).
+
+    Returns (names, images uint8 [20, 3, 32, 32], labels int64 [20]) in class order.
+    """
+    paths = sorted(CIFAR_DEMO_FOLDER.glob("*.jpg"))
+    if not paths:
+        raise SemcomError(f"bundled CIFAR-10 demo images missing from {CIFAR_DEMO_FOLDER}")
+    names = [p.stem for p in paths]
+    images = torch.stack([torch.from_numpy(np.asarray(Image.open(p).convert("RGB")).copy()).permute(2, 0, 1) for p in paths])
+    labels = torch.tensor([CIFAR10_CLASSES.index(n.split("_")[0]) for n in names])
+    return names, images, labels
 
 
 def cifar10_test(

@@ -1,4 +1,5 @@
-"""Where images come from: the offline demo set bundled in scikit-image, and the shared data folder."""
+"""Where images come from: the offline demo set bundled in scikit-image, and the shared data folder
+(the bundled CIFAR-10 demo images are in ``semcom.data.cifar``)."""
 
 from __future__ import annotations
 
@@ -31,27 +32,6 @@ def demo_images(size: int = 256) -> list[tuple[str, torch.Tensor]]:
         img = Image.fromarray(array[top : top + side, left : left + side]).resize((size, size), Image.LANCZOS)
         out.append((name, uint8_to_tensor(np.asarray(img))))
     return out
-
-
-CIFAR_DEMO_FOLDER = Path(__file__).resolve().parents[1] / "assets" / "cifar10_demo"
-
-
-def cifar_demo_images() -> tuple[list[str], torch.Tensor, torch.Tensor]:
-    """The 20 CIFAR-10 test JPEGs bundled with the package (two per class; see assets/cifar10_demo/README.md).
-
-    Returns (names, images uint8 [20, 3, 32, 32], labels int64 [20]) in class order.
-    """
-    from PIL import Image
-
-    from semcom.data.cifar import CIFAR10_CLASSES
-
-    paths = sorted(CIFAR_DEMO_FOLDER.glob("*.jpg"))
-    if not paths:
-        raise SemcomError(f"bundled CIFAR-10 demo images missing from {CIFAR_DEMO_FOLDER}")
-    names = [p.stem for p in paths]
-    images = torch.stack([torch.from_numpy(np.asarray(Image.open(p).convert("RGB")).copy()).permute(2, 0, 1) for p in paths])
-    labels = torch.tensor([CIFAR10_CLASSES.index(n.split("_")[0]) for n in names])
-    return names, images, labels
 
 
 def shared_data_dir() -> Path | None:

@@ -1,9 +1,14 @@
-"""The offline demo: bundled photos through learned JSCC, the digital chain and the capacity bound."""
+"""The offline demo: bundled photos through learned JSCC, the digital chain and the capacity bound, followed by
+the scheme sections the caller passes in (the CLI passes one per scheme; nothing here knows the schemes)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from semcom.data import demo_images
 from semcom.errors import SemcomError
@@ -11,9 +16,17 @@ from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
 from semcom.experiments.report import image_grid_html, plot_metric_vs_snr, summary_table_html, write_html
 from semcom.experiments.results import write_results
 from semcom.outputs import atomic_folder, check_output_folder
-from semcom.schemes.attention_ci.demo import attention_ci_section
-from semcom.schemes.lamsc.demo import lamsc_section
-from semcom.schemes.splitnn.demo import splitnn_section
+
+
+@dataclass(frozen=True)
+class DemoSection:
+    """One scheme's part of the demo report. ``run(folder, images, seed)`` writes its figures into ``folder`` (the
+    report folder) and returns (html, rows); the rows are saved as ``<key>.json``, the html under ``title``.
+    ``images``: the demo photos as (name, [3, H, W] float in [0, 1]) pairs."""
+
+    key: str
+    title: str
+    run: Callable[[Path, list[tuple[str, torch.Tensor]], int], tuple[str, list[dict]]]
 
 
 def demo_specs(codecs: list[str], checkpoint: str | None = None) -> list[SchemeSpec]:
@@ -25,8 +38,10 @@ def demo_specs(codecs: list[str], checkpoint: str | None = None) -> list[SchemeS
 
 def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, codecs: list[str], size: int, seed: int,
              workers: int = 1, checkpoint: str | None = None, on_cell=None,
-             transmitters: dict | None = None, overwrite: bool = False) -> tuple[Path, list[dict]]:
-    """Run the demo grid and write the report folder (index.html, results.json, results.csv, plots).
+             transmitters: dict | None = None, overwrite: bool = False,
+             sections: Sequence[DemoSection] = ()) -> tuple[Path, list[dict]]:
+    """Run the demo grid and write the report folder (index.html, results.json, results.csv, plots), then each of
+    ``sections`` in order (``<key>.json`` and a report section each).
 
     ``out`` must be new, empty or an earlier semcom report unless ``overwrite`` (see ``semcom.outputs``); it is
     checked before the grid runs.
@@ -45,13 +60,12 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
         write_results(tmp, config, rows, summary)
         plot_metric_vs_snr(summary, "psnr_db", tmp / "psnr_vs_snr.png", "PSNR")
         plot_metric_vs_snr(summary, "ms_ssim", tmp / "msssim_vs_snr.png", "MS-SSIM")
-        splitnn_html, splitnn_rows = splitnn_section(tmp, seed)
-        (tmp / "splitnn.json").write_text(json.dumps(splitnn_rows, indent=1))
-        lamsc_html, lamsc_rows = lamsc_section(tmp, images, seed)
-        (tmp / "lamsc.json").write_text(json.dumps(lamsc_rows, indent=1))
-        aci_html, aci_rows = attention_ci_section(tmp)
-        (tmp / "attention_ci.json").write_text(json.dumps(aci_rows, indent=1))
-        sections = [
+        scheme_sections = []
+        for section in sections:
+            html, section_rows = section.run(tmp, images, seed)
+            (tmp / f"{section.key}.json").write_text(json.dumps(section_rows, indent=1))
+            scheme_sections.append((section.title, html))
+        report = [
             ("What was run", f"<p>{len(images)} photos bundled with scikit-image, {size}x{size}, channel <b>{channel}</b>, "
              f"SNR {', '.join(f'{s:g}' for s in snrs)} dB, CBR {', '.join(f'{c:.4g}' for c in cbrs)}. "
              "jscc = the shipped SNR-adaptive learned model; digital-X = codec X rate-controlled to the bit budget of "
@@ -62,9 +76,7 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
             ("MS-SSIM vs SNR", "<img class='plot' src='msssim_vs_snr.png'>"),
             ("Mean over images", summary_table_html(summary)),
             ("Reconstructions", image_grid_html(tmp, images, rows, snrs)),
-            ("LAM-SC: segment-based semantic transmission", lamsc_html),
-            ("Split inference (SemanticNN)", splitnn_html),
-            ("Attention-aware collaborative inference", aci_html),
+            *scheme_sections,
         ]
-        write_html(tmp, "semcom demo", sections)
+        write_html(tmp, "semcom demo", report)
     return out, summary

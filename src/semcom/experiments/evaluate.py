@@ -18,7 +18,7 @@ import torch
 from semcom.channels import build_channel
 from semcom.errors import SemcomError
 from semcom.metrics import ms_ssim, psnr_db, ssim
-from semcom.seeding import make_generator
+from semcom.seeding import fast_cpu_math, make_generator, noise_seed
 from semcom.types import Transmission
 from semcom.units import check_snr_db
 
@@ -46,7 +46,7 @@ class SchemeSpec:
 def build_transmitter(spec: SchemeSpec, channel: str):
     """The registry used at the CLI/config boundary: spec + channel name -> object with ``transmit``."""
     if spec.name == "jscc":
-        from semcom.experiments.jscc_link import JSCCTransmitter
+        from semcom.jscc.transmitter import JSCCTransmitter
 
         return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint)
     from semcom.digital import CapacityBound, DigitalChain
@@ -65,11 +65,6 @@ def build_transmitters(specs: list[SchemeSpec], channel: str, cbrs: list[float])
             for cbr in cbrs:
                 transmitter.model.channels_for_cbr(cbr)
     return transmitters
-
-
-def noise_seed(seed: int, image_index: int, snr_db: float, cbr: float) -> int:
-    """Stable seed for one transmission."""
-    return (seed * 1_000_003 + image_index * 10_007 + round(snr_db * 100) * 101 + round(cbr * 1e6)) % (2**62)
 
 
 def measure(x: torch.Tensor, tx: Transmission) -> dict:
@@ -95,14 +90,6 @@ def run_cell(spec: SchemeSpec, channel: str, images: list[tuple[str, torch.Tenso
             row["x_hat"] = tx.x_hat
         rows.append(row)
     return rows
-
-
-def fast_cpu_math(threads: int | None = None) -> None:
-    """Process-wide CPU settings for running trained models: flush subnormal floats (trained GDN
-    layers produce them and they are very slow on x86), optionally fix the thread count."""
-    torch.set_flush_denormal(True)
-    if threads:
-        torch.set_num_threads(threads)
 
 
 def worker_cell(args) -> list[dict]:

@@ -20,19 +20,18 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from semcom.channels import build_channel
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint, shipped_file, warm_start
 from semcom.outputs import check_resume
-from semcom.experiments.evaluate import fast_cpu_math
-from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
-from semcom.channels import build_channel
 from semcom.schemes.attention_ci.attention import SCORES, patch_scores
 from semcom.schemes.attention_ci.grid import gather_tokens, patchify, unpatchify
 from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
-from semcom.schemes.splitnn.losses import distillation
-from semcom.seeding import make_generator, seed_everything
+from semcom.seeding import fast_cpu_math, make_generator, seed_everything
 from semcom.splitting import load_cifar_resnet
+from semcom.splitting.losses import distillation
+from semcom.training.checkpoint import atomic_save, read_checkpoint, shipped_file, warm_start
+from semcom.training.loop import JsonlLog, RunClock, cosine_lr
 from semcom.units import check_snr_db
 
 

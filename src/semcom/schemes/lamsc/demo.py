@@ -9,7 +9,8 @@ import torch
 
 from semcom.data.images import save_image
 from semcom.errors import SemcomError
-from semcom.schemes.lamsc.evaluate import build_lamsc, shipped_part
+from semcom.schemes.lamsc.evaluate import build_lamsc
+from semcom.schemes.lamsc.loaders import shipped_part
 from semcom.units import cbr_text
 
 DEMO_SNR = 7.0

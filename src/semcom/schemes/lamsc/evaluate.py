@@ -16,32 +16,17 @@ import torch
 from semcom.channels import build_channel
 from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import load_jscc, shipped_file
-from semcom.experiments.evaluate import noise_seed
-from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
+from semcom.jscc.checkpoint import load_jscc
+from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
+from semcom.schemes.lamsc.loaders import asc_cbr, load_asc, load_receiver, load_scorer, resolve
 from semcom.schemes.lamsc.scheme import LamSC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD
 from semcom.schemes.lamsc.segmenter import SlicSegmenter
 from semcom.schemes.lamsc.side import LdpcSideLink
-from semcom.seeding import make_generator
+from semcom.seeding import make_generator, noise_seed
 
 SEGMENTERS = ("slic", "sam")
 SIDE_LINKS = ("ideal", "ldpc")
-
-
-def shipped_part(part: str) -> Path:
-    """Path of the shipped ``scorer``, ``asc`` or ``receiver`` checkpoint; SemcomError when it is not there."""
-    return shipped_file(f"lamsc/{part}.pt", f"LAM-SC {part}",
-                        f"train one with 'semcom train lamsc --part {part}' and pass --{part} PATH, or --{part} none")
-
-
-def resolve(choice: str | Path | None, part: str) -> Path | None:
-    """A part's checkpoint path from a CLI choice: a path, 'shipped' (or None) or 'none'."""
-    if choice is None or str(choice) == "shipped":
-        return shipped_part(part)
-    if str(choice) == "none":
-        return None
-    return Path(choice)
 
 
 def build_segmenter(name: str = "slic", sam_model: str | None = None):
@@ -63,8 +48,6 @@ def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | P
     """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC). ``receiver`` is
     ignored without ASC (the plain JSCC decoder then decodes the whole latent). ``side_link``: "ideal" (the ASC side
     payload counted at 1 bit per channel use, assumed to arrive) or "ldpc" (really sent, ``LdpcSideLink``)."""
-    from semcom.schemes.lamsc.train import asc_cbr, load_asc, load_receiver, load_scorer
-
     model, _ = load_jscc(jscc or DEFAULT_CHECKPOINT)
     scorer_path, asc_path = resolve(scorer, "scorer"), resolve(asc, "asc")
     scorer_model = load_scorer(scorer_path)[0] if scorer_path else None

@@ -38,17 +38,18 @@ from semcom.channels import build_channel, normalize_power
 from semcom.data.crops import split_train_val
 from semcom.data.images import load_image
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, load_jscc, read_checkpoint
-from semcom.outputs import check_resume
-from semcom.experiments.evaluate import fast_cpu_math
-from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT
-from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc import FACTOR
+from semcom.jscc.checkpoint import load_jscc
+from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
+from semcom.outputs import check_resume
 from semcom.schemes.lamsc.asc import ASC
+from semcom.schemes.lamsc.loaders import asc_cbr, load_asc, resolve
 from semcom.schemes.lamsc.scheme import background_latent, block_aligned, block_mask, coverage, kept_gain_and_scale
 from semcom.schemes.lamsc.scorer import DEFAULT_K, ASIScorer, load_human_scores, occlusion_importance, segment_images
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter
-from semcom.seeding import make_generator, seed_everything
+from semcom.seeding import fast_cpu_math, make_generator, seed_everything
+from semcom.training.checkpoint import atomic_save, read_checkpoint
+from semcom.training.loop import JsonlLog, RunClock, cosine_lr
 
 PART_NAMES = ("scorer", "asc", "receiver")
 
@@ -331,37 +332,6 @@ def scorer_validation(model: ASIScorer, x, y, filled) -> dict:
     return {"val_mse": mse.item(), "val_top1_agree": top.item()}
 
 
-def load_part(path: str | Path, part: str):
-    """Rebuild a trained ``scorer`` (``ASIScorer``) or ``asc`` (``ASC``) in eval mode; returns (model, metadata).
-    An ASC's metadata holds the ``cbr`` and the name of the JSCC checkpoint it was trained on."""
-    ckpt = read_checkpoint(path)
-    if ckpt.get("part") != part:
-        raise SemcomError(f"{path} is not an {'ASI scorer' if part == 'scorer' else 'ASC'} checkpoint")
-    try:
-        model = (ASIScorer if part == "scorer" else ASC)(**ckpt["model_config"])
-        model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
-    except (TypeError, RuntimeError, KeyError) as exc:
-        raise SemcomError(f"checkpoint {path} does not match the {part}: {str(exc).splitlines()[0]}") from None
-    return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
-
-
-def asc_cbr(meta: dict, path: str | Path, cbr: float | None = None) -> float | None:
-    """The CBR an ASC checkpoint (``load_asc`` metadata) was trained for; SemcomError when ``cbr`` is given and differs."""
-    trained = meta.get("cbr")
-    if cbr is not None and trained is not None and abs(cbr - trained) > 1e-12:
-        raise SemcomError(f"the ASC at {path} was trained for CBR {trained:g}, not {cbr:g}; "
-                          "pass --asc none or its CBR")
-    return trained
-
-
-def load_scorer(path: str | Path) -> tuple[ASIScorer, dict]:
-    return load_part(path, "scorer")
-
-
-def load_asc(path: str | Path) -> tuple[ASC, dict]:
-    return load_part(path, "asc")
-
-
 # ---- ASC -----------------------------------------------------------------------------------------------
 def semantic_batch(pool: SegmentPool, batch: int, crop: int, gen: torch.Generator,
                    aligned: bool = True, whole: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -506,8 +476,6 @@ def receiver_loss(receiver, asc: ASC | None, channel, x: torch.Tensor, region: t
 def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
     """Fine-tune a copy of the JSCC as LAM-SC's receiver: its decoder, and with ``train_encoder`` its encoder too (the
     ASC mask stays frozen); returns the last checkpoint."""
-    from semcom.schemes.lamsc.evaluate import resolve
-
     pool = _start(cfg, log)
     jscc_path = cfg.jscc or str(DEFAULT_CHECKPOINT)
     receiver, _ = load_jscc(jscc_path)
@@ -534,26 +502,6 @@ def train_receiver(cfg: LamSCTrainConfig, log=print, progress=None, resume_anywa
         run.opt.step()
         run.after_step(loss.item(), {"lr": lr, **parts}, progress, extra)
     return run.last
-
-
-def load_receiver(path: str | Path, jscc) -> tuple[torch.nn.Module, dict]:
-    """A copy of ``jscc`` with the receiver of checkpoint ``path`` (its decoder, or the whole fine-tuned JSCC when it
-    was trained with ``train_encoder``), in eval mode; returns (model, metadata)."""
-    import copy
-
-    ckpt = read_checkpoint(path)
-    if ckpt.get("part") != "receiver":
-        raise SemcomError(f"{path} is not a LAM-SC receiver checkpoint")
-    if ckpt["model_config"].get("jscc") != jscc.cfg.to_dict():
-        raise SemcomError(f"the receiver at {path} belongs to another JSCC architecture: pass --receiver none "
-                          "(plain JSCC decoder) or a receiver trained for this JSCC")
-    model = copy.deepcopy(jscc)
-    target = model if ckpt["model_config"].get("encoder") else model.decoder
-    try:
-        target.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
-    except RuntimeError as exc:
-        raise SemcomError(f"checkpoint {path} does not match the JSCC: {str(exc).splitlines()[0]}") from None
-    return model.eval(), {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
 
 
 def train_lamsc(cfg: LamSCTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:

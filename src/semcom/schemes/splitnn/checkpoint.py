@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import read_checkpoint
 from semcom.schemes.splitnn.codec import SplitCodecConfig
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import Variant, split_for
+from semcom.training.checkpoint import read_checkpoint
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "splitnn"
 

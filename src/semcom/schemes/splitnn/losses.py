@@ -2,9 +2,9 @@
 
 feature_mse            stage 1: the codec as a denoising autoencoder of the split features
 cross_entropy          stage 2: task loss through the frozen tail
-distillation           DeepCOD: KL to the uncompressed model's softened predictions (temperature T)
 attribution_alignment  optional XAI loss: integrated-gradients attributions of the tail on the
                        decoded features should match those on the original features
+(DeepCOD's distillation loss is shared with attention-CI: ``semcom.splitting.losses.distillation``.)
 """
 
 from __future__ import annotations
@@ -23,13 +23,6 @@ def feature_mse(out: dict, scale: torch.Tensor | None = None) -> torch.Tensor:
 
 def cross_entropy(out: dict, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out["logits"], labels)
-
-
-def distillation(out: dict, teacher_logits: torch.Tensor, temperature: float = 4.0) -> torch.Tensor:
-    """Hinton et al. (2015): T^2 * KL(softmax(teacher / T) || softmax(student / T)), batch mean."""
-    log_student = F.log_softmax(out["logits"] / temperature, dim=1)
-    teacher = F.softmax(teacher_logits / temperature, dim=1)
-    return F.kl_div(log_student, teacher, reduction="batchmean") * temperature**2
 
 
 def integrated_gradients(tail: nn.Module, features: torch.Tensor, labels: torch.Tensor, steps: int = 8,

@@ -19,16 +19,16 @@ import torch
 
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint
 from semcom.outputs import check_resume
-from semcom.experiments.evaluate import fast_cpu_math
-from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.schemes.splitnn import losses
 from semcom.schemes.splitnn.checkpoint import checkpoint_fields
 from semcom.schemes.splitnn.evaluate import batches
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import SPLIT_MODEL, Variant, get_variant, split_for
-from semcom.seeding import make_generator, seed_everything
+from semcom.seeding import fast_cpu_math, make_generator, seed_everything
+from semcom.splitting.losses import distillation
+from semcom.training.checkpoint import atomic_save, read_checkpoint
+from semcom.training.loop import JsonlLog, RunClock, cosine_lr
 from semcom.units import check_snr_db
 
 
@@ -97,7 +97,7 @@ def stage_loss(model: SemanticNN, cfg: SplitTrainConfig, stage: int, out: dict, 
     else:
         with torch.no_grad():
             teacher = model.split.tail(out["features"])
-        loss = losses.distillation(out, teacher, variant.kd_temperature)
+        loss = distillation(out, teacher, variant.kd_temperature)
     if kind != "none" and variant.feature_weight > 0:
         loss = loss + variant.feature_weight * losses.feature_mse(out, model.codec.feature_std)
     loss = loss + out["quantizer_loss"]  # levels follow the symbols (1-D k-means), symbols stay near their levels

@@ -3,7 +3,7 @@
 
 from semcom.channels import AWGN
 from semcom.data import demo_images
-from semcom.experiments.jscc_link import DEFAULT_CHECKPOINT, JSCCTransmitter
+from semcom.jscc.transmitter import DEFAULT_CHECKPOINT, JSCCTransmitter
 from semcom.metrics import psnr_db
 from semcom.seeding import make_generator
 

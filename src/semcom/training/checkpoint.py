@@ -7,10 +7,7 @@ from pathlib import Path
 import torch
 
 from semcom.errors import SemcomError
-from semcom.jscc.hybrid import HybridConfig, HybridJSCC
-from semcom.jscc.models import JSCC, JSCCConfig
 from semcom.outputs import atomic_file
-
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 
@@ -42,26 +39,6 @@ def read_checkpoint(path: str | Path) -> dict:
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
         raise SemcomError(f"{path} is not a semcom checkpoint (no model_config/state_dict)")
     return ckpt
-
-
-def jscc_from_config(config: dict) -> JSCC | HybridJSCC:
-    """An untrained model of the architecture a checkpoint's ``model_config`` describes."""
-    if config.get("name") == "hybrid":
-        return HybridJSCC(HybridConfig.from_dict(config))
-    return JSCC(JSCCConfig.from_dict(config))
-
-
-def load_jscc(path: str | Path) -> tuple[JSCC | HybridJSCC, dict]:
-    """Rebuild a JSCC model (ADJSCC family or hybrid) from a checkpoint; returns (model in eval mode, metadata)."""
-    ckpt = read_checkpoint(path)
-    try:
-        model = jscc_from_config(ckpt["model_config"])
-        model.load_state_dict({k: v.float() for k, v in ckpt["state_dict"].items()})
-    except (TypeError, RuntimeError, KeyError) as exc:
-        raise SemcomError(f"checkpoint {path} does not match the JSCC architecture: {str(exc).splitlines()[0]}") from None
-    model.eval()
-    meta = {k: v for k, v in ckpt.items() if k not in ("state_dict", "optimizer", "rng")}
-    return model, meta
 
 
 def slim_copy(src: str | Path, dst: str | Path, half: bool = True) -> None:

@@ -20,14 +20,13 @@ import torch.nn.functional as F
 from semcom.channels import build_channel
 from semcom.data import RandomCrops, center_crops, split_train_val
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import atomic_save, read_checkpoint, warm_start
-from semcom.experiments.evaluate import fast_cpu_math
-from semcom.experiments.loop import JsonlLog, RunClock, cosine_lr
 from semcom.jscc.hybrid import HybridConfig, HybridJSCC
 from semcom.jscc.models import JSCC, JSCCConfig
 from semcom.metrics import psnr_db
 from semcom.outputs import check_resume
-from semcom.seeding import make_generator, seed_everything
+from semcom.seeding import fast_cpu_math, make_generator, seed_everything
+from semcom.training.checkpoint import atomic_save, read_checkpoint, warm_start
+from semcom.training.loop import JsonlLog, RunClock, cosine_lr
 from semcom.units import check_snr_db
 
 

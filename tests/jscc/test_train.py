@@ -8,9 +8,10 @@ import torch
 
 from semcom.data import save_image
 from semcom.errors import SemcomError
-from semcom.experiments.checkpoint import load_jscc, read_checkpoint, slim_copy
-from semcom.experiments.train import TrainConfig, learning_rate, train
 from semcom.jscc import JSCCConfig
+from semcom.jscc.checkpoint import load_jscc
+from semcom.jscc.train import TrainConfig, learning_rate, train
+from semcom.training.checkpoint import read_checkpoint, slim_copy
 
 TINY = JSCCConfig(widths=(8, 8, 8), latent_channels=12)
 
@@ -100,7 +101,7 @@ def test_bad_train_config(kw):
 def test_data_parallel_under_torchrun(photo_dir, tmp_path):
     """Two gloo processes train together; the checkpoint records world size 2 and both ranks' RNG states."""
     script = (
-        "import torch;from semcom.experiments.train import TrainConfig, train;from semcom.jscc import JSCCConfig;"
+        "import torch;from semcom.jscc.train import TrainConfig, train;from semcom.jscc import JSCCConfig;"
         f"train(TrainConfig(data={str(photo_dir)!r}, out={str(tmp_path / 'ddp')!r}, cbr=(12/1536,), steps=4, batch=2, "
         "crop=16, warmup=1, val_count=1, eval_every=2, ckpt_every=2, threads=1), "
         "JSCCConfig(widths=(8, 8, 8), latent_channels=12), log=lambda m: None)"
@@ -115,8 +116,8 @@ def test_data_parallel_under_torchrun(photo_dir, tmp_path):
 
 
 def test_warm_start_adds_the_linear_path_and_refuses_other_architectures(photo_dir, tmp_path):
-    from semcom.experiments.checkpoint import warm_start
     from semcom.jscc.models import JSCC
+    from semcom.training.checkpoint import warm_start
 
     last = train(cfg(photo_dir, tmp_path / "a", 2), TINY, log=lambda m: None)
     with_linear = JSCC(JSCCConfig(widths=(8, 8, 8), latent_channels=12, linear_path=True))
@@ -145,7 +146,7 @@ def test_resume_with_other_training_settings_is_refused_unless_resume_anyway(pho
 
 
 def test_ctrl_c_while_saving_leaves_the_previous_checkpoint_and_no_temporary_file(tmp_path, monkeypatch):
-    from semcom.experiments.checkpoint import atomic_save
+    from semcom.training.checkpoint import atomic_save
 
     atomic_save({"model_config": {}, "state_dict": {}, "step": 1}, tmp_path / "last.pt")
 
@@ -184,8 +185,8 @@ def test_hybrid_trains_from_softcast_within_a_cpu_budget_and_reloads(photo_dir, 
     import shutil
 
     shutil.rmtree(tmp_path / "h", ignore_errors=True)
-    from semcom.jscc.softcast import fit_pca, save_basis
     from semcom.data import load_folder
+    from semcom.jscc.softcast import fit_pca, save_basis
 
     save_basis(fit_pca([x for _, x in load_folder(photo_dir)], components=12, stride=4), tmp_path / "b.safetensors")
     run = TrainConfig(**{**run.to_dict(), "init_basis": str(tmp_path / "b.safetensors")})

@@ -8,8 +8,9 @@ import torch
 
 from semcom.channels import ComplexChannel
 from semcom.data.images import check_image
-from semcom.experiments.checkpoint import PACKAGE_CHECKPOINTS, load_jscc
+from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.models import JSCC
+from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 
 DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "adjscc.pt"
