@@ -185,7 +185,7 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
             atomic_save({
                 "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(), "state_dict": model.state_dict(),
                 "optimizer": opt.state_dict(), "step": step, **clock.state(), "world_size": world, "rng": states,
-                "torch": torch.__version__,
+                "torch": str(torch.__version__),
             }, last)
 
     model.train()

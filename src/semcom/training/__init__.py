@@ -1,9 +1,10 @@
-"""What every training run shares: checkpoint files (atomic writes, reads, slim copies, warm starts) and the loop pieces
+"""What every training run shares: checkpoint files (atomic writes, safe reads) and the loop pieces
 (learning-rate schedule, CPU/wall clock, JSONL log). Base layer: imports nothing above errors/outputs."""
 
 from semcom.training.checkpoint import (
     PACKAGE_CHECKPOINTS,
     atomic_save,
+    load_file,
     read_checkpoint,
     shipped_file,
     slim_copy,
@@ -17,6 +18,7 @@ __all__ = [
     "RunClock",
     "atomic_save",
     "cosine_lr",
+    "load_file",
     "read_checkpoint",
     "shipped_file",
     "slim_copy",

@@ -1,15 +1,27 @@
-"""Checkpoints carry their config, so a model rebuilds from the file alone."""
+"""Checkpoint files: atomic writes, safe reads, slim copies, warm starts.
+
+Every checkpoint is read with ``torch.load(..., weights_only=True)``: only tensors and plain data (dicts,
+lists, strings, numbers) unpickle, so a checkpoint given on the command line can never run code.
+"""
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 
 import torch
+from torch.torch_version import TorchVersion
 
 from semcom.errors import SemcomError
 from semcom.outputs import atomic_file
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+
+# The one non-plain type the unpickler accepts: the shipped checkpoints store ``torch.__version__`` as it is, a
+# TorchVersion (a ``str`` subclass with version comparisons, no code of its own); new checkpoints store
+# ``str(torch.__version__)``.
+SAFE_GLOBALS = [TorchVersion]
 
 
 def shipped_file(relative: str, what: str, how: str) -> Path:
@@ -28,14 +40,29 @@ def atomic_save(obj, path: str | Path) -> None:
         torch.save(obj, tmp)
 
 
-def read_checkpoint(path: str | Path) -> dict:
+def load_file(path: str | Path):
+    """The contents of a ``torch.save`` file, read safely (tensors and plain data only, see ``SAFE_GLOBALS``);
+    a missing, damaged or unsafe file is a one-line SemcomError."""
     path = Path(path)
     if not path.is_file():
         raise SemcomError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        if found:  # the file names a Python callable or class: unpickling it could run code
+            raise SemcomError(f"refused to load {path}: it holds {found.group(1)}, not only tensors and plain data, "
+                              "and loading it could run code") from None
+        raise SemcomError(f"cannot read checkpoint {path}: not a torch.save file of tensors and plain data") from None
     except Exception as exc:  # torch raises many types for a damaged file
-        raise SemcomError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SemcomError(f"cannot read checkpoint {path}: {exc.__class__.__name__}: {first}") from None
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """A semcom checkpoint (a dict with ``model_config`` and ``state_dict``), read with ``load_file``."""
+    ckpt = load_file(path)
     if not isinstance(ckpt, dict) or "model_config" not in ckpt or "state_dict" not in ckpt:
         raise SemcomError(f"{path} is not a semcom checkpoint (no model_config/state_dict)")
     return ckpt

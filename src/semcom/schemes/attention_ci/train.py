@@ -216,7 +216,7 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None, resume_anyway: bool
     def save() -> None:
         atomic_save({"model_config": model_dict, "role": cfg.preset, "train_config": cfg.to_dict(),
                      "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "step": step, **clock.state(),
-                     "rng": gen.get_state(), "init": init, "torch": torch.__version__}, last)
+                     "rng": gen.get_state(), "init": init, "torch": str(torch.__version__)}, last)
 
     n = model_cfg.num_patches
     model.train()

@@ -48,7 +48,7 @@ from semcom.schemes.lamsc.scheme import background_latent, block_aligned, block_
 from semcom.schemes.lamsc.scorer import DEFAULT_K, ASIScorer, load_human_scores, occlusion_importance, segment_images
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter
 from semcom.seeding import fast_cpu_math, make_generator, seed_everything
-from semcom.training.checkpoint import atomic_save, read_checkpoint
+from semcom.training.checkpoint import atomic_save, load_file, read_checkpoint
 from semcom.training.loop import JsonlLog, RunClock, cosine_lr
 
 PART_NAMES = ("scorer", "asc", "receiver")
@@ -82,8 +82,11 @@ class SegmentPool:
 
     @classmethod
     def load(cls, path: str | Path) -> "SegmentPool":
-        data = torch.load(path, map_location="cpu", weights_only=False)
-        return cls(**data)
+        data = load_file(path)
+        try:
+            return cls(**data)
+        except TypeError:
+            raise SemcomError(f"{path} is not a LAM-SC segment pool") from None
 
 
 def build_pool(folder: str | Path, count: int, crop: int, k: int = DEFAULT_K, val_count: int = 4, seed: int = 0,
@@ -271,7 +274,7 @@ class _Run:
     def save(self, extra: dict | None = None) -> None:
         atomic_save({"model_config": self.model_config, "part": self.cfg.part, "train_config": self.cfg.to_dict(),
                      "state_dict": self.model.state_dict(), "optimizer": self.opt.state_dict(), "step": self.step,
-                     **self.clock.state(), "rng": self.gen.get_state(), "torch": torch.__version__, **(extra or {})},
+                     **self.clock.state(), "rng": self.gen.get_state(), "torch": str(torch.__version__), **(extra or {})},
                     self.last)
 
     def after_step(self, loss: float, record: dict, progress, extra: dict | None = None) -> None:

@@ -212,7 +212,7 @@ def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None, resume_anyway
     def save() -> None:
         atomic_save({**checkpoint_fields(model, variant), "train_config": cfg.to_dict(),
                      "state_dict": model.codec.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                     **clock.state(), "rng": gen.get_state(), "torch": torch.__version__}, last)
+                     **clock.state(), "rng": gen.get_state(), "torch": str(torch.__version__)}, last)
 
     model.train()
     lo, hi = cfg.snr_range
