@@ -112,8 +112,8 @@ def fit_pca(images: list[torch.Tensor], block: int = BLOCK, components: int = 38
             total += cols.sum(0)
             outer += cols.T @ cols
             count += cols.shape[0]
-    if count < dim:
-        raise SemcomError(f"need at least {dim} blocks of {block}x{block} to fit a PCA, got {count}")
+    if count <= components:
+        raise SemcomError(f"need more than {components} blocks of {block}x{block} to fit {components} components, got {count}")
     mean = total / count
     cov = outer / count - torch.outer(mean, mean)
     eigvals, eigvecs = torch.linalg.eigh(cov)
