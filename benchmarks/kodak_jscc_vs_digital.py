@@ -34,7 +34,7 @@ GRID = [("awgn", 1 / 32), ("awgn", 1 / 16), ("awgn", 1 / 8), ("rayleigh", 1 / 16
 
 def table(summary: list[dict], channel: str, cbr: float) -> str:
     rows = [s for s in summary if s["channel"] == channel and s["cbr_target"] == cbr]
-    schemes = sorted({s["scheme"] for s in rows}, key=lambda n: (n != "jscc", n.startswith("bound"), n))
+    schemes = sorted({s["scheme"] for s in rows}, key=lambda n: (n != "jscc", not n.startswith("softcast"), n.startswith("bound"), n))
     get = {(s["scheme"], s["snr_db"]): s for s in rows}
     digital = [n for n in schemes if n.startswith("digital")]
     bounds = [n for n in schemes if n.startswith("bound")]
@@ -54,10 +54,29 @@ def table(summary: list[dict], channel: str, cbr: float) -> str:
     if "jscc" in schemes and bounds:
         gaps = [get[("jscc", snr)]["psnr_db"] - max(get[(n, snr)]["psnr_db"] for n in bounds) for snr in SNRS]
         lines.append("| jscc - best bound | " + " | ".join(f"{g:+.2f}" for g in gaps) + " |")
+    if "jscc" in schemes and "softcast-pca" in schemes:
+        gaps = [get[("jscc", snr)]["psnr_db"] - get[("softcast-pca", snr)]["psnr_db"] for snr in SNRS]
+        lines.append("| jscc - softcast-pca (the linear floor) | " + " | ".join(f"{g:+.2f}" for g in gaps) + " |")
     if "jscc" in schemes and digital:
         gaps = [get[("jscc", snr)]["psnr_db"] - max(get[(n, snr)]["psnr_db"] for n in digital) for snr in SNRS]
         lines.append("| jscc - best digital | " + " | ".join(f"{g:+.2f}" for g in gaps) + " |")
     return "\n".join(lines)
+
+
+def reused_rows(path: Path, reuse: str, names: list[str], seed: int) -> tuple[list[dict], set[str]]:
+    """Rows (and their done chunks) of the schemes named by ``reuse`` from an earlier full run at ``path``."""
+    old = json.loads(path.read_text())
+    if old["config"]["images"] != names or old["config"]["seed"] != seed:
+        raise SystemExit(f"{path} was written for other images or another seed: it cannot be reused")
+    labels = {r["scheme"] for r in old["rows"]}
+    if reuse.startswith("all-but:"):
+        keep = labels - set(reuse.split(":", 1)[1].split(","))
+    else:
+        keep = set(reuse.split(",")) & labels
+    rows = [r for r in old["rows"] if r["scheme"] in keep]
+    chunks = {f"{r['scheme']}|{r['channel']}|{r['cbr_target']!r}" for r in rows}
+    print(f"reusing {len(rows)} rows of {', '.join(sorted(keep))} from {path}", file=sys.stderr)
+    return rows, chunks
 
 
 def main(argv=None) -> int:
@@ -69,13 +88,17 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-digital", action="store_true", help="only JSCC and the capacity bounds")
+    parser.add_argument("--reuse", default="", help="comma-separated scheme labels whose rows are taken from the existing "
+                        "--out file (same images and seed) instead of being recomputed, e.g. 'digital-jpeg,bound-jpeg'; "
+                        "'all-but:jscc,softcast-pca' reuses every label except those")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "kodak.json"))
     args = parser.parse_args(argv)
     fast_cpu_math()
 
     images = load_folder(args.data, args.limit)
     codecs = [c for c in args.codecs.split(",") if c]
-    specs = [SchemeSpec("jscc", checkpoint=args.checkpoint)] + [SchemeSpec("bound", c) for c in codecs]
+    specs = [SchemeSpec("jscc", checkpoint=args.checkpoint), SchemeSpec("softcast", "pca"), SchemeSpec("softcast", "dct")]
+    specs += [SchemeSpec("bound", c) for c in codecs]
     if not args.skip_digital:
         specs += [SchemeSpec("digital", c) for c in codecs]
     partial = Path(args.out + ".partial.json")
@@ -84,6 +107,8 @@ def main(argv=None) -> int:
     if saved and (saved.get("images") != names or saved.get("seed") != args.seed):
         raise SystemExit(f"{partial} was written for other images or another seed: remove it to start afresh")
     rows, chunks, started = saved.get("rows", []), set(saved.get("chunks", [])), time.time()
+    if args.reuse and not saved:
+        rows, chunks = reused_rows(Path(args.out), args.reuse, names, args.seed)
     for channel, cbr in GRID:
         for spec in specs:
             key = f"{spec.label}|{channel}|{cbr!r}"

@@ -175,14 +175,21 @@ def train_jscc(
     cbr: str = typer.Option("1/16,1/8", help="CBRs to train for (one rate-adaptive model covers all of them)."),
     snr_range: str = typer.Option("-2,16", help="Training SNR drawn uniformly from A,B dB."),
     channel: str = typer.Option("awgn"),
-    model: str = typer.Option("adjscc", help="adjscc (SNR-adaptive) | deepjscc"),
-    widths: str = typer.Option("96,160,192", help="Feature widths at 1/4, 1/8, 1/16 resolution."),
+    model: str = typer.Option("adjscc", help="adjscc (SNR-adaptive) | deepjscc | hybrid (SoftCast-initialised linear "
+                                            "path + plain conv paths, see README) | plain (hybrid without the linear path)"),
+    widths: str = typer.Option("96,160,192", help="adjscc/deepjscc: feature widths at 1/4, 1/8, 1/16 resolution; "
+                                                 "hybrid/plain: one conv width."),
     latent: int = typer.Option(192, help="Latent maps at 1/16 resolution; max CBR = latent/1536."),
     steps: int = typer.Option(12000), batch: int = typer.Option(8), crop: int = typer.Option(128),
     lr: float = typer.Option(1e-3), val_count: int = typer.Option(4, help="Images held out (last by name)."),
     eval_every: int = typer.Option(500), ckpt_every: int = typer.Option(100),
     seed: int = typer.Option(0), device: str = typer.Option("cpu", help="cpu | cuda"), threads: int = typer.Option(0),
-    linear_path: bool = typer.Option(False, "--linear-path", help="Add the linear 16x16-block path to both ends."),
+    linear_path: bool = typer.Option(False, "--linear-path", help="adjscc/deepjscc: add the linear 16x16-block path to both ends."),
+    clip: float = typer.Option(0.0, help="Gradient-norm clipping (0: none)."),
+    schedule: str = typer.Option("cosine", help="cosine (warm-up, cosine decay) | late-cosine (constant, cosine over the last 30 %)."),
+    cpu_budget: float = typer.Option(0.0, help="Stop after this many process CPU-seconds of training (0: run --steps)."),
+    init_basis: str = typer.Option("pca", help="hybrid: the linear path starts as SoftCast with this basis: pca (shipped) or a file from 'semcom train softcast'."),
+    linear_lr_scale: float = typer.Option(0.05, help="hybrid: learning rate of the linear path relative to --lr."),
     init_from: Optional[Path] = typer.Option(None, help="Warm start from this JSCC checkpoint's weights."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
     resume_anyway: bool = typer.Option(False, "--resume-anyway", help=RESUME_ANYWAY_HELP),
@@ -193,17 +200,41 @@ def train_jscc(
 
     lo_hi = parse_snr_range(snr_range)
     w = tuple(int(v) for v in parse_list(widths, "widths"))
-    if model not in ("adjscc", "deepjscc"):
-        raise SemcomError(f"unknown JSCC model {model!r}; choose adjscc or deepjscc")
-    model_cfg = JSCCConfig(widths=w, latent_channels=latent, adaptive=(model == "adjscc"), name=model,
-                           linear_path=linear_path)
+    if model not in ("adjscc", "deepjscc", "hybrid", "plain"):
+        raise SemcomError(f"unknown JSCC model {model!r}; choose adjscc, deepjscc, hybrid or plain")
+    if model in ("hybrid", "plain"):
+        from semcom.jscc.hybrid import HybridConfig
+
+        if len(w) != 1 or linear_path:
+            raise SemcomError(f"--model {model} takes one --widths value (e.g. --widths 64) and no --linear-path")
+        model_cfg = HybridConfig(width=w[0], latent_channels=latent, linear=(model == "hybrid"))
+    else:
+        model_cfg = JSCCConfig(widths=w, latent_channels=latent, adaptive=(model == "adjscc"), name=model,
+                               linear_path=linear_path)
     cfg = TrainConfig(data=str(data), out=str(out), cbr=tuple(parse_list(cbr, "cbr")), snr_range=lo_hi,
                       channel=channel, steps=steps, batch=batch, crop=crop, lr=lr, val_count=val_count,
                       eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads,
-                      init_from=str(init_from) if init_from else None)
+                      init_from=str(init_from) if init_from else None, clip=clip, schedule=schedule,
+                      cpu_budget_s=cpu_budget, init_basis=init_basis, linear_lr_scale=linear_lr_scale)
     run_training(lambda c, log, progress, resume_anyway: train(c, model_cfg, log=log, progress=progress,
                                                                resume_anyway=resume_anyway), cfg, export,
                  resume_anyway=resume_anyway)
+
+
+@train_app.command("softcast")
+def train_softcast_cmd(
+    data: Path = typer.Option(..., help="Folder of training photos (never the test set)."),
+    out: Path = typer.Option(..., help="Basis file to write (.safetensors)."),
+    components: int = typer.Option(384, help="Principal components kept (CBR up to components/1536)."),
+    val_count: int = typer.Option(4, help="Images held out (last by name), as for the learned JSCC."),
+):
+    """Fit the PCA basis of SoftCast-style linear analog transmission (16x16 RGB blocks); seconds on a CPU."""
+    from semcom.jscc.softcast import fit_shipped_basis
+
+    out = check_output_file(out, (".safetensors",))
+    basis = fit_shipped_basis(data, out, components, val_count)
+    out_console.print(f"PCA basis of {basis.components} components from {basis.meta['blocks']} blocks of "
+                      f"{len(basis.meta['files'])} photos written to {out}")
 
 
 @train_app.command("splitnn")
@@ -316,7 +347,8 @@ def train_vit_cmd(
     run_training(train_vit, cfg, export, resume_anyway=resume_anyway)
 
 
-IMAGE_SCHEMES = {"jscc": "the learned JSCC model", "digital": "codec + 5G LDPC + QAM at the best MCS",
+IMAGE_SCHEMES = {"jscc": "the learned JSCC model", "softcast": "linear analog transmission (SoftCast, PCA or DCT)",
+                 "digital": "codec + 5G LDPC + QAM at the best MCS",
                  "bound": "codec at the channel capacity, error-free"}
 
 
@@ -328,6 +360,7 @@ def image_eval_command(scheme: str):
         snr: str = typer.Option("1,4,7,10,13"), cbr: str = typer.Option("1/16"),
         channel: str = typer.Option("awgn", help="awgn | rayleigh | rayleigh-block | rician"),
         codec: str = typer.Option("jpeg", help="digital/bound: codec name(s), comma-separated."),
+        transform: str = typer.Option("pca", help="softcast: pca (shipped basis) | dct (training-free), comma-separated."),
         checkpoint: Optional[Path] = typer.Option(None, help="jscc: checkpoint (default: the shipped model)."),
         fast: bool = typer.Option(False, help="digital: draw decode outcomes from the measured BLER table instead of decoding."),
         limit: Optional[int] = typer.Option(None, help="Use only the first N images."),
@@ -346,6 +379,9 @@ def image_eval_command(scheme: str):
             out = check_output_folder(out, overwrite)
         if scheme == "jscc":
             specs = [SchemeSpec("jscc", checkpoint=str(checkpoint) if checkpoint else None)]
+        elif scheme == "softcast":
+            specs = [SchemeSpec("softcast", t.strip(), str(checkpoint) if checkpoint else None)
+                     for t in transform.split(",") if t.strip()]
         else:
             specs = [SchemeSpec(scheme, c.strip(), decode=not fast) for c in codec.split(",") if c.strip()]
         transmitters = build_transmitters(specs, channel, cbrs)
@@ -648,12 +684,13 @@ def sweep_attention_ci(
 @app.command()
 def transmit(
     image: Path = typer.Argument(..., help="Image file to send."),
-    scheme: str = typer.Option("jscc", help="jscc | digital | bound | lamsc"),
+    scheme: str = typer.Option("jscc", help="jscc | softcast | digital | bound | lamsc"),
     snr: float = typer.Option(10.0, help="SNR in dB."),
     cbr: Optional[str] = typer.Option(None, help="Channel bandwidth ratio (default 1/16; lamsc: its ASC's CBR before masking)."),
     channel: str = typer.Option("awgn"),
-    codec: str = typer.Option("jpeg"),
-    checkpoint: Optional[Path] = typer.Option(None),
+    codec: str = typer.Option("jpeg", help="digital/bound: the source codec."),
+    transform: str = typer.Option("pca", help="softcast: pca (shipped basis) | dct (training-free)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="jscc: a JSCC checkpoint; softcast: a basis file."),
     scorer: str = typer.Option("shipped", help=f"lamsc: ASI scorer, {LAMSC_PARTS_HELP}."),
     asc: str = typer.Option("shipped", help=f"lamsc: ASC mask, {LAMSC_PARTS_HELP}."),
     receiver: str = typer.Option("shipped", help=f"lamsc: JSCC copy that codes masked latents, {LAMSC_PARTS_HELP}."),
@@ -677,7 +714,8 @@ def transmit(
     if scheme == "lamsc":
         row, x_hat = transmit_lamsc(image, snr, channel, cbr_value, scorer, asc, seed, receiver, side_link)
     else:
-        spec = SchemeSpec(scheme, codec if scheme != "jscc" else None, str(checkpoint) if checkpoint else None)
+        kind = {"jscc": None, "softcast": transform}.get(scheme, codec)
+        spec = SchemeSpec(scheme, kind, str(checkpoint) if checkpoint else None)
         transmitter = build_transmitters([spec], channel, [cbr_value])[spec]
         x = load_image(image)
         row = run_cell(spec, channel, [(image.stem, x)], snr, cbr_value, seed, keep=True, transmitter=transmitter)[0]

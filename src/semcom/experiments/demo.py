@@ -13,7 +13,7 @@ import torch
 from semcom.data import demo_images
 from semcom.errors import SemcomError
 from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
-from semcom.experiments.report import image_grid_html, plot_metric_vs_snr, summary_table_html, write_html
+from semcom.experiments.report import write_demo_report
 from semcom.experiments.results import write_results
 from semcom.outputs import atomic_folder, check_output_folder
 
@@ -58,25 +58,10 @@ def run_demo(out: Path, snrs: list[float], cbrs: list[float], channel: str, code
               "channel": channel, "schemes": [s.label for s in specs], "seed": seed}
     with atomic_folder(out, overwrite) as tmp:
         write_results(tmp, config, rows, summary)
-        plot_metric_vs_snr(summary, "psnr_db", tmp / "psnr_vs_snr.png", "PSNR")
-        plot_metric_vs_snr(summary, "ms_ssim", tmp / "msssim_vs_snr.png", "MS-SSIM")
         scheme_sections = []
         for section in sections:
             html, section_rows = section.run(tmp, images, seed)
             (tmp / f"{section.key}.json").write_text(json.dumps(section_rows, indent=1))
             scheme_sections.append((section.title, html))
-        report = [
-            ("What was run", f"<p>{len(images)} photos bundled with scikit-image, {size}x{size}, channel <b>{channel}</b>, "
-             f"SNR {', '.join(f'{s:g}' for s in snrs)} dB, CBR {', '.join(f'{c:.4g}' for c in cbrs)}. "
-             "jscc = the shipped SNR-adaptive learned model; digital-X = codec X rate-controlled to the bit budget of "
-             "the best 5G LDPC + QAM scheme for that SNR, every codeword really decoded (a failed decode shows a grey "
-             "image); bound-X = codec X at the channel capacity, error-free.</p>"
-             f"<pre>{json.dumps(config, indent=1)}</pre>"),
-            ("PSNR vs SNR", "<img class='plot' src='psnr_vs_snr.png'>"),
-            ("MS-SSIM vs SNR", "<img class='plot' src='msssim_vs_snr.png'>"),
-            ("Mean over images", summary_table_html(summary)),
-            ("Reconstructions", image_grid_html(tmp, images, rows, snrs)),
-            *scheme_sections,
-        ]
-        write_html(tmp, "semcom demo", report)
+        write_demo_report(tmp, config, summary, rows, images, scheme_sections)
     return out, summary

@@ -22,12 +22,14 @@ from semcom.seeding import fast_cpu_math, make_generator, noise_seed
 from semcom.types import Transmission
 from semcom.units import check_snr_db
 
-SCHEMES = ("jscc", "digital", "bound")
+SCHEMES = ("jscc", "softcast", "digital", "bound")
+SOFTCAST_KINDS = ("pca", "dct")
 
 
 @dataclass(frozen=True)
 class SchemeSpec:
-    """A scheme as named on the command line: ``jscc`` (checkpoint), ``digital``/``bound`` (codec)."""
+    """A scheme as named on the command line: ``jscc`` (checkpoint), ``softcast`` (``codec``: its transform, pca or
+    dct; ``checkpoint``: a basis file instead of the shipped pca one), ``digital``/``bound`` (codec)."""
 
     name: str
     codec: str | None = None
@@ -37,6 +39,8 @@ class SchemeSpec:
     def __post_init__(self):
         if self.name not in SCHEMES:
             raise SemcomError(f"unknown scheme {self.name!r}; choose one of {', '.join(SCHEMES)}")
+        if self.name == "softcast" and self.codec not in SOFTCAST_KINDS:
+            raise SemcomError(f"unknown softcast transform {self.codec!r}; choose one of {', '.join(SOFTCAST_KINDS)}")
 
     @property
     def label(self) -> str:
@@ -49,6 +53,10 @@ def build_transmitter(spec: SchemeSpec, channel: str):
         from semcom.jscc.transmitter import JSCCTransmitter
 
         return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint)
+    if spec.name == "softcast":
+        from semcom.jscc.softcast import SoftCastTransmitter, load_softcast
+
+        return SoftCastTransmitter(load_softcast(spec.checkpoint or spec.codec), build_channel(channel))
     from semcom.digital import CapacityBound, DigitalChain
 
     if spec.name == "digital":
@@ -64,6 +72,9 @@ def build_transmitters(specs: list[SchemeSpec], channel: str, cbrs: list[float])
         if spec.name == "jscc":
             for cbr in cbrs:
                 transmitter.model.channels_for_cbr(cbr)
+        if spec.name == "softcast":
+            for cbr in cbrs:
+                transmitter.softcast.components_for_cbr(cbr)
     return transmitters
 
 

@@ -34,6 +34,10 @@ class JSCCTransmitter:
     @torch.no_grad()
     def transmit(self, x: torch.Tensor, snr_db: float, cbr: float, generator: torch.Generator | None = None) -> Transmission:
         check_image(x)
+        if hasattr(self.model, "transmit_batch"):  # the hybrid JSCC: its receiver needs the side scale and CSI
+            out = self.model.transmit_batch(x[None], snr_db, self.channel, cbr, generator)
+            return Transmission(x_hat=out["x_hat"][0], channel_uses=int(out["channel_uses"][0]),
+                                details={"model": self.model.cfg.name})
         z = self.model.encode(x[None], snr_db, cbr)
         z_hat = self.channel(z, snr_db, generator)
         x_hat = self.model.decode(z_hat, snr_db, cbr, tuple(x.shape[-2:]))[0]
