@@ -20,8 +20,10 @@ class FadingChannel(ComplexChannel):
     ``k_factor`` = 0 gives Rayleigh, > 0 Rician (line-of-sight power / scattered power, linear).
     ``coherence``: "fast" draws h per symbol; "block" draws one h per block of ``block_len``
     symbols (default: one per example).
-    ``equalizer``: "zf" returns y / h (noise variance noise_var / |h|^2), "mmse" returns
-    conj(h) y / (|h|^2 + noise_var), "none" returns y unchanged (receiver without CSI).
+    ``equalizer``: "zf" returns y / h (noise variance noise_var / |h|^2); "mmse" returns the unbiased MMSE estimate
+    conj(h) y / (|h|^2 + noise_var) / beta, beta = |h|^2 / (|h|^2 + noise_var), and its true error variance (for one
+    antenna this equals ZF: the biased LMMSE output shrinks the constellation and its error depends on z, so it is
+    not offered); "none" returns y unchanged (receiver without CSI).
     """
 
     def __init__(self, k_factor: float = 0.0, coherence: str = "fast", equalizer: str = "zf", block_len: int | None = None):
@@ -63,8 +65,13 @@ class FadingChannel(ComplexChannel):
         if self.equalizer == "zf":
             return y / h, noise_var / gain2
         if self.equalizer == "mmse":
+            # The LMMSE estimate conj(h) y / (|h|^2 + nv) is biased: E[. | z] = beta z, beta = |h|^2 / (|h|^2 + nv), and
+            # its error is not independent of z, so a demapper (or a decoder) fed it with any noise variance does worse
+            # than with ZF. Its unbiased version divides by beta; with one antenna that is exactly y / h, whose error
+            # variance nv / |h|^2 is the true post-equalisation SNR (SNR_mmse - 1).
             g = h.conj() / (gain2 + noise_var)
-            return g * y, (g.abs() ** 2) * noise_var
+            beta = gain2 / (gain2 + noise_var)
+            return g * y / beta, noise_var / gain2
         return y, noise_var.expand(batch, 1)
 
 
