@@ -195,3 +195,40 @@ def test_hybrid_trains_from_softcast_within_a_cpu_budget_and_reloads(photo_dir, 
     assert 3.0 <= ckpt["cpu_seconds"] < 60 and 0 < ckpt["step"] < 10**6  # stopped by the budget, not the steps
     model, _ = load_jscc(last)
     assert type(model).__name__ == "HybridJSCC" and model.cfg == hybrid
+
+
+def test_the_run_around_the_loop_changes_no_weight(photo_dir, tmp_path):
+    """train(), with its checkpoints, log, validation and a Ctrl-C + resume, ends with exactly the weights of the
+    plain loop it runs, written out here: the seeds, data, random draws, learning rates and steps."""
+    from semcom.channels import build_channel
+    from semcom.data import RandomCrops, split_train_val
+    from semcom.jscc.models import JSCC
+    from semcom.seeding import make_generator, seed_everything
+
+    c = cfg(photo_dir, tmp_path / "run", 5, eval_every=2, ckpt_every=2)
+
+    def crash(step, total, loss):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(c, TINY, log=lambda m: None, progress=crash)
+    trained = read_checkpoint(train(c, TINY, log=lambda m: None))["state_dict"]
+
+    seed_everything(c.seed)
+    crops = RandomCrops.from_paths(split_train_val(c.data, c.val_count)[0], c.crop)
+    model, channel, gen = JSCC(TINY), build_channel(c.channel), make_generator(c.seed * 1000)
+    opt = torch.optim.Adam(model.parameters(), lr=c.lr)
+    lo, hi = c.snr_range
+    for step in range(c.steps):
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(c, step)
+        x = crops.sample(c.batch, gen)
+        snr = lo + (hi - lo) * torch.rand(c.batch, generator=gen)
+        cbr = [c.cbr[i] for i in torch.randint(len(c.cbr), (c.batch,), generator=gen).tolist()]
+        loss = torch.nn.functional.mse_loss(model(x, snr, channel, cbr, gen)["x_hat"], x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    assert trained.keys() == model.state_dict().keys()
+    assert all(torch.equal(trained[k], v) for k, v in model.state_dict().items())

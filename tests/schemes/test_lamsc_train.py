@@ -11,7 +11,8 @@ from semcom.errors import SemcomError
 from semcom.jscc import build_jscc
 from semcom.schemes.lamsc.evaluate import build_lamsc, evaluate_lamsc, summarize_lamsc
 from semcom.schemes.lamsc.loaders import load_asc, load_scorer
-from semcom.schemes.lamsc.train import LamSCTrainConfig, SegmentPool, build_pool, semantic_batch, train_lamsc
+from semcom.schemes.lamsc.pool import SegmentPool, build_pool, semantic_batch
+from semcom.schemes.lamsc.train import LamSCTrainConfig, train_lamsc
 from semcom.training.checkpoint import atomic_save, read_checkpoint
 
 
@@ -120,6 +121,46 @@ def test_scorer_trains_on_human_scores_and_plugs_into_lamsc(photos, tiny_jscc_ck
     assert {s["snr_db"] for s in summary} == {0.0, 10.0} and summary[0]["uses_vs_full_jscc"] == 1.0
 
 
+def test_the_run_around_the_asc_loop_changes_no_weight(photos, tiny_jscc_ckpt, tmp_path):
+    """train_lamsc (part asc), with its checkpoints, log and a Ctrl-C + resume, ends with exactly the weights of the
+    plain loop it runs, written out here: the seeds, pool, random draws, learning rates and steps."""
+    from semcom.channels import build_channel
+    from semcom.jscc.checkpoint import load_jscc
+    from semcom.schemes.lamsc.asc import ASC
+    from semcom.schemes.lamsc.losses import asc_loss
+    from semcom.seeding import make_generator, seed_everything
+    from semcom.training.loop import cosine_lr
+
+    c = asc_cfg(photos, tmp_path / "asc", tiny_jscc_ckpt, steps=5, k=3)
+
+    def crash(step, total, loss):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_lamsc(c, log=lambda m: None, progress=crash)
+    trained = read_checkpoint(train_lamsc(c, log=lambda m: None))["state_dict"]
+
+    seed_everything(c.seed)
+    pool = build_pool(photos, c.pool_size, c.pool_crop, c.k, c.val_count, c.seed, log=lambda m: None)
+    jscc, _ = load_jscc(c.jscc)
+    jscc.requires_grad_(False)
+    asc = ASC(jscc.channels_for_cbr(c.cbr), group=c.group, side_channels=1)
+    opt, gen, channel = torch.optim.Adam(asc.parameters(), lr=c.lr), make_generator(c.seed + 1), build_channel(c.channel)
+    lo, hi = c.snr_range
+    for step in range(c.steps):
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(step, c.steps, c.lr, c.lr_min, c.warmup)
+        x, region = semantic_batch(pool, c.batch, c.crop, gen)
+        snr = lo + (hi - lo) * torch.rand(c.batch, generator=gen)
+        loss, _ = asc_loss(jscc, asc, channel, x, region, snr, c.cbr, c.rate_weight, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    assert trained.keys() == asc.state_dict().keys()
+    assert all(torch.equal(trained[k], v) for k, v in asc.state_dict().items())
+
+
 def test_pool_for_asc_is_not_reused_for_the_scorer(photos, tiny_jscc_ckpt, tmp_path):
     out = tmp_path / "run"
     train_lamsc(asc_cfg(photos, out, tiny_jscc_ckpt, steps=1), log=lambda m: None)
@@ -157,7 +198,7 @@ def test_cli_train_eval_and_transmit_lamsc(photos, tiny_jscc_ckpt, tmp_path, cap
     assert results["summary"][0]["uses_vs_full_jscc"] == 1.0 and results["config"]["asc"] == "none"
     capsys.readouterr()
     assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--scorer", "none", "--asc", "none",
-                 "--snr", "7", "--out", str(tmp_path / "rx.png")]) == 0
+                 "--snr", "7", "--out", str(tmp_path / "rx.png"), "--json"]) == 0
     assert (tmp_path / "rx.png").is_file()
     printed = json.loads(capsys.readouterr().out)
     assert printed["scheme"] == "lamsc" and printed["segments"] >= 1 and printed["fallback"] is None
@@ -177,11 +218,12 @@ def test_cli_transmit_lamsc_with_the_shipped_parts_uses_their_cbr(photos, tmp_pa
     from semcom.schemes.lamsc.loaders import load_asc, shipped_part
 
     trained = load_asc(shipped_part("asc"))[1]["cbr"]
-    assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--snr", "7", "--out", str(tmp_path / "rx.png")]) == 0
+    assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--snr", "7", "--out", str(tmp_path / "rx.png"),
+                 "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["cbr"] == trained and printed["side_uses"] > 0 and printed["side_lost"] is False
     assert main(["transmit", str(photos / "p0.png"), "--scheme", "lamsc", "--snr", "7", "--side-link", "ldpc",
-                 "--out", str(tmp_path / "rx2.png")]) == 0
+                 "--out", str(tmp_path / "rx2.png"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["side_uses"] % 480 == 0  # whole LDPC codewords
     whole = round(1536 * trained) * 6 * 6 // 2  # whole-image JSCC channel uses for a 96x96 photo at that CBR
     assert printed["data_uses"] <= whole
@@ -220,7 +262,7 @@ def test_segment_pool_round_trips_through_a_file(photos, tmp_path):
 def test_asc_decision_target_drops_black_blocks_and_keeps_bright_ones():
     from semcom.channels import AWGN
     from semcom.schemes.lamsc.asc import ASC
-    from semcom.schemes.lamsc.train import asc_loss
+    from semcom.schemes.lamsc.losses import asc_loss
 
     torch.manual_seed(0)
     jscc = build_jscc("adjscc", widths=(8, 12, 16), latent_channels=24).eval()
@@ -239,8 +281,8 @@ def test_receiver_loss_matches_what_lamsc_send_delivers(photos, tiny_jscc_ckpt, 
     is the MSE over the painted blocks of ``LamSC.send`` (40 dB: the noise is negligible)."""
     from semcom.channels import build_channel
     from semcom.jscc.checkpoint import load_jscc
+    from semcom.schemes.lamsc.losses import receiver_loss
     from semcom.schemes.lamsc.scheme import LamSC
-    from semcom.schemes.lamsc.train import receiver_loss
 
     last = train_lamsc(asc_cfg(photos, tmp_path / "asc", tiny_jscc_ckpt, steps=2), log=lambda m: None)
     asc, _ = load_asc(last)

@@ -48,7 +48,7 @@ def loaders():
     from semcom.schemes.attention_ci.patch_jscc import load_patch_jscc
     from semcom.schemes.attention_ci.train import load_vit
     from semcom.schemes.lamsc.loaders import load_asc, load_receiver, load_scorer
-    from semcom.schemes.lamsc.train import SegmentPool
+    from semcom.schemes.lamsc.pool import SegmentPool
     from semcom.schemes.splitnn.checkpoint import load_semanticnn
     from semcom.splitting import load_cifar_resnet
     from semcom.training.checkpoint import slim_copy, warm_start

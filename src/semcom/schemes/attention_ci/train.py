@@ -8,12 +8,11 @@ the client sends only part of an image. Two options make it see what the client 
 ``guide_score`` top-k patches instead of random ones; ``patch_jscc`` (a ``PatchJSCC`` checkpoint): with
 probability ``noise_prob`` the kept patches are replaced by what the analog patch link delivers at an
 SNR drawn uniformly from ``noise_snr`` dB over AWGN. AdamW, warm-up + cosine schedule, random crop + flip.
-Resumes from ``<out>/last.pt``; steps and CPU-hours go into every checkpoint and the JSONL log.
+The run (resume from ``<out>/last.pt``, JSONL log with steps and CPU-hours, checkpoints) is a ``semcom.training.Run``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,39 +22,32 @@ import torch.nn.functional as F
 from semcom.channels import build_channel
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
-from semcom.outputs import check_resume
 from semcom.schemes.attention_ci.attention import SCORES, patch_scores
 from semcom.schemes.attention_ci.grid import gather_tokens, patchify, unpatchify
 from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
-from semcom.seeding import fast_cpu_math, make_generator, seed_everything
+from semcom.seeding import make_generator
 from semcom.splitting import load_cifar_resnet
 from semcom.splitting.losses import distillation
-from semcom.training.checkpoint import atomic_save, read_checkpoint, shipped_file, warm_start
-from semcom.training.loop import JsonlLog, RunClock, cosine_lr
+from semcom.training.checkpoint import read_checkpoint, shipped_file, warm_start
+from semcom.training.loop import cosine_lr
+from semcom.training.run import Run, RunConfig
 from semcom.units import check_snr_db
 
 
-@dataclass(frozen=True)
-class ViTTrainConfig:
-    out: str
+@dataclass(frozen=True, kw_only=True)
+class ViTTrainConfig(RunConfig):
+    """The run settings (``RunConfig``) and these."""
+
     preset: str = "client"
     data: str | None = None  # folder holding cifar10_train_jpg.zip (default: the shared data folder)
     limit: int | None = None
     val_count: int = 1000
     steps: int = 4000
     batch: int = 128
-    lr: float = 1e-3
-    lr_min: float = 1e-5
     weight_decay: float = 0.05
-    warmup: int = 200
     teacher_depth: int = 56  # CIFAR ResNet-20 (shipped) or -56 (shared data); 0: no distillation
     kd_weight: float = 0.7
     min_keep: int = 0  # server: smallest token subset in training (0: always all patches)
-    eval_every: int = 250
-    log_every: int = 50
-    ckpt_every: int = 100
-    seed: int = 0
-    threads: int = 0
     cache: str | None = None
     init_from: str | None = None  # warm start: weights of a ViT checkpoint of the same preset (fresh optimizer)
     guide: str | None = None  # client ViT checkpoint whose attended patches a batch keeps (with min_keep)
@@ -66,6 +58,7 @@ class ViTTrainConfig:
     noise_snr: tuple[float, float] = (0.0, 15.0)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.preset not in VIT_PRESETS:
             raise SemcomError(f"unknown ViT preset {self.preset!r}; choose one of {', '.join(VIT_PRESETS)}")
         if self.steps < 1 or self.batch < 1 or self.val_count < 0:
@@ -88,9 +81,6 @@ class ViTTrainConfig:
         if lo > hi:
             raise SemcomError(f"noise_snr must be low,high; got {lo},{hi}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @torch.no_grad()
 def accuracy(model: ViT, x: torch.Tensor, y: torch.Tensor, keep_fraction: float = 1.0, seed: int = 0) -> float:
@@ -106,9 +96,6 @@ def accuracy(model: ViT, x: torch.Tensor, y: torch.Tensor, keep_fraction: float 
         correct += (model(xb, keep=keep).argmax(1) == y[start:start + 500]).sum().item()
     model.train()
     return 100 * correct / len(x)
-
-
-
 
 
 def shipped_vit(role: str) -> Path:
@@ -165,10 +152,8 @@ def through_patch_link(link, channel, x: torch.Tensor, keep: torch.Tensor, patch
 def train_vit(cfg: ViTTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
     """Train (or resume) one ViT; returns the path of the last checkpoint. Resuming with other training settings is
     a SemcomError unless ``resume_anyway``."""
-    fast_cpu_math(cfg.threads)
-    out, model_cfg = Path(cfg.out), VIT_PRESETS[cfg.preset]
-    last = out / "last.pt"
-    seed_everything(cfg.seed)
+    run = Run(cfg, log, resume_anyway)
+    model_cfg = VIT_PRESETS[cfg.preset]
     model = ViT(model_cfg)
     teacher = load_cifar_resnet(cfg.teacher_depth) if cfg.teacher_depth else None
     client = load_vit(cfg.guide)[0] if cfg.guide else None
@@ -191,44 +176,27 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None, resume_anyway: bool
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}],
                             lr=cfg.lr)
     model_dict = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(model_cfg).items()}
-    step, clock = 0, RunClock()
-    if last.is_file():
-        ckpt = read_checkpoint(last)
-        if ckpt["model_config"] != model_dict:
-            raise SemcomError(f"{last} holds another ViT: {ckpt['model_config']}")
-        check_resume(ckpt.get("train_config"), cfg.to_dict(), last, resume_anyway, log)
-        model.load_state_dict(ckpt["state_dict"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
-        gen.set_state(ckpt["rng"])
-        log(f"resumed from {last} at step {step}")
-        init = ckpt.get("init")
+    if run.resuming:
+        init = run.saved.get("init")
     elif cfg.init_from:
         init = init_record(cfg.init_from, model_dict)
         log(f"initialised from {cfg.init_from} ({init['step']} steps, {init['cpu_hours']:.2f} CPU-hours): "
             + warm_start(model, cfg.init_from))
     else:
         init = None
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), "model": model_dict}, indent=2))
-    jsonl = JsonlLog(out / "train.jsonl", log)
+    run.start(model, opt, gen, model_dict, meta={"role": cfg.preset, "init": init})
 
-    def save() -> None:
-        atomic_save({"model_config": model_dict, "role": cfg.preset, "train_config": cfg.to_dict(),
-                     "state_dict": model.state_dict(), "optimizer": opt.state_dict(), "step": step, **clock.state(),
-                     "rng": gen.get_state(), "init": init, "torch": str(torch.__version__)}, last)
+    def validate() -> dict:
+        vx, vy = images[cut:], labels[cut:]
+        return {"val_acc": accuracy(model, vx, vy), "val_acc_half_patches": accuracy(model, vx, vy, 0.5)}
 
     n = model_cfg.num_patches
     model.train()
-    running = None
-    clock.tick()
-    while step < cfg.steps:
+    while not run.finished:
         for x, y in batches:
-            if step >= cfg.steps:
+            if run.finished:
                 break
-            lr = cosine_lr(step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup)
-            for group in opt.param_groups:
-                group["lr"] = lr
+            run.set_lr(cosine_lr(run.step, cfg.steps, cfg.lr, cfg.lr_min, cfg.warmup))
             keep, clean = None, x
             if cfg.min_keep:
                 k = int(torch.randint(cfg.min_keep, n + 1, (1,), generator=gen))
@@ -251,20 +219,5 @@ def train_vit(cfg: ViTTrainConfig, log=print, progress=None, resume_anyway: bool
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            step += 1
-            clock.tick()
-            running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-            if progress is not None:
-                progress(step, cfg.steps, running)
-            record = None
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                record = {"step": step, "loss": running, "lr": lr, **clock.hours()}
-            if cfg.val_count and (step % cfg.eval_every == 0 or step == cfg.steps):
-                vx, vy = images[cut:], labels[cut:]
-                record = {**(record or {"step": step}), "val_acc": accuracy(model, vx, vy),
-                          "val_acc_half_patches": accuracy(model, vx, vy, 0.5)}
-            if record:
-                jsonl.write(record)
-            if step % cfg.ckpt_every == 0 or step == cfg.steps:
-                save()
-    return last
+            run.after_step(loss.item(), progress, validate=validate if cfg.val_count else None)
+    return run.end()

@@ -5,36 +5,35 @@ Stage 1 (``stage1_steps``) trains the codec as a denoising autoencoder of the sp
 distillation, or still feature MSE for the reconstruction-only ADJSCC baseline), plus the optional
 integrated-gradients alignment term (``xai_weight``). Digital codecs add the quantiser's ``fit_loss`` in both
 stages, so the levels track the distribution of the symbols. Each stage has its own warm-up + cosine schedule.
-SNR is drawn uniformly from ``snr_range`` per example. Resumes from ``<out>/last.pt``; steps, CPU-hours
-and wall-hours go into every checkpoint and the JSONL log beside it.
+SNR is drawn uniformly from ``snr_range`` per example. The run (resume from ``<out>/last.pt``, JSONL log with steps
+and CPU-hours, checkpoints) is a ``semcom.training.Run``.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
-from semcom.outputs import check_resume
 from semcom.schemes.splitnn import losses
 from semcom.schemes.splitnn.checkpoint import checkpoint_fields
 from semcom.schemes.splitnn.evaluate import batches
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import SPLIT_MODEL, Variant, get_variant, split_for
-from semcom.seeding import fast_cpu_math, make_generator, seed_everything
+from semcom.seeding import make_generator
 from semcom.splitting.losses import distillation
-from semcom.training.checkpoint import atomic_save, read_checkpoint
-from semcom.training.loop import JsonlLog, RunClock, cosine_lr
+from semcom.training.loop import cosine_lr
+from semcom.training.run import Run, RunConfig
 from semcom.units import check_snr_db
 
 
-@dataclass(frozen=True)
-class SplitTrainConfig:
-    out: str
+@dataclass(frozen=True, kw_only=True)
+class SplitTrainConfig(RunConfig):
+    """The run settings (``RunConfig``) and these; ``steps`` is the two stages together."""
+
     variant: str = "semanticnn-c8b3"
     data: str | None = None  # folder holding cifar10_train_jpg.zip (default: the shared data folder)
     weights: str | None = None  # ResNet-20 weights (default: the shared data folder)
@@ -51,14 +50,10 @@ class SplitTrainConfig:
     modulation: str = "qpsk"
     xai_weight: float = 0.0
     xai_steps: int = 4
-    eval_every: int = 250
-    log_every: int = 50
-    ckpt_every: int = 100
-    seed: int = 0
-    threads: int = 0
     cache: str | None = None  # .npz cache of the decoded training set
 
     def __post_init__(self):
+        super().__post_init__()
         variant = get_variant(self.variant)
         lo, hi = self.snr_range
         if variant.link == "adaptive" and hi < variant.clean_snr_db:
@@ -75,9 +70,6 @@ class SplitTrainConfig:
     @property
     def steps(self) -> int:
         return self.stage1_steps + self.stage2_steps
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def stage_of(cfg: SplitTrainConfig, step: int) -> tuple[int, float]:
@@ -174,11 +166,8 @@ def training_set(cfg: SplitTrainConfig, variant: Variant, split) -> tuple[torch.
 def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None, resume_anyway: bool = False) -> Path:
     """Train (or resume) one variant; returns the path of the last checkpoint. Resuming with other training settings
     is a SemcomError unless ``resume_anyway``."""
-    fast_cpu_math(cfg.threads)
-    out = Path(cfg.out)
-    last = out / "last.pt"
+    run = Run(cfg, log, resume_anyway)
     variant = get_variant(cfg.variant)
-    seed_everything(cfg.seed)
     split = split_for(variant, cfg.weights)
     model = SemanticNN(split, variant.codec_config(split.feature_shape()[0]), cfg.modulation, cfg.channel)
     images, labels = training_set(cfg, variant, split)
@@ -189,61 +178,29 @@ def train_splitnn(cfg: SplitTrainConfig, log=print, progress=None, resume_anyway
     gen = make_generator(cfg.seed)
     batches = CifarBatches(images[:cut], labels[:cut], cfg.batch, augment=True, drop_last=True, generator=gen)
     opt = torch.optim.Adam([p for p in model.codec.parameters()], lr=cfg.lr)
-    step, clock = 0, RunClock()
-    if last.is_file():
-        ckpt = read_checkpoint(last)
-        if ckpt.get("variant", {}).get("name") != cfg.variant or ckpt["model_config"] != model.codec.cfg.to_dict():
-            raise SemcomError(f"{last} belongs to another variant/config: {ckpt['model_config']}")
-        check_resume(ckpt.get("train_config"), cfg.to_dict(), last, resume_anyway, log)
-        model.codec.load_state_dict(ckpt["state_dict"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, clock = ckpt["step"], RunClock(ckpt["cpu_seconds"], ckpt["wall_seconds"])
-        gen.set_state(ckpt["rng"])
-        log(f"resumed from {last} at step {step}")
-    else:
+    if not run.resuming:
         with torch.no_grad():
             sample = images[:min(cut, 2000 if images.shape[-1] <= 64 else 256)]
             model.codec.fit_feature_stats(torch.cat([model.split.head(sample[i:i + 64].float() / 255)
                                                      for i in range(0, len(sample), 64)]))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"train": cfg.to_dict(), **checkpoint_fields(model, variant)}, indent=2))
-    jsonl = JsonlLog(out / "train.jsonl", log)
-
-    def save() -> None:
-        atomic_save({**checkpoint_fields(model, variant), "train_config": cfg.to_dict(),
-                     "state_dict": model.codec.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                     **clock.state(), "rng": gen.get_state(), "torch": str(torch.__version__)}, last)
+    fields = checkpoint_fields(model, variant)
+    run.start(model.codec, opt, gen, fields.pop("model_config"), meta=fields)
 
     model.train()
     lo, hi = cfg.snr_range
-    running = None
-    clock.tick()
-    while step < cfg.steps:
+    while not run.finished:
         for x, y in batches:
-            if step >= cfg.steps:
+            if run.finished:
                 break
-            stage, lr = stage_of(cfg, step)
-            for group in opt.param_groups:
-                group["lr"] = lr
+            stage, lr = stage_of(cfg, run.step)
+            run.set_lr(lr)
             snr = lo + (hi - lo) * torch.rand(len(x), generator=gen)
-            needs_tail = stage == 2 and (get_variant(cfg.variant).stage2 != "none" or cfg.xai_weight > 0)
+            needs_tail = stage == 2 and (variant.stage2 != "none" or cfg.xai_weight > 0)
             result = model(x, snr, gen, classify=needs_tail)
             loss = stage_loss(model, cfg, stage, result, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            step += 1
-            clock.tick()
-            running = loss.item() if running is None or step == cfg.stage1_steps + 1 else 0.95 * running + 0.05 * loss.item()
-            if progress is not None:
-                progress(step, cfg.steps, running)
-            record = None
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                record = {"step": step, "stage": stage, "loss": running, "lr": lr, **clock.hours()}
-            if cfg.val_count and (step % cfg.eval_every == 0 or step == cfg.steps):
-                record = {**(record or {"step": step, "stage": stage}), **validate(model, val_x, val_y)}
-            if record:
-                jsonl.write(record)
-            if step % cfg.ckpt_every == 0 or step == cfg.steps:
-                save()
-    return last
+            run.after_step(loss.item(), progress, record={"stage": stage}, restart_average=run.step == cfg.stage1_steps,
+                           validate=(lambda: validate(model, val_x, val_y)) if cfg.val_count else None)
+    return run.end()
