@@ -109,10 +109,10 @@ def main(argv=None) -> int:
     images = [(n, x.float() / 255 if x.dtype == torch.uint8 else x.float()) for n, x in load_folder(args.data, args.limit)]
     schemes = {name: build_lamsc("awgn", CBR, scorer, asc, receiver=receiver, side_link=side)
                for name, (scorer, asc, receiver, side) in VARIANTS.items()}
-    jscc = JSCCTransmitter.from_checkpoint(build_channel("awgn"))
+    jscc = {m: JSCCTransmitter.from_checkpoint(build_channel("awgn"), cbr=m / 1536) for m in JSCC_MAPS}
     control = shipped_file("lamsc/control.pt", "LAM-SC receiver control", "run the control phase of scripts/train_lamsc.sh")
-    tuned = JSCCTransmitter(load_receiver(control, jscc.model)[0], build_channel("awgn"))
-    digital = DigitalChain(codec="webp", channel="awgn", decode=True)
+    tuned = JSCCTransmitter(load_receiver(control, jscc[JSCC_MAPS[0]].model)[0], build_channel("awgn"), CBR)
+    digital = DigitalChain("webp", "awgn", CBR, decode=True)
     segmenter = SlicSegmenter()
     rows, stage_seconds = [], {name: [] for name in VARIANTS}
     for index, (name, x) in enumerate(images):
@@ -130,11 +130,11 @@ def main(argv=None) -> int:
                              "channel_uses": result.channel_uses, "side_uses": result.side_uses,
                              "sent_segments": int(result.selected.sum()), "segments": len(result.segments),
                              "fallback": result.fallback or "", "side_lost": result.side_lost, **result.metrics(x)})
-        for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned)]:
+        for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc[m]) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned)]:
             cbr = maps / 1536
             for snr in SNRS:
                 t0 = time.perf_counter()
-                tx = transmitter.transmit(x, snr, cbr, make_generator(noise_seed(args.seed, index, snr, cbr)))
+                tx = transmitter.transmit(x, snr, make_generator(noise_seed(args.seed, index, snr, cbr)))
                 seconds = time.perf_counter() - t0
                 whole = psnr_db(x, tx.x_hat).item()
                 for variant, region in regions.items():
@@ -142,12 +142,13 @@ def main(argv=None) -> int:
                                  "channel_uses": tx.channel_uses, "seconds": seconds, "psnr_db": whole,
                                  **region_metrics(x, tx.x_hat, region)})
         for snr in SNRS:
-            tx = digital.transmit(x, snr, CBR, make_generator(noise_seed(args.seed, index, snr, CBR)))
+            tx = digital.transmit(x, snr, make_generator(noise_seed(args.seed, index, snr, CBR)))
             for variant, region in regions.items():
                 rows.append({"scheme": "digital-webp", "region_of": variant, "image": name, "snr_db": snr,
                              "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, region)})
             sem, uses = semantic[("lamsc", snr)]
-            tx = digital.transmit(sem, snr, uses / hw, make_generator(noise_seed(args.seed, index, snr, uses / hw)))
+            semantic_digital = DigitalChain("webp", "awgn", uses / hw, decode=True)
+            tx = semantic_digital.transmit(sem, snr, make_generator(noise_seed(args.seed, index, snr, uses / hw)))
             rows.append({"scheme": "digital-webp-semantic", "region_of": "lamsc", "image": name, "snr_db": snr,
                          "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, regions["lamsc"])})
         print(f"{name}: {time.time() - started:.0f} s", file=sys.stderr)

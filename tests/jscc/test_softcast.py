@@ -140,6 +140,6 @@ def test_shipped_basis_and_transmitter():
     sc = load_softcast("pca")
     assert sc.basis.kind == "pca" and sc.basis.components >= 192
     x = torch.rand(3, 40, 56, generator=torch.Generator().manual_seed(9))
-    t = SoftCastTransmitter(sc, AWGN()).transmit(x, 10.0, 1 / 16, torch.Generator().manual_seed(0))
+    t = SoftCastTransmitter(sc, AWGN(), 1 / 16).transmit(x, 10.0, torch.Generator().manual_seed(0))
     assert t.x_hat.shape == x.shape and t.channel_uses == 96 * 12 // 2 + 16
     assert t.details["model"] == "softcast-pca"

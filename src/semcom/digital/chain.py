@@ -80,9 +80,13 @@ class DigitalChain:
     codeword failures from the BLER table (False) - see the module docstring.
     """
 
-    def __init__(self, codec: str = "jpeg", channel: str = "awgn", mcs: str | None = None, decode: bool = True,
-                 target_success: float = 0.9):
+    task = "image"
+
+    def __init__(self, codec: str = "jpeg", channel: str = "awgn", cbr: float = 1 / 16, *, mcs: str | None = None,
+                 decode: bool = True, target_success: float = 0.9):
         self.codec: Codec = get_codec(codec)
+        self.cbr = check_cbr(cbr)
+        self.name = f"digital-{codec}"
         self.channel_name = check_channel(channel)
         self.channel = build_channel(channel)
         self.fixed_mcs = None if mcs is None else get_mcs(mcs)
@@ -91,15 +95,18 @@ class DigitalChain:
 
     def __repr__(self) -> str:
         mcs = self.fixed_mcs.name if self.fixed_mcs else "adaptive"
-        return (f"DigitalChain(codec={self.codec.name!r}, channel={self.channel_name!r}, mcs={mcs!r}, "
+        return (f"DigitalChain(codec={self.codec.name!r}, channel={self.channel_name!r}, cbr={self.cbr!r}, mcs={mcs!r}, "
                 f"decode={self.decode})")
 
-    def transmit(
-        self, image: torch.Tensor, snr_db: float, cbr: float, generator: torch.Generator | None = None
-    ) -> Transmission:
-        """Send one image. ``image``: [3, H, W] float in [0, 1]; ``snr_db``: Es/N0 in dB (scalar);
-        ``cbr``: complex channel uses per source dimension (budget round(cbr * 3 * H * W))."""
-        pixels, snr, channel_uses = prepare(image, snr_db, cbr)
+    def describe(self) -> dict:
+        return {"scheme": self.name, "codec": self.codec.name, "channel": self.channel_name, "cbr": self.cbr,
+                "mcs": self.fixed_mcs.name if self.fixed_mcs else "adaptive", "decode": self.decode,
+                "target_success": self.target_success}
+
+    def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
+        """Send one image. ``image``: [3, H, W] float in [0, 1]; ``snr_db``: Es/N0 in dB (scalar); the budget is
+        round(cbr * 3 * H * W) complex channel uses."""
+        pixels, snr, channel_uses = prepare(image, snr_db, self.cbr)
         mcs = self.fixed_mcs or select_mcs(snr, self.channel_name, channel_uses, self.target_success)
         if mcs is None or capacity_bits(mcs, channel_uses) == 0:
             return lost(image, "no MCS fits", channel_use_budget=channel_uses)
@@ -117,22 +124,26 @@ class DigitalChain:
 
 
 class CapacityBound:
-    """The codec with floor(n * C) bits for n channel uses, error-free (an upper bound for ``codec``).
-
-    Same ``transmit`` signature as DigitalChain; ``generator`` is accepted and unused (nothing random).
+    """The codec with floor(n * C) bits for n = round(cbr * 3 * H * W) channel uses, error-free (an upper bound for
+    ``codec``). Same ``transmit`` signature as DigitalChain; ``generator`` is accepted and unused (nothing random).
     """
 
-    def __init__(self, codec: str = "jpeg", channel: str = "awgn"):
+    task = "image"
+
+    def __init__(self, codec: str = "jpeg", channel: str = "awgn", cbr: float = 1 / 16):
         self.codec: Codec = get_codec(codec)
         self.channel_name = check_channel(channel)
+        self.cbr = check_cbr(cbr)
+        self.name = f"bound-{codec}"
 
     def __repr__(self) -> str:
-        return f"CapacityBound(codec={self.codec.name!r}, channel={self.channel_name!r})"
+        return f"CapacityBound(codec={self.codec.name!r}, channel={self.channel_name!r}, cbr={self.cbr!r})"
 
-    def transmit(
-        self, image: torch.Tensor, snr_db: float, cbr: float, generator: torch.Generator | None = None
-    ) -> Transmission:
-        pixels, snr, channel_uses = prepare(image, snr_db, cbr)
+    def describe(self) -> dict:
+        return {"scheme": self.name, "codec": self.codec.name, "channel": self.channel_name, "cbr": self.cbr}
+
+    def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
+        pixels, snr, channel_uses = prepare(image, snr_db, self.cbr)
         info_bits = capacity_bound_bits(snr, self.channel_name, channel_uses)
         data = self.codec.encode_to_budget(pixels, info_bits // 8)
         if data is None:

@@ -11,6 +11,7 @@ import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from statistics import mean
 
 import torch
@@ -47,35 +48,34 @@ class SchemeSpec:
         return self.name if self.name == "jscc" else f"{self.name}-{self.codec}"
 
 
-def build_transmitter(spec: SchemeSpec, channel: str):
-    """The registry used at the CLI/config boundary: spec + channel name -> object with ``transmit``."""
+@lru_cache(maxsize=8)
+def shared_softcast(kind_or_path: str):
+    """SoftCast with a basis loaded once per process (a CBR grid builds one scheme per CBR over it)."""
+    from semcom.jscc.softcast import load_softcast
+
+    return load_softcast(kind_or_path)
+
+
+def build_transmitter(spec: SchemeSpec, channel: str, cbr: float):
+    """Spec + channel name + CBR -> an image ``Scheme`` (weights are loaded once per file and process)."""
     if spec.name == "jscc":
         from semcom.jscc.transmitter import JSCCTransmitter
 
-        return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint)
+        return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint, cbr)
     if spec.name == "softcast":
-        from semcom.jscc.softcast import SoftCastTransmitter, load_softcast
+        from semcom.jscc.softcast import SoftCastTransmitter
 
-        return SoftCastTransmitter(load_softcast(spec.checkpoint or spec.codec), build_channel(channel))
+        return SoftCastTransmitter(shared_softcast(str(spec.checkpoint or spec.codec)), build_channel(channel), cbr)
     from semcom.digital import CapacityBound, DigitalChain
 
     if spec.name == "digital":
-        return DigitalChain(codec=spec.codec or "jpeg", channel=channel, decode=spec.decode)
-    return CapacityBound(codec=spec.codec or "jpeg", channel=channel)
+        return DigitalChain(spec.codec or "jpeg", channel, cbr, decode=spec.decode)
+    return CapacityBound(spec.codec or "jpeg", channel, cbr)
 
 
 def build_transmitters(specs: list[SchemeSpec], channel: str, cbrs: list[float]) -> dict:
-    """Build every scheme once and check it supports every CBR, before any work starts."""
-    transmitters = {}
-    for spec in specs:
-        transmitters[spec] = transmitter = build_transmitter(spec, channel)
-        if spec.name == "jscc":
-            for cbr in cbrs:
-                transmitter.model.channels_for_cbr(cbr)
-        if spec.name == "softcast":
-            for cbr in cbrs:
-                transmitter.softcast.components_for_cbr(cbr)
-    return transmitters
+    """One scheme per (spec, CBR), keyed so; building checks that each supports its CBR, before any work starts."""
+    return {(spec, cbr): build_transmitter(spec, channel, cbr) for spec in specs for cbr in cbrs}
 
 
 def measure(x: torch.Tensor, tx: Transmission) -> dict:
@@ -85,14 +85,15 @@ def measure(x: torch.Tensor, tx: Transmission) -> dict:
 
 def run_cell(spec: SchemeSpec, channel: str, images: list[tuple[str, torch.Tensor]], snr_db: float, cbr: float,
              seed: int, keep: bool = False, transmitter=None) -> list[dict]:
-    """Transmit every image once at (snr_db, cbr); rows with metrics and timing (and x_hat if ``keep``)."""
-    transmitter = transmitter or build_transmitter(spec, channel)
+    """Transmit every image once at (snr_db, cbr); rows with metrics and timing (and x_hat if ``keep``).
+    ``transmitter``: the scheme built for (spec, channel, cbr) (built here when not given)."""
+    transmitter = transmitter or build_transmitter(spec, channel, cbr)
     rows = []
     for index, (name, x) in enumerate(images):
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x
         generator = make_generator(noise_seed(seed, index, snr_db, cbr))
         start = time.perf_counter()
-        tx = transmitter.transmit(x, snr_db, cbr, generator)
+        tx = transmitter.transmit(x, snr_db, generator)
         seconds = time.perf_counter() - start
         row = {"scheme": spec.label, "channel": channel, "image": name, "snr_db": snr_db, "cbr_target": cbr,
                "cbr": tx.channel_uses / x.numel(), "channel_uses": tx.channel_uses, "ok": tx.ok,
@@ -133,7 +134,7 @@ def sweep(specs: list[SchemeSpec], channel: str, images: list[tuple[str, torch.T
     results: list[list[dict]] = []
     if workers <= 1:
         for cell in cells:
-            rows = run_cell(*cell, transmitter=transmitters[cell[0]])
+            rows = run_cell(*cell, transmitter=transmitters[(cell[0], cell[4])])
             results.append(rows)
             if on_cell:
                 on_cell(rows)

@@ -282,19 +282,27 @@ def load_softcast(kind_or_path: str | Path = "pca") -> SoftCast:
 
 
 class SoftCastTransmitter:
-    """Sends one image with SoftCast over ``channel`` (same interface as the learned JSCC's transmitter)."""
+    """Sends one image with SoftCast over ``channel`` at ``cbr`` (an image ``semcom.types.Scheme``, like the learned
+    JSCC's transmitter); ``cbr`` is checked against the basis when the scheme is built."""
 
-    name = "softcast"
+    task = "image"
 
-    def __init__(self, softcast: SoftCast, channel: ComplexChannel):
+    def __init__(self, softcast: SoftCast, channel: ComplexChannel, cbr: float = 1 / 16):
         self.softcast, self.channel = softcast, channel
+        self.components = softcast.components_for_cbr(cbr)  # SemcomError for a CBR the basis does not serve
+        self.cbr = float(cbr)
+        self.name = f"softcast-{softcast.basis.kind}"
 
-    def transmit(self, x: torch.Tensor, snr_db: float, cbr: float, generator: torch.Generator | None = None) -> Transmission:
+    def describe(self) -> dict:
+        return {"scheme": self.name, "cbr": self.cbr, "components": self.components,
+                "channel": type(self.channel).__name__}
+
+    def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
         from semcom.data.images import check_image
 
         check_image(x)
-        out = self.softcast.transmit_batch(x[None], snr_db, self.channel, cbr, generator)
-        k = self.softcast.components_for_cbr(cbr)
+        out = self.softcast.transmit_batch(x[None], snr_db, self.channel, self.cbr, generator)
+        k = self.components
         return Transmission(x_hat=out["x_hat"][0], channel_uses=int(out["channel_uses"][0]),
                             details={"model": f"softcast-{self.softcast.basis.kind}", "components": k,
                                      "side_bits": self.softcast.side_bits(k)})

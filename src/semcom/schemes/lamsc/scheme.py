@@ -41,14 +41,15 @@ from semcom.schemes.lamsc.asc import ASC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD, ASIScorer, integrate
 from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
 from semcom.schemes.lamsc.side import SCALES, LdpcSideLink, parse_side_payload, side_payload
+from semcom.types import Transmission
 from semcom.units import check_snr_db
 
 SCALE_BITS = 8 * SCALES.size  # the two float16 scale factors of an ASC transmission, sent in the side payload
 
 
-@dataclass
-class LamSCResult:
-    """One LAM-SC transmission.
+@dataclass(kw_only=True)
+class LamSCResult(Transmission):
+    """One LAM-SC transmission (a ``Transmission``: ``ok`` is False when the side payload was lost).
 
     ``x_hat`` [3, H, W]: what the receiver reconstructs (the received semantic image). ``semantic``: the
     semantic image that was sent (block-aligned unless the scheme says otherwise). ``region`` bool [H, W]: the selected segments' pixels (all pixels on a
@@ -59,18 +60,20 @@ class LamSCResult:
     decode (``LdpcSideLink``), so the receiver could not place the received values and ``x_hat`` is black.
     """
 
-    x_hat: torch.Tensor
     semantic: torch.Tensor
     region: torch.Tensor
     segments: Segments
     scores: torch.Tensor | None
     selected: torch.Tensor
-    channel_uses: int
     data_uses: int
     side_uses: int
     fallback: str | None = None
     seconds: dict = field(default_factory=dict)
     side_lost: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.ok = not self.side_lost
 
     def row(self, image: torch.Tensor) -> dict:
         """What was sent and how it arrived, as a flat JSON-ready dict: channel uses (total, data, side), segments
@@ -110,7 +113,12 @@ class LamSC:
     union of the segments. Why: the JSCC has to spend bandwidth on the artificial edges a pixel-exact cut
     draws through a block, while a block-level selection is what ASC can drop anyway (measured on kodim01,
     7 dB: region PSNR 22.59 dB pixel-exact vs whole-image JSCC 22.80 dB at the same channel uses).
+
+    An image ``semcom.types.Scheme``: ``transmit`` returns a ``LamSCResult`` (a ``Transmission``).
     """
+
+    name = "lamsc"
+    task = "image"
 
     def __init__(self, jscc: JSCC, channel: ComplexChannel, cbr: float = 1 / 16, segmenter: Segmenter | None = None,
                  scorer: ASIScorer | None = None, asc: ASC | None = None, k: int = DEFAULT_K,
@@ -136,6 +144,13 @@ class LamSC:
         self.k, self.threshold, self.block_aligned = k, threshold, block_aligned
         self.side_link = side_link
         self._background: dict[float, torch.Tensor] = {}
+
+    def describe(self) -> dict:
+        return {"scheme": self.name, "cbr": self.cbr, "channel": type(self.channel).__name__,
+                "segmenter": type(self.segmenter).__name__, "scorer": self.scorer is not None,
+                "asc": self.asc is not None, "receiver": self.receiver is not self.jscc, "k": self.k,
+                "threshold": self.threshold, "block_aligned": self.block_aligned,
+                "side_link": "ldpc" if self.side_link is not None else "ideal"}
 
     def whole_image_uses(self, height: int, width: int) -> int:
         """Channel uses of whole-image JSCC at this CBR for a ``height`` x ``width`` image (the ablation baseline)."""
