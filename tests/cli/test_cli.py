@@ -7,22 +7,11 @@ import pytest
 import torch
 
 from semcom.cli import main
-from semcom.data import save_image
 from semcom.jscc import JSCCConfig
 from semcom.jscc.train import TrainConfig, train
 from semcom.training.checkpoint import slim_copy
 
 TINY_ARGS = ["--widths", "8,8,8", "--latent", "12"]
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("imgs")
-    g = torch.Generator().manual_seed(0)
-    for i in range(3):
-        smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 4, 6, generator=g), size=(48, 64), mode="bilinear")[0]
-        save_image(smooth, root / f"im{i}.png")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +57,7 @@ def test_eval_rayleigh_in_parallel_workers_matches_serial(folder, tiny_ckpt, tmp
 def test_transmit_cli(folder, tiny_ckpt, tmp_path, capsys):
     out = tmp_path / "rx.png"
     assert main(["transmit", str(folder / "im0.png"), "--scheme", "digital", "--snr", "12", "--cbr", "1/8",
-                 "--codec", "jpeg", "--out", str(out)]) == 0
+                 "--codec", "jpeg", "--out", str(out), "--json"]) == 0
     assert out.is_file() and json.loads(capsys.readouterr().out)["ok"] is True
     assert main(["transmit", str(folder / "im0.png"), "--scheme", "jscc", "--checkpoint", str(tiny_ckpt),
                  "--cbr", "12/1536", "--out", str(tmp_path / "rx2.png")]) == 0
@@ -234,7 +223,7 @@ def test_transmit_of_a_16bit_photo_is_not_white_and_writes_an_8bit_png(tmp_path,
     ramp = np.linspace(2000, 30000, 48 * 64).reshape(48, 64).astype(np.uint16)  # a dark 16-bit grey photo
     Image.fromarray(ramp).save(tmp_path / "g16.png")
     assert main(["transmit", str(tmp_path / "g16.png"), "--scheme", "bound", "--cbr", "1/4", "--snr", "13",
-                 "--out", str(tmp_path / "rx.png")]) == 0
+                 "--out", str(tmp_path / "rx.png"), "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
     with Image.open(tmp_path / "rx.png") as rx:
         assert rx.mode == "RGB" and rx.format == "PNG"

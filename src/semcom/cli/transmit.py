@@ -1,0 +1,125 @@
+"""``semcom transmit IMAGE --scheme X``: one item through any registered scheme, built and sent through the contract."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from semcom.cli import registry
+from semcom.cli.common import (
+    CHANNEL_HELP, DEFAULT_CBR_TEXT, app, check_channel, out_console, parse_cbr, parse_snrs, refuse_inapplicable
+)
+from semcom.errors import SemcomError
+from semcom.outputs import atomic_file, check_output_file
+from semcom.units import cbr_text
+
+IMAGE_OUT_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".ppm")  # lossless: the file holds exactly what arrived
+PARTS_HELP = "checkpoint path, 'shipped' (default) or 'none'"
+
+
+@app.command()
+def transmit(
+    image: Path = typer.Argument(..., help="Image file to send."),
+    scheme: str = typer.Option("jscc", help=" | ".join(registry.SCHEMES)),
+    snr: str = typer.Option("10", help="SNR in dB."),
+    cbr: Optional[str] = typer.Option(None, help=f"Channel bandwidth ratio (default {DEFAULT_CBR_TEXT}; lamsc: its "
+                                                 "ASC's CBR before masking)."),
+    channel: str = typer.Option("awgn", help=CHANNEL_HELP),
+    codec: Optional[str] = typer.Option(None, help="digital, bound: the source codec (default jpeg)."),
+    transform: Optional[str] = typer.Option(None, help="softcast: pca (shipped basis, default) | dct (training-free)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="jscc: a JSCC checkpoint; softcast: a basis file; splitnn: "
+                                                         "a codec checkpoint (default semanticnn-c8b3)."),
+    scorer: Optional[str] = typer.Option(None, help=f"lamsc: ASI scorer, {PARTS_HELP}."),
+    asc: Optional[str] = typer.Option(None, help=f"lamsc: ASC mask, {PARTS_HELP}."),
+    receiver: Optional[str] = typer.Option(None, help=f"lamsc: JSCC copy that codes masked latents, {PARTS_HELP}."),
+    side_link: Optional[str] = typer.Option(None, help="lamsc: ASC side payload, ideal (default) | ldpc (really sent "
+                                                       "over 5G LDPC + QAM)."),
+    link: Optional[str] = typer.Option(None, help="attention-ci: how requests cross the channel, digital (default) | analog."),
+    seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="Image schemes: where to write the received image, a .png file (or "
+                                                  "another lossless format: .bmp, .tif, .ppm); an existing file of that "
+                                                  "name is replaced."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON instead of a summary."),
+):
+    """Send one image through a scheme and channel; write what arrived (image schemes) and print a short summary.
+
+    Classify schemes (splitnn, attention-ci) resize the image to their classifier's input (32x32) and print the class
+    the receiver decided on."""
+    from semcom.data import load_image
+
+    entry = registry.get(scheme)
+    options = {"cbr": cbr, "codec": codec, "transform": transform, "checkpoint": checkpoint, "scorer": scorer,
+               "asc": asc, "receiver": receiver, "side_link": side_link, "link": link}
+    refuse_inapplicable(options, set(entry.options), f"--scheme {scheme}")
+    if entry.task == "image":
+        if out is None:
+            raise SemcomError(f"--scheme {scheme} needs --out FILE.png: where to write the received image")
+        out = check_output_file(out, IMAGE_OUT_SUFFIXES)
+    elif out is not None:
+        raise SemcomError(f"--out does not apply to --scheme {scheme}: it sends an image's class, not an image")
+    snr_values = parse_snrs(snr)
+    if len(snr_values) != 1:
+        raise SemcomError(f"transmit sends at one SNR, got {snr!r} (use 'semcom eval' for a grid)")
+    snr_db = snr_values[0]
+    options.update(cbr=parse_cbr(cbr), channel=check_channel(channel))
+    x = load_image(image)
+    built = entry.build(options)
+    if entry.task == "classify":
+        x = fit_to(x, built.input_shape)
+    from semcom.seeding import make_generator
+
+    start = time.perf_counter()
+    tx = built.transmit(x, snr_db, make_generator(entry.seed(seed, snr_db, getattr(built, "cbr", 0.0))))
+    seconds = time.perf_counter() - start
+    row = {"scheme": built.name, "image": image.stem, "snr_db": snr_db, "channel": channel,
+           "channel_uses": tx.channel_uses, "ok": tx.ok, "seconds": seconds, "seed": seed, **tx.details}
+    if entry.task == "image":
+        from semcom.data import save_image
+        from semcom.experiments.evaluate import measure
+
+        row.update(cbr=built.cbr, cbr_spent=tx.channel_uses / x.numel(), **measure(x, tx))
+        row.update(entry.report(tx, x) if entry.report else {})
+        with atomic_file(out) as tmp:
+            save_image(tx.x_hat, tmp)
+        row["written_to"] = str(out)
+    else:
+        row.update(prediction=tx.prediction, class_name=class_name(tx.prediction, len(tx.logits)))
+    if as_json:
+        out_console.out(json.dumps(row, indent=1, default=str), highlight=False)
+    else:
+        out_console.print(summary(row, tx.ok), highlight=False, soft_wrap=True)
+
+
+def fit_to(x, shape: tuple[int, ...]):
+    """``x`` [3, H, W] resized (area-averaged) to the classifier's input ``shape`` [3, h, w]."""
+    import torch.nn.functional as F
+
+    if tuple(x.shape) == tuple(shape):
+        return x
+    return F.interpolate(x[None], size=tuple(shape[1:]), mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+
+def class_name(index: int, classes: int) -> str | None:
+    from semcom.data.cifar import CIFAR10_CLASSES
+
+    return CIFAR10_CLASSES[index] if classes == len(CIFAR10_CLASSES) else None
+
+
+def summary(row: dict, ok: bool) -> str:
+    """The human form of a transmit result: what was sent, what it cost, what arrived and where it went."""
+    head = f"{row['scheme']} over {row['channel']} at {row['snr_db']:g} dB"
+    if "cbr" in row:
+        head += f", CBR {cbr_text(row['cbr'])}"
+    lines = [f"{head}: {row['channel_uses']} channel uses"]
+    if "psnr_db" in row:
+        lines.append(f"received: PSNR {row['psnr_db']:.2f} dB, MS-SSIM {row['ms_ssim']:.4f}"
+                     + ("" if ok else f" (not decoded: {row.get('reason') or 'side information lost'})"))
+        lines.append(f"written to {row['written_to']}")
+    else:
+        label = f" ({row['class_name']})" if row.get("class_name") else ""
+        lines.append(f"predicted class {row['prediction']}{label}" + ("" if ok else " (the request was not delivered)"))
+    return "\n".join(lines)
