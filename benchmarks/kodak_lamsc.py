@@ -51,9 +51,9 @@ from semcom.metrics import psnr_db
 from semcom.schemes.lamsc.evaluate import build_lamsc
 from semcom.schemes.lamsc.loaders import load_receiver
 from semcom.schemes.lamsc.scheme import region_metrics
-from semcom.schemes.lamsc.segmenter import SlicSegmenter
 from semcom.schemes.lamsc.side import LdpcSideLink
 from semcom.seeding import fast_cpu_math, make_generator, noise_seed
+from semcom.segmentation.segmenter import SlicSegmenter
 from semcom.training.checkpoint import shipped_file
 
 REPO = Path(__file__).resolve().parents[1]

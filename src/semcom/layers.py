@@ -7,7 +7,7 @@ package and top-level module of semcom must be listed here.
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("__init__", "errors", "units", "types", "seeding", "outputs", "training", "layers")),
-    ("core", ("channels", "digital", "jscc", "metrics", "data", "coding", "splitting")),
+    ("core", ("channels", "digital", "jscc", "metrics", "data", "coding", "splitting", "segmentation", "vit")),
     ("schemes", ("schemes",)),
     ("experiments", ("experiments",)),
     ("cli", ("cli",)),

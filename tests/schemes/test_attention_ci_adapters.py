@@ -7,7 +7,7 @@ import torch
 
 from semcom.errors import SemcomError
 from semcom.schemes.attention_ci.adapters import HFViTAdapter, OwnViTAdapter, load_hf_vit
-from semcom.schemes.attention_ci.vit import ViT, ViTConfig
+from semcom.vit.model import ViT, ViTConfig
 
 transformers = pytest.importorskip("transformers")
 

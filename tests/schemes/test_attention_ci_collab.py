@@ -106,7 +106,7 @@ def test_sweep_rows_front_and_plot(models, data, tmp_path):
 
 def test_patch_jscc_learns_and_the_analog_link_counts_channel_uses(models, data, tmp_path):
     from semcom.channels import AWGN
-    from semcom.schemes.attention_ci.grid import patchify
+    from semcom.vit.grid import patchify
     from semcom.schemes.attention_ci.patch_jscc import (
         AnalogPatchLink, PatchJSCC, PatchJSCCConfig, load_patch_jscc, train_patch_jscc,
     )

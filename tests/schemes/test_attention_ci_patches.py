@@ -8,7 +8,6 @@ import torch
 
 from semcom.errors import SemcomError
 from semcom.schemes.attention_ci.adapters import OwnViTAdapter
-from semcom.schemes.attention_ci.grid import patchify
 from semcom.schemes.attention_ci.patches import (
     HEADER,
     assemble,
@@ -17,7 +16,8 @@ from semcom.schemes.attention_ci.patches import (
     request_size,
     server_input,
 )
-from semcom.schemes.attention_ci.vit import ViT, ViTConfig
+from semcom.vit.grid import patchify
+from semcom.vit.model import ViT, ViTConfig
 
 GRID, PATCH = (4, 4), 4
 

@@ -116,9 +116,9 @@ def test_through_patch_link_changes_only_the_kept_patches():
     import torch
 
     from semcom.channels import build_channel
-    from semcom.schemes.attention_ci.grid import patchify
     from semcom.schemes.attention_ci.patch_jscc import PatchJSCC
     from semcom.schemes.attention_ci.train import through_patch_link
+    from semcom.vit.grid import patchify
 
     torch.manual_seed(0)
     x = torch.rand(2, 3, 32, 32)

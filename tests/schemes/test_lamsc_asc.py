@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from semcom.channels import AWGN, normalize_power
+from semcom.coding.masks import decode_mask, encode_mask
 from semcom.errors import SemcomError
 from semcom.jscc import JSCC, JSCCConfig
-from semcom.schemes.lamsc import ASC, MaskNet, channel_uses, decode_mask, encode_mask, straight_through
+from semcom.schemes.lamsc import ASC, MaskNet, channel_uses, straight_through
 
 
 def toy_latent(batch=4, channels=8, side=4):

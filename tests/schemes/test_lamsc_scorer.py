@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from semcom.errors import SemcomError
-from semcom.schemes.lamsc import ASIScorer, Segments, integrate, load_human_scores, occlusion_importance, segment_images
+from semcom.schemes.lamsc import ASIScorer, Segments, integrate, segment_images
+from semcom.segmentation.importance import load_human_scores, occlusion_importance
 
 
 def stripes(h=32, w=32, n=3):

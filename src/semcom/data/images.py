@@ -92,6 +92,13 @@ def save_image(x: torch.Tensor, path: str | Path) -> None:
     Image.fromarray(tensor_to_uint8(x)).save(path)
 
 
+def resize_images(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """[N, C, H, W] in [0, 1] -> [N, C, *size], bilinear with anti-aliasing when shrinking, clamped to [0, 1]."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return torch.nn.functional.interpolate(x, size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+
+
 def check_image(x: torch.Tensor, name: str = "image") -> None:
     """Require a finite float tensor [3, H, W] with values in [0, 1] and H, W >= 1."""
     if not isinstance(x, torch.Tensor):

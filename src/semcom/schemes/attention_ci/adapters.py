@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 from semcom.errors import SemcomError
-from semcom.schemes.attention_ci.grid import check_images, check_keep, gather_tokens, patch_grid
-from semcom.schemes.attention_ci.vit import ViT
 from semcom.splitting import Normalize
+from semcom.vit.grid import check_images, check_keep, gather_tokens, patch_grid
+from semcom.vit.model import ViT
 
 HF_CLASSES = ("ViTForImageClassification", "DeiTForImageClassification", "DeiTForImageClassificationWithTeacher")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")

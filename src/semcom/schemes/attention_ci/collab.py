@@ -26,11 +26,11 @@ from semcom.digital.capacity import check_channel
 from semcom.digital.transport import mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
 from semcom.schemes.attention_ci.adapters import ViTAdapter
-from semcom.schemes.attention_ci.attention import patch_scores
 from semcom.schemes.attention_ci.gates import offload
 from semcom.schemes.attention_ci.patches import encode_request, server_input
 from semcom.schemes.attention_ci.policies import select
 from semcom.units import check_snr_db
+from semcom.vit.attention import patch_scores
 
 LINKS = ("ideal", "digital")
 

@@ -15,9 +15,9 @@ from semcom.errors import SemcomError
 from semcom.schemes.attention_ci.adapters import OwnViTAdapter
 from semcom.schemes.attention_ci.collab import client_pass, masks_for, server_logits
 from semcom.schemes.attention_ci.gates import offload, uncertainty
-from semcom.schemes.attention_ci.grid import patchify, unpatchify
 from semcom.schemes.attention_ci.patches import encode_request
 from semcom.schemes.attention_ci.train import load_vit, shipped_vit
+from semcom.vit.grid import patchify, unpatchify
 
 POLICY, PARAMS, GATE, ETA = "mass", {"delta": 0.8}, "entropy", 0.5
 SCALE = 4  # 32 x 32 images are shown at 128 x 128

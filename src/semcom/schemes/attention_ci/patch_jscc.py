@@ -21,10 +21,10 @@ from torch import nn
 from semcom.channels import build_channel, normalize_power
 from semcom.errors import SemcomError
 from semcom.jscc.models import SNR_SCALE
-from semcom.schemes.attention_ci.grid import patchify, unpatchify
 from semcom.seeding import make_generator, seed_everything
 from semcom.training.checkpoint import atomic_save, read_checkpoint, shipped_file
 from semcom.units import check_snr_db
+from semcom.vit.grid import patchify, unpatchify
 
 SIDE_BITS_PER_USE = 1.0  # the index mask rides on QPSK at code rate 1/2
 

@@ -22,7 +22,7 @@ import zlib
 import torch
 
 from semcom.errors import SemcomError
-from semcom.schemes.attention_ci.grid import check_keep, patch_grid, patchify, unpatchify
+from semcom.vit.grid import check_keep, patch_grid, patchify, unpatchify
 
 MAGIC = b"ACI1"
 HEADER = struct.Struct(">4sBHHHH")

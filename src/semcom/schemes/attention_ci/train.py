@@ -22,9 +22,6 @@ import torch.nn.functional as F
 from semcom.channels import build_channel
 from semcom.data.cifar import CifarBatches, cifar10_train
 from semcom.errors import SemcomError
-from semcom.schemes.attention_ci.attention import SCORES, patch_scores
-from semcom.schemes.attention_ci.grid import gather_tokens, patchify, unpatchify
-from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
 from semcom.seeding import make_generator
 from semcom.splitting import load_cifar_resnet
 from semcom.splitting.losses import distillation
@@ -32,6 +29,9 @@ from semcom.training.checkpoint import read_checkpoint, shipped_file, warm_start
 from semcom.training.loop import cosine_lr
 from semcom.training.run import Run, RunConfig
 from semcom.units import check_snr_db
+from semcom.vit.attention import SCORES, patch_scores
+from semcom.vit.grid import gather_tokens, patchify, unpatchify
+from semcom.vit.model import VIT_PRESETS, ViT, ViTConfig
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,24 +21,11 @@ from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
 from semcom.schemes.lamsc.loaders import asc_cbr, load_asc, load_receiver, load_scorer, resolve
 from semcom.schemes.lamsc.scheme import LamSC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD
-from semcom.schemes.lamsc.segmenter import SlicSegmenter
 from semcom.schemes.lamsc.side import LdpcSideLink
 from semcom.seeding import make_generator, noise_seed
+from semcom.segmentation import build_segmenter
 
-SEGMENTERS = ("slic", "sam")
 SIDE_LINKS = ("ideal", "ldpc")
-
-
-def build_segmenter(name: str = "slic", sam_model: str | None = None):
-    if name == "slic":
-        return SlicSegmenter()
-    if name == "sam":
-        from semcom.schemes.lamsc.sam import SamSegmenter
-
-        if not sam_model:
-            raise SemcomError("the SAM segmenter needs --sam-model (a local folder or hub id of a SAM checkpoint)")
-        return SamSegmenter.from_pretrained(sam_model)
-    raise SemcomError(f"unknown segmenter {name!r}; choose one of {', '.join(SEGMENTERS)}")
 
 
 def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | Path | None = "shipped",

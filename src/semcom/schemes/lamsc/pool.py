@@ -19,9 +19,10 @@ from semcom.data.crops import split_train_val
 from semcom.data.images import load_image
 from semcom.errors import SemcomError
 from semcom.schemes.lamsc.scheme import block_aligned
-from semcom.schemes.lamsc.scorer import DEFAULT_K, load_human_scores, occlusion_importance, segment_images
-from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter
+from semcom.schemes.lamsc.scorer import DEFAULT_K, segment_images
 from semcom.seeding import make_generator
+from semcom.segmentation.importance import load_human_scores, occlusion_importance
+from semcom.segmentation.segmenter import Segmenter, Segments, SlicSegmenter
 from semcom.training.checkpoint import atomic_save, load_file
 
 

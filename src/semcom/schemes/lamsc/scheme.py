@@ -39,8 +39,8 @@ from semcom.jscc import FACTOR, JSCC
 from semcom.metrics import ms_ssim, psnr_db
 from semcom.schemes.lamsc.asc import ASC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD, ASIScorer, integrate
-from semcom.schemes.lamsc.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
 from semcom.schemes.lamsc.side import SCALES, LdpcSideLink, parse_side_payload, side_payload
+from semcom.segmentation.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
 from semcom.types import Transmission
 from semcom.units import check_snr_db
 

@@ -15,11 +15,11 @@ import struct
 import torch
 
 from semcom.channels import ComplexChannel
+from semcom.coding.masks import decode_mask, encode_mask
 from semcom.digital.capacity import check_channel
 from semcom.digital.mcs import MCS, MCS_TABLE, check_target_success
 from semcom.digital.transport import Delivery, channel_uses_needed, mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
-from semcom.schemes.lamsc.asc import decode_mask, encode_mask
 
 SCALES = struct.Struct(">ee")  # gain and scale, big-endian float16: the SCALE_BITS of the side payload
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from semcom.errors import SemcomError
-from semcom.schemes.lamsc.sam import (
+from semcom.segmentation.sam import (
     SamSegmenter,
     box_nms,
     crop_boxes,

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from semcom.data.images import tensor_to_uint8
 from semcom.errors import SemcomError
-from semcom.schemes.lamsc.segmenter import MIN_AREA, Segmenter
+from semcom.segmentation.segmenter import MIN_AREA, Segmenter
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

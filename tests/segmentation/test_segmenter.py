@@ -5,7 +5,7 @@ import torch
 
 from semcom.data import demo_images
 from semcom.errors import SemcomError
-from semcom.schemes.lamsc import Segments, SlicSegmenter, fallback_reason
+from semcom.segmentation import Segments, SlicSegmenter, fallback_reason
 
 
 def box(h, w, top, left, bottom, right):
@@ -124,7 +124,7 @@ def test_fast_region_graph_equals_scikit_images():
     import numpy as np
     from skimage import color, graph, segmentation
 
-    from semcom.schemes.lamsc.segmenter import _mean_color_rag
+    from semcom.segmentation.segmenter import _mean_color_rag
 
     _, x = demo_images(96)[0]
     rgb = x.permute(1, 2, 0).numpy().astype(np.float64)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from semcom.errors import SemcomError
-from semcom.schemes.attention_ci.attention import cls_attention, patch_scores, rollout
+from semcom.vit.attention import cls_attention, patch_scores, rollout
 
 # Two layers, two heads, tokens (CLS, patch 0, patch 1); rows are probabilities.
 LAYER1 = torch.tensor([[[0.5, 0.25, 0.25], [0.2, 0.6, 0.2], [0.1, 0.1, 0.8]],

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from semcom.errors import SemcomError
-from semcom.schemes.attention_ci.grid import patch_grid, patchify, unpatchify
-from semcom.schemes.attention_ci.vit import VIT_PRESETS, ViT, ViTConfig
+from semcom.vit.grid import patch_grid, patchify, unpatchify
+from semcom.vit.model import VIT_PRESETS, ViT, ViTConfig
 
 TINY = ViTConfig(dim=16, depth=2, heads=2, image_size=16, patch=4)
 

@@ -238,3 +238,12 @@ def _merge_mean_color(rag, src, dst):
     node["total color"] += rag.nodes[src]["total color"]
     node["pixel count"] += rag.nodes[src]["pixel count"]
     node["mean color"] = node["total color"] / node["pixel count"]
+
+
+def check_segments(image: torch.Tensor, segments: Segments) -> None:
+    """SemcomError unless ``segments`` are ``Segments`` of ``image``'s size."""
+    if not isinstance(segments, Segments):
+        raise SemcomError(f"expected Segments, got {type(segments).__name__}")
+    if tuple(image.shape[1:]) != segments.size:
+        raise SemcomError(f"segments are {segments.size[0]}x{segments.size[1]} but the image is "
+                          f"{image.shape[1]}x{image.shape[2]}")

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from semcom.errors import SemcomError
-from semcom.schemes.attention_ci.grid import check_images, check_keep, gather_tokens, patch_grid
 from semcom.splitting import IMAGENET_MEAN, IMAGENET_STD, Normalize
+from semcom.vit.grid import check_images, check_keep, gather_tokens, patch_grid
 
 
 @dataclass(frozen=True, kw_only=True)
