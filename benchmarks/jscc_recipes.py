@@ -51,6 +51,8 @@ HYBRID = HybridConfig()
 RECIPES: dict[str, tuple[str, dict, object]] = {
     "hybrid-snr-range": ("hybrid (SoftCast-initialised linear path + plain conv paths), SNR U[-2,16] dB",
                          dict(snr_range=(-2.0, 16.0)), HYBRID),
+    "hybrid-snr-range-logmse": ("hybrid, SNR U[-2,16] dB, loss = mean log MSE per image (each SNR counts in dB)",
+                                dict(snr_range=(-2.0, 16.0), loss="log-mse"), HYBRID),
     "hybrid-10db": ("the same, trained at 10 dB only", dict(snr_range=(10.0, 10.0)), HYBRID),
     "hybrid-1db": ("the same, trained at 1 dB only", dict(snr_range=(1.0, 1.0)), HYBRID),
     "plain-snr-range": ("plain DeepJSCC (no linear path), SNR U[-2,16] dB", dict(snr_range=(-2.0, 16.0)),

@@ -232,3 +232,15 @@ def test_the_run_around_the_loop_changes_no_weight(photo_dir, tmp_path):
         opt.step()
     assert trained.keys() == model.state_dict().keys()
     assert all(torch.equal(trained[k], v) for k, v in model.state_dict().items())
+
+
+def test_log_mse_loss_trains_and_is_validated(photo_dir, tmp_path):
+    with pytest.raises(SemcomError, match="unknown loss"):
+        cfg(photo_dir, tmp_path / "x", 2, loss="l1")
+    last = train(cfg(photo_dir, tmp_path / "log", 120, lr=5e-3, loss="log-mse", log_every=5, eval_every=8), TINY,
+                 log=lambda m: None)
+    log = [json.loads(line) for line in (tmp_path / "log" / "train.jsonl").read_text().splitlines()]
+    key = "psnr_cbr0.007812_snr15"
+    val = [r[key] for r in log if key in r]
+    assert read_checkpoint(last)["step"] == 120 and val[-1] > val[0] + 0.5
+    assert all(0 < r["loss"] < 1 for r in log if "loss" in r)  # the logged loss is the MSE, not its logarithm

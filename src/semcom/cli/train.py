@@ -36,6 +36,7 @@ def train_jscc(
     clip: float = typer.Option(0.0, help="Gradient-norm clipping (0: none)."),
     schedule: str = typer.Option("cosine", help="cosine (warm-up, cosine decay) | late-cosine (constant, cosine over the last 30 %)."),
     cpu_budget: float = typer.Option(0.0, help="Stop after this many process CPU-seconds of training (0: run --steps)."),
+    loss: str = typer.Option("mse", help="mse | log-mse (mean log MSE per image: each SNR of a mixed batch counts in dB)."),
     init_basis: str = typer.Option("pca", help="hybrid: the linear path starts as SoftCast with this basis: pca (shipped) or a file from 'semcom train softcast'."),
     linear_lr_scale: float = typer.Option(0.05, help="hybrid: learning rate of the linear path relative to --lr."),
     init_from: Optional[Path] = typer.Option(None, help="Warm start from this JSCC checkpoint's weights."),
@@ -63,7 +64,7 @@ def train_jscc(
                       channel=channel, steps=steps, batch=batch, crop=crop, lr=lr, val_count=val_count,
                       eval_every=eval_every, ckpt_every=ckpt_every, seed=seed, device=device, threads=threads,
                       init_from=str(init_from) if init_from else None, clip=clip, schedule=schedule,
-                      cpu_budget_s=cpu_budget, init_basis=init_basis, linear_lr_scale=linear_lr_scale)
+                      cpu_budget_s=cpu_budget, init_basis=init_basis, linear_lr_scale=linear_lr_scale, loss=loss)
     run_training(lambda c, log, progress, resume_anyway: train(c, model_cfg, log=log, progress=progress,
                                                                resume_anyway=resume_anyway), cfg, export,
                  resume_anyway=resume_anyway)

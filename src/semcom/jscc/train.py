@@ -45,6 +45,8 @@ class TrainConfig(RunConfig):
     linear_lr_scale: float = 0.05  # hybrid models: the linear path's learning rate relative to lr
     clip: float = 0.0  # gradient-norm clipping (0: none)
     schedule: str = "cosine"  # cosine: warm-up then cosine; late-cosine: constant, cosine over the last 30 %
+    loss: str = "mse"  # mse | log-mse (mean over the batch of log MSE per image: every SNR in a mixed-SNR batch
+    # counts by its relative (dB) improvement; with plain MSE the low-SNR images' large errors dominate the gradient)
 
     def __post_init__(self):
         super().__post_init__()
@@ -58,11 +60,14 @@ class TrainConfig(RunConfig):
             raise SemcomError("steps and batch must be >= 1 and crop >= 16")
         if self.schedule not in SCHEDULES:
             raise SemcomError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.loss not in LOSSES:
+            raise SemcomError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
         if self.clip < 0 or not self.linear_lr_scale > 0:
             raise SemcomError("clip must be >= 0 and linear_lr_scale > 0")
 
 
 SCHEDULES = ("cosine", "late-cosine")
+LOSSES = ("mse", "log-mse")
 LATE_COSINE_START = 0.7
 
 
@@ -138,13 +143,17 @@ def train(cfg: TrainConfig, model_cfg: JSCCConfig = JSCCConfig(), log=print, pro
         snr = (lo + (hi - lo) * torch.rand(cfg.batch, generator=gen)).to(run.device)
         cbr = [cfg.cbr[i] for i in torch.randint(len(cfg.cbr), (cfg.batch,), generator=gen).tolist()]
         result = net(x, snr, channel, cbr, gen)
-        loss = F.mse_loss(result["x_hat"], x)
+        if cfg.loss == "log-mse":
+            per_image = (result["x_hat"] - x).pow(2).flatten(1).mean(1)
+            mse, loss = per_image.mean(), per_image.clamp_min(1e-10).log().mean()
+        else:
+            loss = mse = F.mse_loss(result["x_hat"], x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         opt.step()
-        run.after_step(loss.item(), progress,
+        run.after_step(mse.item(), progress,
                        record=lambda: {"psnr_train": -10 * math.log10(max(run.running, 1e-10))},
                        validate=(lambda: validate(model, val, cfg, channel)) if val is not None else None)
     return run.end()
