@@ -205,6 +205,13 @@ def main() -> int:
         if path.is_file():
             print(f"\n<!-- {name} -->")
             print(render(json.loads(path.read_text())))
+    recipes = RESULTS / "jscc_recipes.jsonl"
+    if recipes.is_file():
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from jscc_recipes import table as recipes_table
+
+        print("\n<!-- jscc_recipes.jsonl -->")
+        print(recipes_table(recipes))
     return 0
 
 
