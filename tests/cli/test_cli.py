@@ -14,6 +14,11 @@ from semcom.training.checkpoint import slim_copy
 TINY_ARGS = ["--widths", "8,8,8", "--latent", "12"]
 
 
+@pytest.fixture(scope="session")
+def folder(smooth_photos):
+    return smooth_photos
+
+
 @pytest.fixture(scope="module")
 def tiny_ckpt(folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")

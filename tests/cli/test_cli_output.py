@@ -14,6 +14,11 @@ from semcom.errors import SemcomError
 from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 
 
+@pytest.fixture(scope="session")
+def folder(smooth_photos):
+    return smooth_photos
+
+
 def rendered(rows, columns, width=80) -> str:
     buffer = io.StringIO()
     render(rows, columns, "a title", "table", Console(width=width, file=buffer, color_system=None))
@@ -41,9 +46,14 @@ def test_tables_fit_80_columns_and_never_truncate_identifying_cells():
            "delivered_rate": 1.0}], attention_ci.EVAL_COLUMNS),
         (models.model_rows(), models.COLUMNS),
     ]
+    cases.append(([{**r, "scheme": s, "channel": "rayleigh", "snr_db": v, "channel_uses": 67340.0}
+                   for r in image_rows()[:1] for s in ("bound-jpeg", "bound-webp") for v in (4.0, 10.0)],
+                  images.SUMMARY_COLUMNS))
     for rows, columns in cases:
         text = rendered(rows, columns)
-        assert max(len(line) for line in text.splitlines()) <= 80 and "…" not in text
+        lines = text.splitlines()
+        assert max(len(line) for line in lines) <= 80 and "…" not in text
+        assert all(line.endswith(("┓", "┃", "┩", "│", "┘")) for line in lines if line.startswith(("┏", "┃", "┡", "│", "└")))
         for row in rows:
             for column in columns:
                 if column.key:

@@ -208,8 +208,8 @@ def render(rows: list[dict], columns: list[Column], title: str, fmt: str = "tabl
     caption = f"not shown at this width: {', '.join(dropped)} (see --format csv)" if dropped else None
     table = Table(title=title, caption=caption)
     for i in keep:
-        table.add_column(columns[i].header, justify="left" if columns[i].key else "right", no_wrap=columns[i].key,
-                         min_width=need[i], overflow="fold")
+        table.add_column(columns[i].header, justify="left" if columns[i].key else "right", width=need[i],
+                         overflow="fold")  # every cell fits its width; headers wrap between words
     for row in cells:
         table.add_row(*(row[i] for i in keep))
     target.print(table)
