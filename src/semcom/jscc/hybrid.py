@@ -28,11 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from semcom.channels import ComplexChannel, normalize_power
-from semcom.data.images import check_batch
 from semcom.errors import SemcomError
 from semcom.jscc.gdn import GDN
+from semcom.jscc.models import maps_for_cbr, pad_to_grid, prepare_batch
 from semcom.jscc.softcast import SIDE_BITS_SCALE, LinearBasis, noise_per_real
-from semcom.units import check_snr_db
 
 FACTOR = 16
 
@@ -143,24 +142,10 @@ class HybridJSCC(nn.Module):
 
     # ---- rate bookkeeping -----------------------------------------------------------------------------
     def channels_for_cbr(self, cbr: float) -> int:
-        if not isinstance(cbr, (int, float)) or not (cbr > 0) or cbr != cbr or cbr == float("inf"):
-            raise SemcomError(f"CBR must be a positive finite number, got {cbr!r}")
-        per = 6 * FACTOR * FACTOR
-        c = round(cbr * per)
-        if c < 1 or c > self.cfg.latent_channels or abs(c - cbr * per) > 1e-6 * c + 1e-9:
-            raise SemcomError(f"CBR {cbr:g} is not supported by this model: it sends multiples of 1/{per} "
-                              f"up to {self.cfg.max_cbr:g}")
-        return c
+        return maps_for_cbr(cbr, self.cfg.latent_channels)
 
     def prepare(self, x, snr_db, cbr):
-        check_batch(x)
-        batch = x.shape[0]
-        snr = check_snr_db(snr_db, batch).to(x.device).expand(batch)
-        cbrs = cbr if isinstance(cbr, (list, tuple)) else [cbr] * batch
-        if len(cbrs) != batch:
-            raise SemcomError(f"got {len(cbrs)} CBR values for a batch of {batch}")
-        counts = torch.tensor([self.channels_for_cbr(c) for c in cbrs], device=x.device)
-        return snr, counts
+        return prepare_batch(x, snr_db, cbr, self.channels_for_cbr)
 
     # ---- the two halves -----------------------------------------------------------------------------
     def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,13 +170,7 @@ class HybridJSCC(nn.Module):
         rel_noise = (noise_u / self.log_mu.exp()[:, None, None]).mean(1, keepdim=True).clamp_min(1e-6).log10()
         return x_lin + self.dec_conv(torch.cat([c_hat / self.coef_std[:, None, None], rel_noise], dim=1))
 
-    @staticmethod
-    def pad(x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % FACTOR, (-w) % FACTOR
-        if ph == 0 and pw == 0:
-            return x
-        return F.pad(x, (0, pw, 0, ph), mode="reflect" if h > ph and w > pw else "replicate")
+    pad = staticmethod(pad_to_grid)
 
     def forward(self, x, snr_db, channel: ComplexChannel, cbr, generator: torch.Generator | None = None) -> dict:
         snr, counts = self.prepare(x, snr_db, cbr)

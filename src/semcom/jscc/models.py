@@ -168,16 +168,7 @@ class JSCC(nn.Module):
     # ---- rate bookkeeping -------------------------------------------------------------------
     def channels_for_cbr(self, cbr: float) -> int:
         """Number of latent maps sent for a CBR; SemcomError when the CBR is not supported."""
-        if not isinstance(cbr, (int, float)) or not (cbr > 0) or cbr != cbr or cbr == float("inf"):
-            raise SemcomError(f"CBR must be a positive finite number, got {cbr!r}")
-        c = round(cbr * 6 * FACTOR * FACTOR)
-        if c < 1 or c > self.cfg.latent_channels or abs(c - cbr * 6 * FACTOR * FACTOR) > 1e-6 * c + 1e-9:
-            step = 1 / (6 * FACTOR * FACTOR)
-            raise SemcomError(
-                f"CBR {cbr:g} is not supported by this model: it sends multiples of 1/{6 * FACTOR * FACTOR} "
-                f"(={step:.3g}) up to {self.cfg.max_cbr:g}"
-            )
-        return c
+        return maps_for_cbr(cbr, self.cfg.latent_channels)
 
     def side_info(self, snr_db: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         cbr = counts.float() / self.cfg.latent_channels
@@ -188,23 +179,11 @@ class JSCC(nn.Module):
         return (idx[None, :] < counts[:, None]).to(like.dtype)[:, :, None, None]
 
     def prepare(self, x, snr_db, cbr):
-        check_batch(x)
-        batch = x.shape[0]
-        snr = check_snr_db(snr_db, batch).to(x.device).expand(batch)
-        cbrs = cbr if isinstance(cbr, (list, tuple)) else [cbr] * batch
-        if len(cbrs) != batch:
-            raise SemcomError(f"got {len(cbrs)} CBR values for a batch of {batch}")
-        counts = torch.tensor([self.channels_for_cbr(c) for c in cbrs], device=x.device)
-        return snr, counts
+        return prepare_batch(x, snr_db, cbr, self.channels_for_cbr)
 
     @staticmethod
     def pad(x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % FACTOR, (-w) % FACTOR
-        if ph == 0 and pw == 0:
-            return x
-        mode = "reflect" if h > ph and w > pw else "replicate"
-        return F.pad(x, (0, pw, 0, ph), mode=mode)
+        return pad_to_grid(x)
 
     # ---- training path ------------------------------------------------------------------------
     def forward(self, x, snr_db, channel: ComplexChannel, cbr, generator: torch.Generator | None = None) -> dict:
@@ -267,3 +246,36 @@ def build_jscc(name: str = "adjscc", **overrides) -> JSCC:
     if name not in ("deepjscc", "adjscc"):
         raise SemcomError(f"unknown JSCC model {name!r}; choose deepjscc or adjscc")
     return JSCC(JSCCConfig(adaptive=(name == "adjscc"), name=name, **overrides))
+
+
+def maps_for_cbr(cbr: float, maximum: int, per_cbr: int = 6 * FACTOR * FACTOR, what: str = "this model") -> int:
+    """How many real values per ``FACTOR`` x ``FACTOR`` RGB block (latent maps, or coefficients) a CBR sends:
+    ``cbr * per_cbr``, which must be a whole number in 1..``maximum``; SemcomError otherwise."""
+    if not isinstance(cbr, (int, float)) or not (cbr > 0) or cbr != cbr or cbr == float("inf"):
+        raise SemcomError(f"CBR must be a positive finite number, got {cbr!r}")
+    c = round(cbr * per_cbr)
+    if c < 1 or c > maximum or abs(c - cbr * per_cbr) > 1e-6 * c + 1e-9:
+        raise SemcomError(f"CBR {cbr:g} is not supported by {what}: it sends multiples of 1/{per_cbr} "
+                          f"(={1 / per_cbr:.3g}) up to {maximum / per_cbr:g}")
+    return c
+
+
+def prepare_batch(x: torch.Tensor, snr_db, cbr, maps_for) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a batch [B, 3, H, W], its SNR (scalar or [B]) and CBR (one or one per example); returns (snr [B],
+    maps sent per example [B]) with ``maps_for(cbr)`` counting the maps of one CBR."""
+    check_batch(x)
+    batch = x.shape[0]
+    snr = check_snr_db(snr_db, batch).to(x.device).expand(batch)
+    cbrs = cbr if isinstance(cbr, (list, tuple)) else [cbr] * batch
+    if len(cbrs) != batch:
+        raise SemcomError(f"got {len(cbrs)} CBR values for a batch of {batch}")
+    return snr, torch.tensor([maps_for(c) for c in cbrs], device=x.device)
+
+
+def pad_to_grid(x: torch.Tensor, grid: int = FACTOR) -> torch.Tensor:
+    """Pad [B, C, H, W] on the bottom/right to multiples of ``grid`` (reflect; replicate when too small to reflect)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % grid, (-w) % grid
+    if ph == 0 and pw == 0:
+        return x
+    return F.pad(x, (0, pw, 0, ph), mode="reflect" if h > ph and w > pw else "replicate")

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from semcom.channels import ComplexChannel
 from semcom.errors import SemcomError
+from semcom.jscc.models import maps_for_cbr, pad_to_grid
 from semcom.types import Transmission
 
 BLOCK = 16
@@ -88,11 +89,7 @@ def image_of(blocks: torch.Tensor, grid: tuple[int, int], block: int = BLOCK) ->
 
 def pad_to_blocks(x: torch.Tensor, block: int = BLOCK) -> torch.Tensor:
     """Reflect-pad [B, 3, H, W] on the bottom/right to multiples of ``block`` (replicate when too small)."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % block, (-w) % block
-    if ph == 0 and pw == 0:
-        return x
-    return F.pad(x, (0, pw, 0, ph), mode="reflect" if h > ph and w > pw else "replicate")
+    return pad_to_grid(x, block)
 
 
 def fit_pca(images: list[torch.Tensor], block: int = BLOCK, components: int = 384, stride: int = 8) -> LinearBasis:
@@ -219,14 +216,7 @@ class SoftCast:
         self.basis = basis
 
     def components_for_cbr(self, cbr: float) -> int:
-        if not isinstance(cbr, (int, float)) or not (cbr > 0) or not math.isfinite(cbr):
-            raise SemcomError(f"CBR must be a positive finite number, got {cbr!r}")
-        per = 6 * self.basis.block ** 2
-        k = round(cbr * per)
-        if k < 1 or k > self.basis.components or abs(k - cbr * per) > 1e-6 * k + 1e-9:
-            raise SemcomError(f"CBR {cbr:g} is not supported by this {self.basis.kind} basis: it sends multiples of "
-                              f"1/{per} up to {self.basis.max_cbr:g}")
-        return k
+        return maps_for_cbr(cbr, self.basis.components, 6 * self.basis.block**2, f"this {self.basis.kind} basis")
 
     def side_bits(self, k: int) -> int:
         return SIDE_BITS_SCALE + (SIDE_BITS_PER_VARIANCE * k if self.basis.variances is None else 0)
