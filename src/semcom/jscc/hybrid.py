@@ -21,7 +21,7 @@ The convolutional paths are the plain DeepJSCC that the CPU study found fastest 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -30,14 +30,14 @@ from torch import nn
 from semcom.channels import ComplexChannel, normalize_power
 from semcom.errors import SemcomError
 from semcom.jscc.gdn import GDN
-from semcom.jscc.models import maps_for_cbr, pad_to_grid, prepare_batch
+from semcom.jscc.models import LatentConfig, maps_for_cbr, pad_to_grid, prepare_batch
 from semcom.jscc.softcast import SIDE_BITS_SCALE, LinearBasis, noise_per_real
 
 FACTOR = 16
 
 
 @dataclass(frozen=True)
-class HybridConfig:
+class HybridConfig(LatentConfig):
     """Everything needed to rebuild a hybrid JSCC; stored in every checkpoint."""
 
     width: int = 64
@@ -55,13 +55,6 @@ class HybridConfig:
         if self.width < 1 or not 1 <= self.latent_channels <= 3 * FACTOR * FACTOR or self.down_stages != 2:
             raise SemcomError(f"invalid hybrid JSCC config: width={self.width}, latent_channels={self.latent_channels}, "
                               f"down_stages={self.down_stages}")
-
-    @property
-    def max_cbr(self) -> float:
-        return self.latent_channels / (6 * FACTOR * FACTOR)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "HybridConfig":

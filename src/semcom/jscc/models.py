@@ -31,8 +31,21 @@ FACTOR = 16
 SNR_SCALE = 20.0  # side information is fed as snr_db / SNR_SCALE
 
 
+class LatentConfig:
+    """What every image JSCC config (a dataclass with ``latent_channels``) offers: its largest CBR, a plain dict."""
+
+    latent_channels: int
+
+    @property
+    def max_cbr(self) -> float:
+        return self.latent_channels / (6 * FACTOR * FACTOR)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass(frozen=True)
-class JSCCConfig:
+class JSCCConfig(LatentConfig):
     """Everything needed to rebuild a JSCC model; stored in every checkpoint."""
 
     widths: tuple[int, int, int] = (96, 160, 192)  # feature widths at 1/4, 1/8, 1/16 resolution
@@ -44,13 +57,6 @@ class JSCCConfig:
     def __post_init__(self):
         if len(self.widths) != 3 or min(self.widths) < 1 or self.latent_channels < 1:
             raise SemcomError(f"invalid JSCC config: widths={self.widths}, latent_channels={self.latent_channels}")
-
-    @property
-    def max_cbr(self) -> float:
-        return self.latent_channels / (6 * FACTOR * FACTOR)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "JSCCConfig":
