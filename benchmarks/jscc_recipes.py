@@ -53,6 +53,8 @@ RECIPES: dict[str, tuple[str, dict, object]] = {
                          dict(snr_range=(-2.0, 16.0)), HYBRID),
     "hybrid-snr-range-logmse": ("hybrid, SNR U[-2,16] dB, loss = mean log MSE per image (each SNR counts in dB)",
                                 dict(snr_range=(-2.0, 16.0), loss="log-mse"), HYBRID),
+    "hybrid-b2-snr-range-logmse": ("hybrid with 2 extra residual conv blocks per resolution, SNR U[-2,16], log-MSE",
+                                   dict(snr_range=(-2.0, 16.0), loss="log-mse"), HybridConfig(blocks=2)),
     "hybrid-10db": ("the same, trained at 10 dB only", dict(snr_range=(10.0, 10.0)), HYBRID),
     "hybrid-1db": ("the same, trained at 1 dB only", dict(snr_range=(1.0, 1.0)), HYBRID),
     "plain-snr-range": ("plain DeepJSCC (no linear path), SNR U[-2,16] dB", dict(snr_range=(-2.0, 16.0)),

@@ -106,3 +106,15 @@ def test_checkpoint_round_trip_and_other_architecture(tmp_path, basis):
     atomic_save({"model_config": HybridConfig(width=16).to_dict(), "state_dict": model.state_dict()}, tmp_path / "bad.pt")
     with pytest.raises(SemcomError, match="does not match"):
         load_jscc(tmp_path / "bad.pt")
+
+
+def test_extra_residual_blocks_keep_the_softcast_start_and_the_old_layout(basis):
+    deep = HybridJSCC(HybridConfig(width=8, blocks=2))
+    deep.init_linear(basis)
+    x = smooth_batch(9)
+    ours = deep.transmit_batch(x, 40.0, AWGN(), 1 / 16, torch.Generator().manual_seed(0))["x_hat"]
+    ref = SoftCast(basis).transmit_batch(x, 40.0, AWGN(), 1 / 16, torch.Generator().manual_seed(0))["x_hat"]
+    assert psnr_db(ref, ours).min().item() > 38
+    assert sum(p.numel() for p in deep.parameters()) > sum(p.numel() for p in HybridJSCC(HybridConfig(width=8)).parameters())
+    # blocks=0 keeps the parameter names of checkpoints written before the option existed
+    assert "dec_conv.8.weight" in HybridJSCC(HybridConfig(width=8)).state_dict()

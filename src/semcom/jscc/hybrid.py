@@ -31,7 +31,7 @@ from semcom.channels import ComplexChannel, normalize_power
 from semcom.errors import SemcomError
 from semcom.jscc.gdn import GDN
 from semcom.jscc.models import LatentConfig, maps_for_cbr, pad_to_grid, prepare_batch
-from semcom.jscc.softcast import SIDE_BITS_SCALE, LinearBasis, noise_per_real
+from semcom.jscc.softcast import SIDE_BITS_SCALE, LinearBasis, dct_basis, noise_per_real
 
 FACTOR = 16
 
@@ -43,6 +43,7 @@ class HybridConfig(LatentConfig):
     width: int = 64
     latent_channels: int = 96  # coefficients per 16x16 block at the largest CBR (CBR = c / 1536)
     down_stages: int = 2  # stride-2 stages after the 4x4 stem (2: latent at 1/16)
+    blocks: int = 0  # extra residual conv blocks at each resolution of both conv paths
     conv: bool = True  # the convolutional paths (False: a learnable SoftCast)
     linear: bool = True  # the linear path and its LMMSE receiver (False: a plain DeepJSCC, the control)
     name: str = "hybrid"
@@ -52,7 +53,7 @@ class HybridConfig(LatentConfig):
             raise SemcomError(f"a HybridConfig is named 'hybrid', got {self.name!r}")
         if not (self.conv or self.linear):
             raise SemcomError("a hybrid JSCC needs the linear path, the convolutional paths or both")
-        if self.width < 1 or not 1 <= self.latent_channels <= 3 * FACTOR * FACTOR or self.down_stages != 2:
+        if self.width < 1 or self.blocks < 0 or not 1 <= self.latent_channels <= 3 * FACTOR * FACTOR or self.down_stages != 2:
             raise SemcomError(f"invalid hybrid JSCC config: width={self.width}, latent_channels={self.latent_channels}, "
                               f"down_stages={self.down_stages}")
 
@@ -63,6 +64,17 @@ class HybridConfig(LatentConfig):
 
 def _act(ch: int, inverse: bool) -> nn.Sequential:
     return nn.Sequential(GDN(ch, inverse=inverse), nn.PReLU(ch))
+
+
+class Residual(nn.Module):
+    """x + PReLU((I)GDN(conv3x3(x))): extra depth at one resolution (``HybridConfig.blocks``)."""
+
+    def __init__(self, ch: int, inverse: bool):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1), _act(ch, inverse))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
 
 
 class HybridJSCC(nn.Module):
@@ -80,17 +92,23 @@ class HybridJSCC(nn.Module):
         self.log_mu = nn.Parameter(torch.zeros(k))
         self.register_buffer("mean", torch.full((dim,), 0.5))
         self.register_buffer("coef_std", torch.ones(k))  # scales c_hat to ~unit variance for the conv decoder
+        if cfg.linear:  # a working linear path before init_linear (or a checkpoint) sets SoftCast's: DCT, unit gains
+            with torch.no_grad():
+                dct = dct_basis().basis[:k]
+                self.enc_linear.copy_(dct)
+                self.dec_linear.copy_(dct)
         if cfg.conv:
+            extra = lambda inverse: [Residual(w, inverse) for _ in range(cfg.blocks)]  # noqa: E731
             self.enc_conv = nn.Sequential(
-                nn.PixelUnshuffle(4), nn.Conv2d(48, w, 3, padding=1), _act(w, False),
-                nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False),
-                nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False),
+                nn.PixelUnshuffle(4), nn.Conv2d(48, w, 3, padding=1), _act(w, False), *extra(False),
+                nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
+                nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
                 nn.Conv2d(w, k, 3, padding=1),
             )
             self.dec_conv = nn.Sequential(
-                nn.Conv2d(k + 1, w, 3, padding=1), _act(w, True),
-                nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True),
-                nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True),
+                nn.Conv2d(k + 1, w, 3, padding=1), _act(w, True), *extra(True),
+                nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True), *extra(True),
+                nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True), *extra(True),
                 nn.Conv2d(w, 48, 3, padding=1), nn.PixelShuffle(4),
             )
             for module in self.modules():
