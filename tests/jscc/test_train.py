@@ -244,3 +244,23 @@ def test_log_mse_loss_trains_and_is_validated(photo_dir, tmp_path):
     val = [r[key] for r in log if key in r]
     assert read_checkpoint(last)["step"] == 120 and val[-1] > val[0] + 0.5
     assert all(0 < r["loss"] < 1 for r in log if "loss" in r)  # the logged loss is the MSE, not its logarithm
+
+
+def test_resume_accepts_a_model_option_added_later_with_its_default(photo_dir, tmp_path):
+    from semcom.jscc.hybrid import HybridConfig
+
+    hybrid = HybridConfig(width=8, latent_channels=12)
+    run = cfg(photo_dir, tmp_path / "h", 2, cbr=(12 / 1536,), init_basis="dct", eval_every=10**6)
+    with pytest.raises(SemcomError, match="pca basis"):  # dct has no variances: refused before any file is written
+        train(run, hybrid, log=lambda m: None)
+    assert not (tmp_path / "h" / "last.pt").exists()
+    run = TrainConfig(**{**run.to_dict(), "init_basis": None})
+    last = train(run, hybrid, log=lambda m: None)
+    ckpt = read_checkpoint(last)
+    del ckpt["model_config"]["blocks"]  # as written before the option existed
+    torch.save(ckpt, last)
+    last = train(TrainConfig(**{**run.to_dict(), "steps": 4}), hybrid, log=lambda m: None)
+    assert read_checkpoint(last)["step"] == 4
+    with pytest.raises(SemcomError, match="different model config"):
+        train(TrainConfig(**{**run.to_dict(), "steps": 6}), HybridConfig(width=8, latent_channels=12, blocks=1),
+              log=lambda m: None)

@@ -115,7 +115,10 @@ class Run:
         self.model_config, self.meta = model_config, dict(meta or {})
         if self.saved is not None:
             ckpt = self.saved
-            if ckpt["model_config"] != model_config:
+            saved_cfg = ckpt["model_config"]
+            # options added to a model config later default to the old behaviour: keys the saved one lacks are skipped
+            if not isinstance(saved_cfg, dict) or any(k not in model_config or model_config[k] != v
+                                                      for k, v in saved_cfg.items()):
                 raise SemcomError(f"{self.last} was trained with a different model config: {ckpt['model_config']}; "
                                   "pass another --out to start a new run")
             module.load_state_dict(ckpt["state_dict"])
