@@ -11,8 +11,13 @@
    at SNR {0, 5, 10} dB over AWGN through (a) the digital link (request bytes as one transport block,
    5G LDPC + QAM at the cheapest MCS reliable at that SNR; outcome drawn from the measured BLER table),
    and (b) the analog link (the shipped learned patch JSCC; the server classifies the noisy patches it
-   received). A lost request falls back to the client's answer. Costs in channel uses, relative to
-   sending every full image over the same link.
+   received), its patch-index mask as one 5G LDPC + QAM side block at the cheapest MCS predicted to decode with
+   probability >= 0.99 (``semcom.digital.side``; outcome drawn from the BLER table; a lost mask loses the request),
+   and (c) the same analog link with the mask counted at an ideal 1 bit per channel use (``analog-ideal-side``, the
+   count before issue 20). A lost request falls back to the client's answer. Costs in absolute channel uses per
+   image (over all images and per offloaded image) and relative to sending every full image over the same link
+   (each link by its own full-offload cost: compare links by the absolute figures).
+   ``--channels-only`` re-runs only this step (and the latency), keeping steps 1 and 3 from ``--out``.
 3. The same two points with their gate threshold fixed beforehand: eta = the same offload-rate quantile of the
    client's uncertainty on the 1000 CIFAR-10 training images the ViTs held out (the last 1000), applied to the
    test set (the sweep's eta are test-set quantiles, i.e. the operating points are chosen on the test set).
@@ -71,6 +76,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "cifar_attention_ci.json"))
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "results" / "cifar_attention_ci_pareto.png"))
+    parser.add_argument("--channels-only", action="store_true",
+                        help="re-run only the channel step and the latency; the ideal-link sweep, the chosen points and "
+                             "the held-out eta are kept from --out (same images and seed)")
     args = parser.parse_args(argv)
     fast_cpu_math(args.threads)
     started = time.time()
@@ -78,47 +86,55 @@ def main(argv=None) -> int:
     server = OwnViTAdapter(load_vit(args.server or shipped_vit("server"))[0])
     images, labels = cifar10_test(args.data, limit=args.limit)
 
-    rows = sweep(client, server, images, labels, seed=args.seed)  # CLS attention (and random)
-    attended = [sel for sel in DEFAULT_SELECTIONS if sel[0] != "random"]  # random ignores the scores
-    rows += sweep(client, server, images, labels, selections=attended, score="rollout", seed=args.seed)[2:]
-    front = pareto_front(rows)
-    client_row, server_row = rows[0], rows[1]
-    print(f"client alone {client_row['accuracy']:.2f} %, server alone {server_row['accuracy']:.2f} % "
-          f"({server_row['bits_per_image']:.0f} bits per full image)")
-    print("\nPareto front, ideal link")
-    print("| policy | parameter | score | gate | offloaded | patches | accuracy % | x full-image bits | seed cost |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in front:
-        p = POLICY_PARAM[r["policy"]]
-        print(f"| {r['policy']} | {p}={r[p]:g} | {r['score']} | {r['gate']} | {r['offload_rate']:.2f} | {r['patch_fraction']:.2f} | "
-              f"{r['accuracy']:.2f} | {r['relative_bits']:.3f} | {r['seed_cost']:.3f} |")
-    chosen = {}
-    for points in (1.0, 2.0):
-        best = cheapest_within(front, server_row["accuracy"], points)
-        if best is not None:
-            chosen[f"within {points:g} point(s) of the server"] = best
-    for label, r in chosen.items():
-        print(f"\ncheapest {label}: {r['policy']} {POLICY_PARAM[r['policy']]}={r[POLICY_PARAM[r['policy']]]:g} ({r['score']}), {r['gate']} "
-              f"eta={r['eta']:.4g}: accuracy {r['accuracy']:.2f} %, cost {r['relative_bits']:.3f} of full offloading "
-              f"({100 * (1 - r['relative_bits']):.1f} % lower)")
-    plot_pareto(rows, Path(args.plot))
+    kept = json.loads(Path(args.out).read_text()) if args.channels_only else None
+    if kept is not None:
+        if kept["config"]["images"] != len(images) or kept["config"]["seed"] != args.seed:
+            parser.error(f"{args.out} holds another image set or seed: run it in full")
+        rows, front, chosen = kept["rows"], kept["front"], kept["chosen"]
+    else:
+        rows = sweep(client, server, images, labels, seed=args.seed)  # CLS attention (and random)
+        attended = [sel for sel in DEFAULT_SELECTIONS if sel[0] != "random"]  # random ignores the scores
+        rows += sweep(client, server, images, labels, selections=attended, score="rollout", seed=args.seed)[2:]
+        front = pareto_front(rows)
+        client_row, server_row = rows[0], rows[1]
+        print(f"client alone {client_row['accuracy']:.2f} %, server alone {server_row['accuracy']:.2f} % "
+              f"({server_row['bits_per_image']:.0f} bits per full image)")
+        print("\nPareto front, ideal link")
+        print("| policy | parameter | score | gate | offloaded | patches | accuracy % | x full-image bits | seed cost |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in front:
+            p = POLICY_PARAM[r["policy"]]
+            print(f"| {r['policy']} | {p}={r[p]:g} | {r['score']} | {r['gate']} | {r['offload_rate']:.2f} | {r['patch_fraction']:.2f} | "
+                  f"{r['accuracy']:.2f} | {r['relative_bits']:.3f} | {r['seed_cost']:.3f} |")
+        chosen = {}
+        for points in (1.0, 2.0):
+            best = cheapest_within(front, server_row["accuracy"], points)
+            if best is not None:
+                chosen[f"within {points:g} point(s) of the server"] = best
+        for label, r in chosen.items():
+            print(f"\ncheapest {label}: {r['policy']} {POLICY_PARAM[r['policy']]}={r[POLICY_PARAM[r['policy']]]:g} ({r['score']}), {r['gate']} "
+                  f"eta={r['eta']:.4g}: accuracy {r['accuracy']:.2f} %, cost {r['relative_bits']:.3f} of full offloading "
+                  f"({100 * (1 - r['relative_bits']):.1f} % lower)")
+        plot_pareto(rows, Path(args.plot))
 
     analog_model = load_patch_jscc(shipped_patch_jscc())
     channel_rows = []
     for label, r in chosen.items():
         p = POLICY_PARAM[r["policy"]]
         for snr in SNRS:
-            for link in (RequestLink("digital", "awgn", snr), AnalogPatchLink(analog_model, "awgn", snr)):
+            for link in (RequestLink("digital", "awgn", snr), AnalogPatchLink(analog_model, "awgn", snr),
+                         AnalogPatchLink(analog_model, "awgn", snr, side_link="ideal")):
                 out = run(client, server, images, labels, r["policy"], {p: r[p]}, r["gate"], r["eta"], r["score"],
                           link=link, generator=make_generator(args.seed))
                 out.pop("predictions")
                 channel_rows.append({"operating_point": label, "policy": r["policy"], p: r[p], "score": r["score"],
                                      "gate": r["gate"],
                                      "eta": r["eta"], "link": link.link, "snr_db": snr, **out})
-                print(f"{label:34s} {link.link:7s} {snr:4g} dB: accuracy {out['accuracy']:.2f} %, "
-                      f"{out['channel_uses_per_image']:.0f} channel uses/image "
+                print(f"{label:34s} {link.link:18s} {snr:4g} dB: accuracy {out['accuracy']:.2f} %, "
+                      f"{out['channel_uses_per_image']:.1f} channel uses/image "
+                      f"({out['channel_uses_per_offloaded_image']:.0f} per offloaded image) "
                       f"({out['relative_channel_uses']:.3f} of full offloading), delivered {out['delivered_rate']:.3f}")
-    held_out = held_out_eta(client, server, images, labels, chosen, args)
+    held_out = kept["held_out_eta"] if kept is not None else held_out_eta(client, server, images, labels, chosen, args)
     torch.set_num_threads(1)
     x = images[:64].float() / 255
     timing = {"client_ms": latency(client, x), "server_ms": latency(server, x)}
@@ -127,7 +143,10 @@ def main(argv=None) -> int:
               "images": len(images), "snr_db": SNRS, "seed": args.seed, "threads": args.threads,
               "client": portable_path(args.client or shipped_vit("client"), REPO),
               "server": portable_path(args.server or shipped_vit("server"), REPO),
-              "torch": torch.__version__, "machine": platform.machine(), "wall_seconds": time.time() - started}
+              "torch": torch.__version__, "machine": platform.machine(), "wall_seconds": time.time() - started,
+              "channel_side_link": "analog: ldpc (BLER-table outcome, TARGET_SUCCESS) and ideal (1 bit per use)"}
+    if kept is not None:
+        config["sweep_kept_from"] = kept["config"].get("sweep_kept_from", kept["config"]["command"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"config": config, "references": rows[:2], "front": front,
                                          "chosen": chosen, "held_out_eta": held_out, "channels": channel_rows,

@@ -2,13 +2,15 @@
 
     python benchmarks/cifar_splitnn.py [--limit N] [--checkpoints DIR] [--out benchmarks/results/cifar_splitnn.json]
                                        [--variants A,B]   # re-run only these codecs, keep the other rows of --out
+                                       [--digital-only]   # re-run only the digital baseline, keep every codec row
 
 CIFAR-10 test set (shared data, JPEG copy), pretrained ResNet-20 split after layer2 (features 32x16x16).
 SNR {-6, -3, 0, 3, 7} dB, AWGN and fast Rayleigh (perfect-CSI ZF). Rows: top-1 accuracy, bits per image,
 compression vs the float32 features and vs the raw image, complex channel uses per image.
 Digital baseline: features quantised to 8 bits + zlib, sent with 5G LDPC + QAM at the best MCS
 (a) within the same 768 channel uses as semanticnn-c8b3 and (b) with whatever channel uses the cheapest
-reliable MCS needs. Its decode outcomes come from the measured BLER table (``decode=False``) for the
+reliable MCS needs; "reliable" is the core's one target ``semcom.digital.TARGET_SUCCESS`` (0.99 predicted success),
+as for the link-adaptive codecs. Its decode outcomes come from the measured BLER table (``decode=False``) for the
 whole set; ``--decode-check N`` also really LDPC-decodes the first N images at 0 and 7 dB to confirm.
 The same holds for codecs with the adaptive link (``semanticnn-c8b3-la``: their bits as one LDPC + QAM
 block at the cheapest reliable MCS, uncoded when none is), whose decode check joins the digital one.
@@ -101,12 +103,18 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoints", default=str(CHECKPOINT_DIR))
     parser.add_argument("--decode-check", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "cifar_splitnn.json"))
     parser.add_argument("--variants", default=None,
                         help="re-run only these codecs (comma-separated); every other row, the digital baseline and "
                              "the decode check are kept from the existing --out file (same images)")
+    parser.add_argument("--digital-only", action="store_true",
+                        help="re-run only the digital baseline and its decode check; every codec row, their decode "
+                             "checks and the device timings are kept from the existing --out file (same images)")
     args = parser.parse_args(argv)
-    fast_cpu_math(2)
+    if args.digital_only and args.variants is not None:
+        parser.error("--digital-only keeps every codec: drop --variants")
+    fast_cpu_math(args.threads)
     images, labels = cifar10_test(limit=args.limit)
     split = default_split()
     t0 = time.time()
@@ -118,7 +126,13 @@ def main(argv=None) -> int:
         parser.error(f"unknown variant(s) {', '.join(sorted(unknown))}; choose from {', '.join(CIFAR_VARIANTS)}")
     paths = [Path(args.checkpoints) / f"{v}.pt" for v in variants if (Path(args.checkpoints) / f"{v}.pt").is_file()]
     latency, kept = {}, None
-    if args.variants is not None:
+    if args.digital_only:
+        kept = json.loads(Path(args.out).read_text())
+        if kept["config"]["images"] != len(images):
+            parser.error(f"{args.out} holds {kept['config']['images']} images, this run {len(images)}: run it in full")
+        rows += [r for r in kept["rows"] if r["scheme"] != "uncompressed" and not r["scheme"].startswith("digital-")]
+        latency, paths = dict(kept["device"]), []
+    elif args.variants is not None:
         kept = json.loads(Path(args.out).read_text())
         if kept["config"]["images"] != len(images):
             parser.error(f"{args.out} holds {kept['config']['images']} images, this run {len(images)}: run it in full")
@@ -131,13 +145,15 @@ def main(argv=None) -> int:
         latency[meta["variant"]["name"]] = {**device_latency(model), "train_steps": meta.get("step"),
                                             "train_cpu_hours": meta.get("cpu_hours")}
         print(f"{path.stem}: {time.time() - t:.1f} s", file=sys.stderr)
-    if kept is None:
+    if kept is None or args.digital_only:
         for channel in CHANNELS:
             for snr in SNRS:
                 rows += digital_rows(split, images, labels, channel, snr, seed=args.seed)
             print(f"digital {channel} done", file=sys.stderr)
         check = [r for c in CHANNELS for snr in (0.0, 7.0)
                  for r in digital_rows(split, images[:args.decode_check], labels[:args.decode_check], c, snr, True, args.seed)]
+        if kept is not None:
+            check = [r for r in kept["ldpc_decode_check"] if not r["scheme"].startswith("digital-")] + check
     else:
         check = [r for r in kept["ldpc_decode_check"] if r["scheme"] not in variants]
     for path in paths:

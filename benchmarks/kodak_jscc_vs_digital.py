@@ -8,6 +8,9 @@ perfect-CSI ZF) at CBR 1/16. Every digital codeword is really LDPC-decoded. Koda
 Prints one table per (channel, CBR) and writes every row, the summary and the config to JSON.
 Rows are saved after every (scheme, channel, CBR) chunk to ``<out>.partial.json``; a re-run with the
 same arguments resumes from there (each row is a pure function of its seed, so resuming changes nothing).
+``--keep-same-mcs`` re-runs only the digital cells (codec, channel, CBR, SNR) whose MCS the current selection rule
+(``semcom.digital.TARGET_SUCCESS``, ``channel_use_budget``) picks differently from the MCS stored in the rows of
+``--out``, and keeps every other row: a digital row is a pure function of (image, codec, budget, MCS, seed).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 import torch
 
 from semcom.data import load_folder
-from semcom.digital import available_codecs
+from semcom.digital import available_codecs, channel_use_budget, select_mcs
 from semcom.experiments.evaluate import SchemeSpec, summarize, sweep
 from semcom.experiments.results import plain_rows
 from semcom.seeding import fast_cpu_math
@@ -79,6 +82,27 @@ def reused_rows(path: Path, reuse: str, names: list[str], seed: int) -> tuple[li
     return rows, chunks
 
 
+def same_mcs_rows(path: Path, images: list, seed: int) -> tuple[list[dict], dict[tuple, list[float]]]:
+    """Rows of ``path`` to keep and the digital cells to re-run, {(label, channel, cbr): [snr, ...]}: a digital cell
+    is re-run when the MCS the current rule picks for any of its images differs from the one stored in its row."""
+    old = json.loads(path.read_text())
+    shapes = {n: tuple(x.shape) for n, x in images}
+    if old["config"]["images"] != list(shapes) or old["config"]["seed"] != seed:
+        raise SystemExit(f"{path} was written for other images or another seed: it cannot be reused")
+    stale = set()
+    for r in old["rows"]:
+        if r["scheme"].startswith("digital-"):
+            mcs = select_mcs(r["snr_db"], r["channel"], channel_use_budget(shapes[r["image"]], r["cbr_target"]))
+            if (mcs.name if mcs else None) != r["mcs"]:
+                stale.add((r["scheme"], r["channel"], r["cbr_target"], r["snr_db"]))
+    redo: dict[tuple, list[float]] = {}
+    for label, channel, cbr, snr in sorted(stale):
+        redo.setdefault((label, channel, cbr), []).append(snr)
+    keep = [r for r in old["rows"] if (r["scheme"], r["channel"], r["cbr_target"], r["snr_db"]) not in stale]
+    print(f"keeping {len(keep)} rows of {path}; re-running {len(stale)} digital cells", file=sys.stderr)
+    return keep, redo
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO / ".." / "shared" / "data" / "kodak"))
@@ -91,6 +115,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse", default="", help="comma-separated scheme labels whose rows are taken from the existing "
                         "--out file (same images and seed) instead of being recomputed, e.g. 'digital-jpeg,bound-jpeg'; "
                         "'all-but:jscc,softcast-pca' reuses every label except those")
+    parser.add_argument("--keep-same-mcs", action="store_true",
+                        help="re-run only the digital cells whose MCS the current rule picks differently from --out's rows")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "kodak.json"))
     args = parser.parse_args(argv)
     fast_cpu_math()
@@ -109,6 +135,26 @@ def main(argv=None) -> int:
     rows, chunks, started = saved.get("rows", []), set(saved.get("chunks", [])), time.time()
     if args.reuse and not saved:
         rows, chunks = reused_rows(Path(args.out), args.reuse, names, args.seed)
+    if args.keep_same_mcs:
+        if saved.get("keep_same_mcs"):  # resume: the kept rows and the cells re-run so far are in the partial file
+            rows, redo, done = saved["rows"], {tuple(k): v for k, v in saved["redo"]}, set(saved["done"])
+        else:
+            rows, redo = same_mcs_rows(Path(args.out), images, args.seed)
+            done = set()
+        chunks = {f"{r['scheme']}|{r['channel']}|{r['cbr_target']!r}" for r in rows} | {
+            f"{label}|{channel}|{cbr!r}" for label, channel, cbr in redo}
+        order = ["digital-jpeg2000", "digital-avif", "digital-webp", "digital-jpegxl", "digital-jpeg"]  # best first
+        for label, channel, cbr in sorted(redo, key=lambda k: (order.index(k[0]) if k[0] in order else 9, k[1:])):
+            if f"{label}|{channel}|{cbr!r}" in done:
+                continue
+            t0, snrs = time.time(), redo[(label, channel, cbr)]
+            rows += plain_rows(sweep([SchemeSpec("digital", label.split("-", 1)[1])], channel, images, snrs, [cbr],
+                                     seed=args.seed, workers=args.workers))
+            done.add(f"{label}|{channel}|{cbr!r}")
+            partial.write_text(json.dumps({"images": names, "seed": args.seed, "keep_same_mcs": True, "rows": rows,
+                                           "redo": [[list(k), v] for k, v in redo.items()], "done": sorted(done)},
+                                          default=str))
+            print(f"{label:16s} {channel:8s} CBR 1/{round(1 / cbr)} at {snrs} dB: {time.time() - t0:7.1f} s", file=sys.stderr)
     for channel, cbr in GRID:
         for spec in specs:
             key = f"{spec.label}|{channel}|{cbr!r}"

@@ -7,8 +7,10 @@ at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiv
 
 - ``lamsc``: SLIC knowledge base, 5 largest segments, the shipped ASI scorer, the shipped ASC mask and the shipped
   receiver (a copy of the JSCC fine-tuned end to end through the mask; it codes masked transmissions at both ends);
-- ``lamsc-ldpc-side``: the same, with the mask's side payload really sent as a 5G LDPC + QAM block
-  (``LdpcSideLink``: the cheapest MCS predicted to decode with probability >= 0.99; a lost block loses the image);
+  the mask's side payload really sent as a 5G LDPC + QAM block (the default ``semcom.digital.side.SideLink``: the
+  cheapest MCS predicted to decode with probability >= 0.99; a lost block loses the image), as in every variant;
+- ``lamsc-ideal-side``: the same with the side payload counted at an ideal 1 bit per channel use, always delivered
+  (the count before issue 20; this variant was called ``lamsc`` then, and the LDPC one ``lamsc-ldpc-side``);
 - ``lamsc-plain-decoder``: the same as ``lamsc``, coded by the shipped JSCC itself (no receiver copy);
 - ``lamsc-no-asi``: all 5 segments sent (no scorer), with ASC and the receiver;
 - ``lamsc-no-asc``: ASI selection, the whole latent sent (no mask) and decoded by the plain decoder;
@@ -24,10 +26,11 @@ at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiv
   ``digital-webp-semantic``: the same chain sending LAM-SC's semantic image within LAM-SC's channel uses
   (a separation-based LAM-SC). Every codeword is really decoded.
 
-The mask's side payload is counted at 1 bit per channel use (``ASC``'s default); the savings are also given with
-it priced on a real 5G LDPC + QAM transport block (``LdpcSideLink.channel_uses``). Prints the tables and writes rows, summary,
-savings and per-stage seconds to JSON; ``--summarize-only`` recomputes everything after the transmissions from the
-rows already in ``--out``.
+For ``lamsc-ideal-side`` the savings are also given with its side payload priced on a real 5G LDPC + QAM transport
+block (``SideLink.channel_uses``). Prints the tables and writes rows, summary, savings and per-stage seconds to JSON;
+``--summarize-only`` recomputes everything after the transmissions from the rows already in ``--out``;
+``--variants A,B`` re-runs only those LAM-SC variants (and ``digital-webp-semantic``, whose budget is ``lamsc``'s uses,
+when ``lamsc`` is among them) and keeps every other row of ``--out`` (the regions do not depend on the side link).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from semcom.metrics import psnr_db
 from semcom.schemes.lamsc.evaluate import build_lamsc
 from semcom.schemes.lamsc.loaders import load_receiver
 from semcom.schemes.lamsc.scheme import region_metrics
-from semcom.schemes.lamsc.side import LdpcSideLink
+from semcom.digital.side import SideLink
 from semcom.seeding import fast_cpu_math, make_generator, noise_seed
 from semcom.segmentation.segmenter import SlicSegmenter
 from semcom.training.checkpoint import shipped_file
@@ -62,9 +65,9 @@ CBR = 1 / 32
 SIDE_SUCCESS = 0.99  # predicted success of the side payload when it is priced on a real MCS
 CONTROL = f"jscc-c{round(CBR * 1536)}-tuned"  # the receiver's control: whole images at LAM-SC's CBR
 JSCC_MAPS = [12, 24, 48, 96, 144, 192]
-VARIANTS = {"lamsc": ("shipped", "shipped", "shipped", "ideal"), "lamsc-ldpc-side": ("shipped", "shipped", "shipped", "ldpc"),
-            "lamsc-plain-decoder": ("shipped", "shipped", "none", "ideal"), "lamsc-no-asi": ("none", "shipped", "shipped", "ideal"),
-            "lamsc-no-asc": ("shipped", "none", "none", "ideal")}  # scorer, asc, receiver, side link
+VARIANTS = {"lamsc": ("shipped", "shipped", "shipped", "ldpc"), "lamsc-ideal-side": ("shipped", "shipped", "shipped", "ideal"),
+            "lamsc-plain-decoder": ("shipped", "shipped", "none", "ldpc"), "lamsc-no-asi": ("none", "shipped", "shipped", "ldpc"),
+            "lamsc-no-asc": ("shipped", "none", "none", "ldpc")}  # scorer, asc, receiver, side link (no ASC: none sent)
 
 
 def needed_uses(curve: list[tuple[float, float]], target: float) -> tuple[float, str]:
@@ -99,6 +102,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "kodak_lamsc.json"))
     parser.add_argument("--summarize-only", action="store_true",
                         help="recompute the summary and savings from the rows already in --out (no transmissions)")
+    parser.add_argument("--variants", default=None,
+                        help="re-run only these LAM-SC variants (comma-separated), keeping every other row of --out")
     args = parser.parse_args(argv)
     if args.summarize_only:
         saved = json.loads(Path(args.out).read_text())
@@ -107,14 +112,24 @@ def main(argv=None) -> int:
     fast_cpu_math(args.threads)
     started = time.time()
     images = [(n, x.float() / 255 if x.dtype == torch.uint8 else x.float()) for n, x in load_folder(args.data, args.limit)]
+    only = None if args.variants is None else args.variants.split(",")
+    kept: list[dict] = []
+    if only is not None:
+        if set(only) - set(VARIANTS):
+            parser.error(f"unknown variant(s) {', '.join(sorted(set(only) - set(VARIANTS)))}; choose from {', '.join(VARIANTS)}")
+        saved = json.loads(Path(args.out).read_text())
+        if saved["config"]["images"] != [n for n, _ in images] or saved["config"]["seed"] != args.seed:
+            parser.error(f"{args.out} holds other images or another seed: run it in full")
+        redo = set(only) | ({"digital-webp-semantic"} if "lamsc" in only else set())
+        kept = [r for r in saved["rows"] if r["scheme"] not in redo]
     schemes = {name: build_lamsc("awgn", CBR, scorer, asc, receiver=receiver, side_link=side)
-               for name, (scorer, asc, receiver, side) in VARIANTS.items()}
+               for name, (scorer, asc, receiver, side) in VARIANTS.items() if only is None or name in only}
     jscc = {m: JSCCTransmitter.from_checkpoint(build_channel("awgn"), cbr=m / 1536) for m in JSCC_MAPS}
     control = shipped_file("lamsc/control.pt", "LAM-SC receiver control", "run the control phase of scripts/train_lamsc.sh")
     tuned = JSCCTransmitter(load_receiver(control, jscc[JSCC_MAPS[0]].model)[0], build_channel("awgn"), CBR)
     digital = DigitalChain("webp", "awgn", CBR, decode=True)
     segmenter = SlicSegmenter()
-    rows, stage_seconds = [], {name: [] for name in VARIANTS}
+    rows, stage_seconds = [], {name: [] for name in schemes}
     for index, (name, x) in enumerate(images):
         t0 = time.perf_counter()
         segments = segmenter.segments(x)
@@ -130,6 +145,15 @@ def main(argv=None) -> int:
                              "channel_uses": result.channel_uses, "side_uses": result.side_uses,
                              "sent_segments": int(result.selected.sum()), "segments": len(result.segments),
                              "fallback": result.fallback or "", "side_lost": result.side_lost, **result.metrics(x)})
+        if only is not None:  # whole-image JSCC and digital-webp rows are kept (the regions do not change)
+            for snr in SNRS if "lamsc" in only else []:
+                sem, uses = semantic[("lamsc", snr)]
+                semantic_digital = DigitalChain("webp", "awgn", uses / hw, decode=True)
+                tx = semantic_digital.transmit(sem, snr, make_generator(noise_seed(args.seed, index, snr, uses / hw)))
+                rows.append({"scheme": "digital-webp-semantic", "region_of": "lamsc", "image": name, "snr_db": snr,
+                             "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, regions["lamsc"])})
+            print(f"{name}: {time.time() - started:.0f} s", file=sys.stderr)
+            continue
         for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc[m]) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned)]:
             cbr = maps / 1536
             for snr in SNRS:
@@ -153,19 +177,26 @@ def main(argv=None) -> int:
                          "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, regions["lamsc"])})
         print(f"{name}: {time.time() - started:.0f} s", file=sys.stderr)
 
-    timing = {v: {k: mean(t[k] for t in ts) for k in ts[0]} for v, ts in stage_seconds.items()}
+    timing = {v: {k: mean(t[k] for t in ts) for k in ts[0]} for v, ts in stage_seconds.items() if ts}
     whole = f"jscc-c{round(CBR * 1536)}"
-    timing[whole] = {"encode+channel+decode": mean(r["seconds"] for r in rows if r["scheme"] == whole)}
+    if only is not None:
+        timing = {**{k: v for k, v in saved["seconds_per_image"].items() if k not in timing}, **timing}
+        rows = kept + rows
+    else:
+        timing[whole] = {"encode+channel+decode": mean(r["seconds"] for r in rows if r["scheme"] == whole)}
     config = {"command": "python benchmarks/kodak_lamsc.py " + " ".join(argv or sys.argv[1:]), "images": [n for n, _ in images],
               "snr_db": SNRS, "cbr": CBR, "control": CONTROL, "jscc_maps": JSCC_MAPS, "variants": VARIANTS, "seed": args.seed,
               "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
               "wall_seconds": time.time() - started}
+    if only is not None:
+        config["rerun_variants"] = only
+        config["rows_kept_from"] = saved["config"].get("rows_kept_from", saved["config"]["command"])
     return report(rows, timing, config, args.out)
 
 
 def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     """Summary, savings (also with the ASC side payload priced on a real MCS), printed tables and the JSON file."""
-    link = LdpcSideLink("awgn", SIDE_SUCCESS)  # the MCS rule of the lamsc-ldpc-side variant, to price the others
+    link = SideLink("awgn", SIDE_SUCCESS)  # the MCS rule of the default side link, to price the ideal variant
     for r in rows:  # every row of a variant with ASC (a fallback row has no side payload)
         if r["scheme"] in VARIANTS and VARIANTS[r["scheme"]][1] != "none" and VARIANTS[r["scheme"]][3] == "ideal":
             bits = int(r["side_uses"])  # the side payload went at 1 bit per channel use: bits = uses

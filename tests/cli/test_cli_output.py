@@ -111,7 +111,6 @@ def test_transmit_prints_a_human_summary_and_json_on_request(folder, tmp_path, c
     (["transmit", "{folder}/im0.png", "--scheme", "jscc"], "needs --out"),
     (["transmit", "{folder}/im0.png", "--snr", "1,4", "--out", "{tmp}/x.png"], "one SNR"),
     (["eval", "attention-ci", "--link", "analog"], "without --snr the link is ideal"),
-    (["eval", "attention-ci", "--snr", "5", "--decode", "--link", "analog"], "--decode applies to the digital link"),
     (["eval", "bound", "--data", "{folder}", "--snr", "1:13"], "START:STOP:STEP"),
     (["eval", "bound", "--data", "{folder}", "--format", "xml"], "unknown --format"),
 ])

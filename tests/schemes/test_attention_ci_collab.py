@@ -107,6 +107,8 @@ def test_sweep_rows_front_and_plot(models, data, tmp_path):
 def test_patch_jscc_learns_and_the_analog_link_counts_channel_uses(models, data, tmp_path):
     from semcom.channels import AWGN
     from semcom.vit.grid import patchify
+    from semcom.coding.masks import encode_mask
+    from semcom.digital.side import SideLink
     from semcom.schemes.attention_ci.patch_jscc import (
         AnalogPatchLink, PatchJSCC, PatchJSCCConfig, load_patch_jscc, train_patch_jscc,
     )
@@ -124,10 +126,24 @@ def test_patch_jscc_learns_and_the_analog_link_counts_channel_uses(models, data,
     with torch.no_grad():
         after = ((model(p, torch.full((4,), 10.0), AWGN(), torch.Generator().manual_seed(0)) - p) ** 2).mean().item()
     assert after < 0.5 * before
+    # the default: the index mask as one real LDPC + QAM side block (at least a whole codeword), the ideal count an option
     link = AnalogPatchLink(model, "awgn", 10.0)
+    ideal = AnalogPatchLink(model, "awgn", 10.0, side_link="ideal")
+    assert link.link == "analog" and ideal.link == "analog-ideal-side"
+    side = SideLink("awgn").channel_uses(8, 10.0)  # a 16-patch mask is at most 3 bytes; one codeword either way
+    assert side == SideLink("awgn").channel_uses(24, 10.0) >= 240
     result = run(client, server, images, labels, "topk", {"k": 8}, "entropy", 0.0, link=link,
                  generator=torch.Generator().manual_seed(0))
-    assert result["channel_uses_per_image"] == 8 * 12 + 16  # 8 patches x 24/2 uses + the 16-bit index mask
-    assert abs(result["relative_channel_uses"] - (8 * 12 + 16) / (16 * 12 + 16)) < 1e-9
+    assert result["channel_uses_per_image"] == result["channel_uses_per_offloaded_image"] == 8 * 12 + side
+    assert abs(result["relative_channel_uses"] - (8 * 12 + side) / (16 * 12 + side)) < 1e-9
+    assert result["delivered_rate"] == 1.0
+    mask_bits = 8 * len(encode_mask(torch.arange(16) < 8))  # what the ideal link counts at 1 bit per channel use
+    ideal_result = run(client, server, images, labels, "topk", {"k": 8}, "entropy", 0.0, link=ideal,
+                       generator=torch.Generator().manual_seed(0))
+    assert 8 * 12 < ideal_result["channel_uses_per_image"] <= 8 * 12 + mask_bits + 8
+    # far below every MCS the mask's block is lost: the server cannot place the patches, the client's answer stands
+    lost = run(client, server, images, labels, "topk", {"k": 8}, "entropy", 0.0,
+               link=AnalogPatchLink(model, "awgn", -15.0, side_decode=True), generator=torch.Generator().manual_seed(0))
+    assert lost["delivered_rate"] == 0.0 and lost["channel_uses_per_image"] == 8 * 12 + 960
     with pytest.raises(SemcomError, match="8-pixel patches"):
         link.send(images, torch.ones(12, 64, dtype=torch.bool), torch.ones(12, dtype=torch.bool), 4)

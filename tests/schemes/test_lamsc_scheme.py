@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from semcom.channels import AWGN
+from semcom.channels import AWGN, build_channel
+from semcom.digital.side import IdealSideLink, SideLink
 from semcom.errors import SemcomError
 from semcom.jscc import build_jscc
 from semcom.schemes.lamsc import ASC, ASIScorer, Segmenter, SlicSegmenter
@@ -85,7 +86,8 @@ def test_asi_selects_segments_above_the_threshold():
 
 def test_asc_counts_kept_values_and_the_mask_payload_exactly():
     x = image()
-    keep_all = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3).transmit(x, 5.0)
+    keep_all = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3,
+                     side_link=IdealSideLink()).transmit(x, 5.0)
     assert keep_all.data_uses == full_uses()
     # 16 positions all kept: run-length mode "1" + gamma(0 + 1) = "1" + gamma(16 + 1) = "000010001" is 11 bits
     # (the raw bitmap would be 17), padded to 2 bytes = 16 bits at 1 bit per channel use, plus the two
@@ -134,8 +136,8 @@ def test_block_aligned_keeps_whole_touched_blocks():
 def test_an_asc_that_keeps_everything_changes_nothing_but_the_side_cost():
     x = image()
     plain = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), k=3).transmit(x, 3.0, torch.Generator().manual_seed(4))
-    masked = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3).transmit(
-        x, 3.0, torch.Generator().manual_seed(4))
+    masked = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3,
+                   side_link=IdealSideLink()).transmit(x, 3.0, torch.Generator().manual_seed(4))
     assert torch.allclose(plain.x_hat, masked.x_hat, atol=1e-6)
     assert masked.data_uses == plain.data_uses and masked.side_uses > 0
 
@@ -231,20 +233,28 @@ def test_side_payload_round_trips_and_refuses_bad_bytes():
             parse_side_payload(bad, (1, 4, 6))
 
 
-def test_ldpc_side_link_really_sends_the_mask_and_counts_its_codewords():
+def test_the_side_payload_is_really_sent_on_ldpc_by_default_and_the_ideal_count_is_an_option():
+    from semcom.digital.mcs import TARGET_SUCCESS
     from semcom.digital.transport import channel_uses_needed, mcs_for_payload
-    from semcom.schemes.lamsc.side import LdpcSideLink
 
     x = image()
-    ideal = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3)
-    real = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3, side_link=LdpcSideLink())
+    ideal = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3, side_link=IdealSideLink())
+    real = LamSC(tiny_jscc(), AWGN(), CBR, BoxSegmenter(), asc=forced_asc(0.9), k=3)  # the default side link
+    assert isinstance(real.side_link, SideLink) and real.side_link.target_success == TARGET_SUCCESS == 0.99
+    assert real.describe()["side_link"] == "ldpc" and ideal.describe()["side_link"] == "ideal"
     a = ideal.transmit(x, 12.0, torch.Generator().manual_seed(1))
     b = real.transmit(x, 12.0, torch.Generator().manual_seed(1))
     assert not b.side_lost and b.data_uses == a.data_uses and "side" in b.seconds
     bits = a.side_uses  # the ideal count is the payload's bits at 1 bit per channel use
-    assert b.side_uses == channel_uses_needed(mcs_for_payload(bits, 12.0, "awgn", 0.99), bits) > 0
+    assert b.side_uses == channel_uses_needed(mcs_for_payload(bits, 12.0, "awgn", 0.99), bits) >= 240 > bits
     # the receiver placed the values with the mask it decoded: the same blocks arrive as with the ideal side channel
     assert torch.equal(a.x_hat.abs().sum(0) > 0, b.x_hat.abs().sum(0) > 0)
     # far below every MCS's waterfall the side block fails: nothing can be placed, and the result says so
     lost = real.transmit(x, -15.0, torch.Generator().manual_seed(1))
-    assert lost.side_lost and lost.x_hat.abs().sum() == 0 and lost.side_uses > 0
+    assert lost.side_lost and not lost.ok and lost.x_hat.abs().sum() == 0 and lost.side_uses > 0
+    # the ideal count never loses it
+    assert not ideal.transmit(x, -15.0, torch.Generator().manual_seed(1)).side_lost
+    # fast Rayleigh has a BLER table, a Rician channel has none: the real side link cannot be priced there
+    assert LamSC(tiny_jscc(), build_channel("rayleigh"), CBR, BoxSegmenter(), k=3).side_link.channel_name == "rayleigh"
+    with pytest.raises(SemcomError, match="IdealSideLink"):
+        LamSC(tiny_jscc(), build_channel("rician"), CBR, BoxSegmenter(), k=3)

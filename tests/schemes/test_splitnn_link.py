@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from semcom.digital.mcs import get_mcs
+from semcom.digital.mcs import TARGET_SUCCESS, get_mcs
 from semcom.digital.transport import channel_uses_needed, mcs_for_payload
 from semcom.errors import SemcomError
-from semcom.schemes.splitnn.link import TARGET_SUCCESS, adaptive_accuracy
+from semcom.schemes.splitnn.link import adaptive_accuracy
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import Variant, get_variant
 from semcom.splitting import CifarResNet, SplitModel

@@ -50,8 +50,6 @@ def check_link_options(snr: Optional[str], link: Optional[str], decode: bool, pa
         raise SemcomError("--link, --decode and --patch-jscc choose how requests cross the channel at each --snr; "
                           "without --snr the link is ideal (request bits counted, no channel): give --snr, or drop them")
     link = link or "digital"
-    if link == "analog" and decode:
-        raise SemcomError("--decode applies to the digital link only (the analog link has nothing to decode)")
     if link == "digital" and patch_jscc:
         raise SemcomError("--patch-jscc applies to --link analog only")
     return link
@@ -70,7 +68,8 @@ def eval_attention_ci(
     snr: Optional[str] = typer.Option(None, help=f"{SNR_HELP} Omit for an ideal link (bits only)."),
     link: Optional[str] = typer.Option(None, help=LINK_HELP),
     channel: str = typer.Option("awgn", help=" | ".join(DIGITAL_CHANNELS)),
-    decode: bool = typer.Option(False, help="digital link: really LDPC-decode every request (slow) instead of the BLER table."),
+    decode: bool = typer.Option(False, help="really LDPC-decode every request (digital) or patch-mask side block (analog; "
+                                             "slow) instead of drawing the outcome from the BLER table."),
     patch_jscc: Optional[Path] = typer.Option(None, help="analog link: patch JSCC checkpoint (default: shipped)."),
     client: Optional[Path] = typer.Option(None, help="Client ViT checkpoint (default: shipped)."),
     server: Optional[Path] = typer.Option(None, help="Server ViT checkpoint (default: shipped)."),
@@ -112,7 +111,7 @@ def eval_attention_ci(
         if s is None:
             carrier = RequestLink("ideal")
         elif analog is not None:
-            carrier = AnalogPatchLink(analog, channel, s)
+            carrier = AnalogPatchLink(analog, channel, s, side_decode=decode)
         else:
             carrier = RequestLink("digital", channel, s, decode)
         result = run(client_m, server_m, images, labels, policy, {POLICY_PARAM[policy]: value}, gate, eta, score, carrier,

@@ -59,7 +59,7 @@ def build_lamsc(o: Options) -> Scheme:
 
     extra = {k: o[k] for k in ("segmenter", "sam_model", "k", "threshold") if o.get(k) is not None}
     return build(o["channel"], o.get("cbr"), o.get("scorer") or "shipped", o.get("asc") or "shipped",
-                 receiver=o.get("receiver") or "shipped", side_link=o.get("side_link") or "ideal", **extra)
+                 receiver=o.get("receiver") or "shipped", side_link=o.get("side_link") or "ldpc", **extra)
 
 
 def lamsc_report(tx, x: torch.Tensor) -> dict:

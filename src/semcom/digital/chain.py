@@ -31,13 +31,27 @@ from semcom.channels import build_channel
 from semcom.data.images import check_image, tensor_to_uint8, uint8_to_tensor
 from semcom.digital.capacity import capacity_bits_per_use, capacity_bound_bits, check_channel, check_scalar_snr_db
 from semcom.digital.codecs import Codec, get_codec
-from semcom.digital.mcs import capacity_bits, check_target_success, get_mcs, select_mcs
+from semcom.digital.mcs import TARGET_SUCCESS, capacity_bits, check_target_success, get_mcs, select_mcs
 from semcom.digital.transport import send_bytes
 from semcom.errors import SemcomError
 from semcom.types import Transmission
 
 FAILURE_FILL = 0.5
 """Pixel value of the image shown when nothing usable arrived."""
+
+GRID = 16
+"""The channel-use budget counts an image's sides rounded up to multiples of GRID pixels: the learned JSCC (total
+downsampling 16) and SoftCast (16x16 blocks) pad every image to that grid and spend symbols on the padding too, so
+the digital chain and the bound at the same CBR get exactly the channel uses those schemes really send (issue 20,
+item 7: a 375x500 image at CBR 1/16 is 36 864 uses for every scheme, not 36 864 for the JSCC and 35 156 for the
+digital chain). For sides that are multiples of 16 (Kodak) nothing changes."""
+
+
+def channel_use_budget(image_shape: tuple[int, ...], cbr: float) -> int:
+    """Complex channel uses at ``cbr`` for an image of ``image_shape`` ([3, H, W]): round(cbr * 3 * H' * W'), with
+    H', W' the sides rounded up to multiples of ``GRID`` (what the JSCC and SoftCast send at that CBR)."""
+    h, w = image_shape[-2:]
+    return round(check_cbr(cbr) * 3 * math.ceil(h / GRID) * GRID * math.ceil(w / GRID) * GRID)
 
 
 def check_cbr(cbr: float) -> float:
@@ -52,10 +66,10 @@ def from_uint8(array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
 
 def prepare(image: torch.Tensor, snr_db: float, cbr: float) -> tuple[np.ndarray, float, int]:
-    """Validate a transmit call; return (image as uint8, snr_db, channel-use budget)."""
+    """Validate a transmit call; return (image as uint8, snr_db, channel-use budget ``channel_use_budget``)."""
     check_image(image)
     snr = check_scalar_snr_db(snr_db)
-    channel_uses = round(check_cbr(cbr) * image.numel())
+    channel_uses = channel_use_budget(tuple(image.shape), cbr)
     return tensor_to_uint8(image), snr, channel_uses
 
 
@@ -83,7 +97,7 @@ class DigitalChain:
     task = "image"
 
     def __init__(self, codec: str = "jpeg", channel: str = "awgn", cbr: float = 1 / 16, *, mcs: str | None = None,
-                 decode: bool = True, target_success: float = 0.9):
+                 decode: bool = True, target_success: float = TARGET_SUCCESS):
         self.codec: Codec = get_codec(codec)
         self.cbr = check_cbr(cbr)
         self.name = f"digital-{codec}"
@@ -105,7 +119,8 @@ class DigitalChain:
 
     def transmit(self, image: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
         """Send one image. ``image``: [3, H, W] float in [0, 1]; ``snr_db``: Es/N0 in dB (scalar); the budget is
-        round(cbr * 3 * H * W) complex channel uses."""
+        ``channel_use_budget`` (round(cbr * 3 * H' * W'), sides padded to multiples of ``GRID``) complex channel uses;
+        ``channel_uses`` of the result is what was really sent (whole codewords, at most the budget)."""
         pixels, snr, channel_uses = prepare(image, snr_db, self.cbr)
         mcs = self.fixed_mcs or select_mcs(snr, self.channel_name, channel_uses, self.target_success)
         if mcs is None or capacity_bits(mcs, channel_uses) == 0:
@@ -124,7 +139,7 @@ class DigitalChain:
 
 
 class CapacityBound:
-    """The codec with floor(n * C) bits for n = round(cbr * 3 * H * W) channel uses, error-free (an upper bound for
+    """The codec with floor(n * C) bits for n = ``channel_use_budget`` channel uses, error-free (an upper bound for
     ``codec``). Same ``transmit`` signature as DigitalChain; ``generator`` is accepted and unused (nothing random).
     """
 

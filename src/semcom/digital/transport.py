@@ -19,7 +19,9 @@ import torch
 
 from semcom.channels import ComplexChannel
 from semcom.digital.capacity import check_channel, check_scalar_snr_db
-from semcom.digital.mcs import MCS, MCS_TABLE, BlerTable, check_target_success, codewords_needed, load_bler_table
+from semcom.digital.mcs import (
+    MCS, MCS_TABLE, TARGET_SUCCESS, BlerTable, check_target_success, codewords_needed, load_bler_table,
+)
 from semcom.errors import SemcomError
 
 
@@ -47,7 +49,8 @@ def channel_uses_needed(mcs: MCS, payload_bits: int) -> int:
 
 
 def mcs_for_payload(
-    payload_bits: int, snr_db: float, channel: str, target_success: float = 0.9, table: BlerTable | None = None
+    payload_bits: int, snr_db: float, channel: str, target_success: float = TARGET_SUCCESS,
+    table: BlerTable | None = None
 ) -> MCS | None:
     """The MCS needing the fewest channel uses for ``payload_bits`` whose predicted probability that
     every codeword decodes, (1 - BLER) ** codewords_needed, is at least ``target_success``.

@@ -6,7 +6,7 @@ cross a link, and the server ViT classifies them from exactly those tokens. When
 the client's own answer stands (stated in ``delivered``).
 
 Links: ``ideal`` (no channel; cost = request bits), ``analog`` (``patch_jscc.AnalogPatchLink``: a learned
-JSCC per patch, cost in channel uses) and ``digital`` (the request's bytes with zlib, as one
+JSCC per patch, its index mask on a real LDPC + QAM side block by default; cost in channel uses) and ``digital`` (the request's bytes with zlib, as one
 transport block of 5G LDPC + QAM at the cheapest MCS reliable at that SNR; outcome drawn from the
 measured BLER table, or really decoded with ``decode=True``). Costs are reported in bits and channel uses
 and as the seed's metric: fraction offloaded x mean fraction of patches sent per offloaded image.
@@ -149,9 +149,10 @@ def combine(client_logits: torch.Tensor, server_logits_: torch.Tensor, offloaded
 
 def summary(pred: torch.Tensor, labels: torch.Tensor, offloaded: torch.Tensor, masks: torch.Tensor,
             link: LinkResult, full_bits: float, full_uses: float = 0.0) -> dict:
-    """Accuracy (%), offload rate, patch fraction, the seed's cost, bits and channel uses per image, and
-    the communication cost relative to offloading every full image over the same link (``full_bits``,
-    ``full_uses``: per image)."""
+    """Accuracy (%), offload rate, patch fraction, the seed's cost, bits and channel uses per image (absolute: over all
+    images and per offloaded image), and the communication cost relative to offloading every full image over the same
+    link (``full_bits``, ``full_uses``: per image; each link is normalised by its own full-offload cost, so compare
+    links by their absolute channel uses)."""
     n, patches = masks.shape
     frac = (masks.sum(1).float() / patches)[offloaded]
     offload_rate = offloaded.float().mean().item()
@@ -160,6 +161,8 @@ def summary(pred: torch.Tensor, labels: torch.Tensor, offloaded: torch.Tensor, m
     return {"accuracy": 100 * (pred == labels).float().mean().item(), "offload_rate": offload_rate,
             "patch_fraction": mean_frac, "seed_cost": offload_rate * mean_frac, "bits_per_image": bits,
             "channel_uses_per_image": link.channel_uses.float().mean().item(),
+            "channel_uses_per_offloaded_image": link.channel_uses[offloaded].float().mean().item() if offloaded.any() else 0.0,
+            "full_offload_channel_uses_per_image": full_uses,
             "delivered_rate": link.delivered[offloaded].float().mean().item() if offloaded.any() else 1.0,
             "relative_bits": bits / full_bits if full_bits else None,
             "relative_channel_uses": link.channel_uses.float().mean().item() / full_uses if full_uses else None}

@@ -2,7 +2,7 @@
 
 The client ViT classifies the image and scores its patches; when its gate finds the answer uncertain, the policy's
 patches travel to the server over the link (``digital``: the zlib request as one LDPC + QAM block; ``analog``: the
-learned patch JSCC) at the call's SNR, and the server's scores are the answer; otherwise (or when the request is
+learned patch JSCC, its index mask on a real LDPC + QAM side block) at the call's SNR, and the server's scores are the answer; otherwise (or when the request is
 lost) the client's stand. The same steps as ``collab.run``, for one image.
 """
 
@@ -24,7 +24,9 @@ SCHEME_LINKS = ("digital", "analog")
 class CollaborativeInference:
     """``client``/``server``: the two ViTs; ``policy`` with its one parameter ``value`` (``POLICY_PARAM``); ``gate``,
     ``eta``: when to offload; ``score``: cls | rollout; ``link``: digital | analog (needs ``patch_jscc``);
-    ``channel``: its channel name; ``decode``: digital link only, really LDPC-decode the request."""
+    ``channel``: its channel name; ``decode``: really LDPC-decode the request (digital) or the patch mask's side block
+    (analog; its index mask travels as one LDPC + QAM block, ``semcom.digital.side``), else draw the outcome from the
+    BLER table."""
 
     name = "attention-ci"
     task = "classify"
@@ -54,7 +56,7 @@ class CollaborativeInference:
 
     def carrier(self, snr_db: float):
         if self.link == "analog":
-            return AnalogPatchLink(self.patch_jscc, self.channel, snr_db)
+            return AnalogPatchLink(self.patch_jscc, self.channel, snr_db, side_decode=self.decode)
         return RequestLink("digital", self.channel, snr_db, self.decode)
 
     @torch.no_grad()

@@ -6,7 +6,7 @@
 - ``asc``: ASC, a learned mask over the JSCC latent (``MaskNet``, one keep decision per channel group and
   position; straight-through estimator; rate term), with exact channel-use counting that includes the
   mask's own side information (``semcom.coding.masks``).
-- ``side``: that side information as bytes, and ``LdpcSideLink``, which really sends it over 5G LDPC + QAM.
+- ``side``: that side information as bytes (sent over a core side link, ``semcom.digital.side``: real 5G LDPC + QAM by default).
 - ``scheme``: the transmit path ``LamSC``; ``loaders``/``evaluate``/``demo``: checkpoints, evaluation, the demo.
 - ``pool``, ``losses``, ``train``: training the scorer, the mask and the receiver.
 

@@ -23,8 +23,8 @@ Deployment (``ASC.apply``) counts channel uses exactly:
   the bytes of ``encode_mask`` (a 1-bit mode flag, then either the raw bitmap or Elias-gamma run lengths,
   whichever is shorter, padded to whole bytes), over a robust MCS carrying ``side_bits_per_use`` bits per
   channel use (default 1: QPSK with a rate-1/2 code), i.e. ceil(8 * bytes / side_bits_per_use) uses.
-  This count assumes the side payload arrives intact; ``LamSC(..., side_link=LdpcSideLink())``
-  (``semcom.schemes.lamsc.side``) instead really sends it as a 5G LDPC + QAM block and counts its codewords.
+  This count assumes the side payload arrives intact (an ideal side link); ``LamSC`` by default instead really sends
+  it as a 5G LDPC + QAM block (``semcom.digital.side.SideLink``) and counts its codewords.
 """
 
 from __future__ import annotations

@@ -14,27 +14,24 @@ from pathlib import Path
 import torch
 
 from semcom.channels import build_channel
-from semcom.digital.capacity import DIGITAL_CHANNELS
-from semcom.errors import SemcomError
+from semcom.digital.side import build_side_link
 from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
 from semcom.schemes.lamsc.loaders import asc_cbr, load_asc, load_receiver, load_scorer, resolve
 from semcom.schemes.lamsc.scheme import LamSC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD
-from semcom.schemes.lamsc.side import LdpcSideLink
 from semcom.seeding import make_generator, noise_seed
 from semcom.segmentation import build_segmenter
-
-SIDE_LINKS = ("ideal", "ldpc")
 
 
 def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | Path | None = "shipped",
                 asc: str | Path | None = "shipped", jscc: str | Path | None = None, segmenter: str = "slic",
                 sam_model: str | None = None, k: int = DEFAULT_K, threshold: float = THRESHOLD,
-                receiver: str | Path | None = "shipped", side_link: str = "ideal") -> LamSC:
+                receiver: str | Path | None = "shipped", side_link: str = "ldpc") -> LamSC:
     """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC). ``receiver`` is
-    ignored without ASC (the plain JSCC decoder then decodes the whole latent). ``side_link``: "ideal" (the ASC side
-    payload counted at 1 bit per channel use, assumed to arrive) or "ldpc" (really sent, ``LdpcSideLink``)."""
+    ignored without ASC (the plain JSCC decoder then decodes the whole latent). ``side_link``: "ldpc" (the default: the
+    ASC side payload really sent on 5G LDPC + QAM, ``semcom.digital.side.SideLink``) or "ideal" (counted at 1 bit per
+    channel use, assumed to arrive)."""
     model, _ = load_jscc(jscc or DEFAULT_CHECKPOINT)
     scorer_path, asc_path = resolve(scorer, "scorer"), resolve(asc, "asc")
     scorer_model = load_scorer(scorer_path)[0] if scorer_path else None
@@ -44,11 +41,7 @@ def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | P
         cbr = trained if cbr is None else cbr
     receiver_path = resolve(receiver, "receiver") if asc_model is not None else None
     receiver_model = load_receiver(receiver_path, model)[0] if receiver_path else None
-    if side_link not in SIDE_LINKS:
-        raise SemcomError(f"unknown side link {side_link!r}; choose one of {', '.join(SIDE_LINKS)}")
-    if side_link == "ldpc" and channel not in DIGITAL_CHANNELS:
-        raise SemcomError(f"the LDPC side link has BLER tables for {' and '.join(DIGITAL_CHANNELS)} only, not {channel!r}")
-    link = LdpcSideLink(channel) if side_link == "ldpc" else None
+    link = build_side_link(side_link, channel)
     return LamSC(model, build_channel(channel), cbr if cbr is not None else 1 / 16,
                  build_segmenter(segmenter, sam_model), scorer_model, asc_model, k, threshold, receiver=receiver_model,
                  side_link=link)

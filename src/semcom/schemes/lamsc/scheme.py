@@ -7,8 +7,9 @@
    semantic image (everything else black). Without a scorer (ablation "no ASI") all k segments are sent.
 3. The core's learned JSCC encodes the semantic image to its latent at the configured CBR.
 4. ASC (optional): the learned mask drops latent positions; only the kept real values are sent (paired
-   into complex symbols, unit power over the sent elements), and the mask itself is sent as a digital
-   side payload (``asc.channel_uses`` counts both, plus two scale factors). Without ASC (ablation) the whole latent is sent,
+   into complex symbols, unit power over the sent elements), and the mask itself, with two scale factors, is sent as
+   a digital side payload over the side link (by default really on 5G LDPC + QAM, ``semcom.digital.side``; its
+   channel uses are what that link spends). Without ASC (ablation) the whole latent is sent,
    exactly like whole-image JSCC at that CBR.
 5. The receiver puts the received values back at the mask's positions and the background latent (what a
    black block encodes to) at the dropped ones, decodes with the JSCC decoder, and paints the dropped
@@ -34,12 +35,13 @@ import torch.nn.functional as F
 
 from semcom.channels import ComplexChannel, normalize_power
 from semcom.data.images import check_image
+from semcom.digital.side import IdealSideLink, SideLink, digital_channel_name
 from semcom.errors import SemcomError
 from semcom.jscc import FACTOR, JSCC
 from semcom.metrics import ms_ssim, psnr_db
 from semcom.schemes.lamsc.asc import ASC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD, ASIScorer, integrate
-from semcom.schemes.lamsc.side import SCALES, LdpcSideLink, parse_side_payload, side_payload
+from semcom.schemes.lamsc.side import SCALES, parse_side_payload, side_payload
 from semcom.segmentation.segmenter import Segmenter, Segments, SlicSegmenter, check_k, fallback_reason
 from semcom.types import Transmission
 from semcom.units import check_snr_db
@@ -106,8 +108,9 @@ class LamSC:
     JSCC rate (latent maps sent before ASC); ``segmenter``: default ``SlicSegmenter()``; ``scorer``: an
     ``ASIScorer`` or None (send all k segments); ``asc``: an ``ASC`` over ``jscc.channels_for_cbr(cbr)``
     latent maps, or None (send the whole latent); ``k``: segments kept; ``threshold``: ASI threshold.
-    ``side_link``: None (the ASC side payload is counted at ``asc.side_bits_per_use`` bits per channel use and
-    assumed to arrive) or an ``LdpcSideLink`` that really sends it (``semcom.schemes.lamsc.side``).
+    ``side_link``: how the ASC side payload travels (``semcom.digital.side``): by default a ``SideLink`` that really
+    sends it on 5G LDPC + QAM over ``channel`` (AWGN or fast Rayleigh; a lost block loses the image), or
+    ``IdealSideLink()`` (the labelled option: 1 bit per channel use, always delivered).
     ``block_aligned`` (default): the image sent keeps the original pixels of every 16x16 block (one latent
     position) that the selected segments touch and is black elsewhere; else it is the seed's pixel-exact
     union of the segments. Why: the JSCC has to spend bandwidth on the artificial edges a pixel-exact cut
@@ -123,7 +126,7 @@ class LamSC:
     def __init__(self, jscc: JSCC, channel: ComplexChannel, cbr: float = 1 / 16, segmenter: Segmenter | None = None,
                  scorer: ASIScorer | None = None, asc: ASC | None = None, k: int = DEFAULT_K,
                  threshold: float = THRESHOLD, block_aligned: bool = True, receiver: JSCC | None = None,
-                 side_link: LdpcSideLink | None = None):
+                 side_link: SideLink | IdealSideLink | None = None):
         check_k(k)
         if receiver is not None and (asc is None or receiver.cfg != jscc.cfg):
             raise SemcomError("a LAM-SC receiver decodes ASC-masked latents of the same JSCC: it needs an ASC mask "
@@ -142,7 +145,7 @@ class LamSC:
         self.scorer = scorer.eval() if scorer is not None else None
         self.asc = asc.eval() if asc is not None else None
         self.k, self.threshold, self.block_aligned = k, threshold, block_aligned
-        self.side_link = side_link
+        self.side_link = side_link if side_link is not None else SideLink(digital_channel_name(channel))
         self._background: dict[float, torch.Tensor] = {}
 
     def describe(self) -> dict:
@@ -150,7 +153,7 @@ class LamSC:
                 "segmenter": type(self.segmenter).__name__, "scorer": self.scorer is not None,
                 "asc": self.asc is not None, "receiver": self.receiver is not self.jscc, "k": self.k,
                 "threshold": self.threshold, "block_aligned": self.block_aligned,
-                "side_link": "ldpc" if self.side_link is not None else "ideal"}
+                "side_link": self.side_link.kind}
 
     def whole_image_uses(self, height: int, width: int) -> int:
         """Channel uses of whole-image JSCC at this CBR for a ``height`` x ``width`` image (the ablation baseline)."""
@@ -220,15 +223,15 @@ class LamSC:
             side_uses, gain, scale = 0, 1.0, 1.0
         else:
             side = coverage(region[None], latent.shape[2:]) if asc.masknet.side_channels else None
-            _, keep, uses = asc.apply(latent, side)
-            side_uses = int(uses.side[0]) + math.ceil(SCALE_BITS / asc.side_bits_per_use)
+            _, keep, _ = asc.apply(latent, side)
+            side_uses = 0  # counted below, from what the side link really sends
             gain, scale = (float(v[0].half()) for v in kept_gain_and_scale(latent, normalised, keep))
         values = normalised[keep] * gain  # the sent real values, unit power per complex symbol
         if values.numel() % 2:
             values = torch.cat([values, values.new_zeros(1)])  # pad to whole complex symbols
         times["encode"] = time.perf_counter() - t0
         keep_rx, gain_rx, scale_rx, side_lost = keep, gain, scale, False  # what the receiver knows
-        if asc is not None and self.side_link is not None:  # really send the side payload (else: ideal)
+        if asc is not None:  # the side payload over the side link (a lost block: the receiver has no mask)
             t0 = time.perf_counter()
             decisions = keep[0, :: asc.masknet.group]  # one entry per decision group
             delivery = self.side_link.send(side_payload(decisions, gain, scale), self.channel, snr_db, generator)

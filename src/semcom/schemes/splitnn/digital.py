@@ -26,7 +26,7 @@ import torch
 
 from semcom.channels import build_channel
 from semcom.digital.capacity import check_channel, check_channel_uses
-from semcom.digital.mcs import capacity_bits, check_target_success, select_mcs
+from semcom.digital.mcs import TARGET_SUCCESS, capacity_bits, check_target_success, select_mcs
 from semcom.digital.transport import mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
 from semcom.units import check_snr_db
@@ -126,7 +126,7 @@ class DigitalFeatureLink:
     (False); ``target_success``: required predicted probability that a payload's codewords all decode.
     """
 
-    def __init__(self, channel: str = "awgn", decode: bool = True, target_success: float = 0.9):
+    def __init__(self, channel: str = "awgn", decode: bool = True, target_success: float = TARGET_SUCCESS):
         self.channel_name = check_channel(channel)
         self.channel = build_channel(channel)
         self.decode = bool(decode)

@@ -3,8 +3,9 @@
 The device's payload (``SemanticNN.device_payload``: the packed quantiser indices, encoder told
 ``clean_snr_db``) is one transport block of the core's digital link (``semcom.digital.transport``):
 5G LDPC + QAM at the cheapest MCS that carries it with predicted success >= ``target_success`` at the
-SNR (``mcs_for_payload``; default ``TARGET_SUCCESS`` = 0.99: each image is one block, so this is the
-share of answers the link may lose - at 0.9 it picked MCSs that lost 3-6 % of the blocks at 7 dB). A block that decodes is exact, so the server decodes it as if the channel
+SNR (``mcs_for_payload``; default: the core's one target ``semcom.digital.TARGET_SUCCESS`` = 0.99: each image is
+one block, so this is the share of answers the link may lose - at 0.9 it picked MCSs that lost 3-6 % of the blocks
+at 7 dB). A block that decodes is exact, so the server decodes it as if the channel
 were clean (decoder told ``clean_snr_db``); a block that fails is lost and the server has no answer
 (counted wrong), as for the digital feature baseline. When no MCS is reliable (low SNR) the bits go
 uncoded over the codec's own bit channel (QPSK, hard decisions) at the true SNR, as plain SemanticNN
@@ -19,13 +20,12 @@ from dataclasses import dataclass
 import torch
 
 from semcom.channels import build_channel
-from semcom.digital.mcs import check_target_success
+from semcom.digital.mcs import TARGET_SUCCESS, check_target_success
 from semcom.digital.transport import mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.seeding import make_generator
 
-TARGET_SUCCESS = 0.99
 
 
 @dataclass(frozen=True)

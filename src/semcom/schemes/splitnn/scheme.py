@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from semcom.channels import build_channel
+from semcom.digital.mcs import TARGET_SUCCESS
 from semcom.digital.transport import mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
 from semcom.schemes.splitnn.checkpoint import load_semanticnn
-from semcom.schemes.splitnn.link import TARGET_SUCCESS
 from semcom.schemes.splitnn.model import SemanticNN
 from semcom.schemes.splitnn.variants import Variant
 from semcom.types import Transmission

@@ -1,0 +1,116 @@
+"""Side payloads (masks, indices, scale factors) beside a scheme's analog symbols: priced and sent on a real MCS.
+
+A scheme that sends a small digital payload next to its analog symbols (LAM-SC's ASC mask and scale factors,
+attention-CI's patch mask) gives it to a side link, which says what it costs and what arrives:
+
+- ``SideLink`` (the default everywhere): the payload bytes as one 5G LDPC + QAM transport block
+  (``semcom.digital.transport.send_bytes``) at the cheapest MCS whose predicted probability of decoding is at least
+  ``target_success`` (the core's ``TARGET_SUCCESS``), the most robust MCS (QPSK 1/4) when none is that reliable.
+  A block that fails is lost (``Delivery.ok`` False) and the scheme must show it: a receiver without its mask cannot
+  place the symbols it received. Even a 64-bit mask costs one whole codeword (960 channel uses at QPSK 1/4).
+- ``IdealSideLink`` (a labelled option, ``side_link="ideal"``): ``bits_per_use`` bits per channel use, always
+  delivered. At 1 bit per use this is AWGN capacity at 0 dB with no errors: no real code achieves it for a short
+  payload, so results with it are an optimistic bound on the side cost.
+
+Both take the payload's bits and the SNR for ``channel_uses`` and the bytes for ``send``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from semcom.channels import AWGN, ComplexChannel, Rayleigh
+from semcom.digital.capacity import DIGITAL_CHANNELS, check_channel
+from semcom.digital.mcs import MCS, MCS_TABLE, TARGET_SUCCESS, check_target_success
+from semcom.digital.transport import Delivery, channel_uses_needed, check_payload_bits, mcs_for_payload, send_bytes
+from semcom.errors import SemcomError
+
+SIDE_LINKS = ("ldpc", "ideal")
+"""Side-link names at the CLI/config boundary: ``ldpc`` (``SideLink``, the default) and ``ideal`` (``IdealSideLink``)."""
+
+
+class SideLink:
+    """Side payloads over 5G LDPC + QAM on the scheme's own channel.
+
+    ``channel``: the BLER table's name for that channel ("awgn" or "rayleigh"; picks the MCS); ``target_success``:
+    required predicted probability that the block decodes; ``decode``: really encode, send and decode (else draw the
+    outcome from the BLER table).
+    """
+
+    kind = "ldpc"
+
+    def __init__(self, channel: str = "awgn", target_success: float = TARGET_SUCCESS, decode: bool = True):
+        self.channel_name = check_channel(channel)
+        self.target_success = check_target_success(target_success)
+        self.decode = bool(decode)
+
+    def __repr__(self) -> str:
+        return f"SideLink(channel={self.channel_name!r}, target_success={self.target_success}, decode={self.decode})"
+
+    def mcs(self, payload_bits: int, snr_db: float) -> MCS:
+        """The MCS a payload of ``payload_bits`` goes with at ``snr_db``: the cheapest reliable one, else the most robust."""
+        return (mcs_for_payload(payload_bits, snr_db, self.channel_name, self.target_success)
+                or min(MCS_TABLE, key=lambda m: m.spectral_efficiency))
+
+    def channel_uses(self, payload_bits: int, snr_db: float) -> int:
+        """Complex channel uses of a side payload of ``payload_bits`` (0 for an empty one): whole codewords."""
+        check_payload_bits(payload_bits)
+        return channel_uses_needed(self.mcs(payload_bits, snr_db), payload_bits) if payload_bits else 0
+
+    def send(self, data: bytes, channel: ComplexChannel, snr_db: float, generator: torch.Generator | None = None) -> Delivery:
+        """``data`` as one transport block over ``channel`` (the channel named ``channel_name``) at ``snr_db``."""
+        return send_bytes(data, self.mcs(8 * len(data), snr_db), channel, self.channel_name, snr_db, self.decode,
+                          generator)
+
+
+class IdealSideLink:
+    """An error-free side channel carrying ``bits_per_use`` bits per complex channel use (an optimistic bound, see
+    the module docstring). ``send`` touches neither the channel nor the generator."""
+
+    kind = "ideal"
+    decode = True
+
+    def __init__(self, bits_per_use: float = 1.0):
+        if isinstance(bits_per_use, bool) or not isinstance(bits_per_use, (int, float)) or not bits_per_use > 0:
+            raise SemcomError(f"bits_per_use must be a positive number, got {bits_per_use!r}")
+        self.bits_per_use = float(bits_per_use)
+
+    def __repr__(self) -> str:
+        return f"IdealSideLink(bits_per_use={self.bits_per_use:g})"
+
+    def channel_uses(self, payload_bits: int, snr_db: float | None = None) -> int:
+        """ceil(payload_bits / bits_per_use), whatever the SNR."""
+        return math.ceil(check_payload_bits(payload_bits) / self.bits_per_use)
+
+    def send(self, data: bytes, channel: ComplexChannel | None = None, snr_db: float | None = None,
+             generator: torch.Generator | None = None) -> Delivery:
+        if not isinstance(data, bytes):
+            raise SemcomError(f"data must be bytes, got {type(data).__name__}")
+        return Delivery(received=data, mcs=None, codewords=0, codewords_failed=0,
+                        channel_uses=self.channel_uses(8 * len(data)), reason=None)
+
+
+def build_side_link(kind: str = "ldpc", channel: str = "awgn", decode: bool = True) -> SideLink | IdealSideLink:
+    """A side link by name (``SIDE_LINKS``) for the channel named ``channel``; "ldpc" needs a channel with a BLER
+    table (``DIGITAL_CHANNELS``), otherwise say "ideal" explicitly."""
+    if kind not in SIDE_LINKS:
+        raise SemcomError(f"unknown side link {kind!r}; choose one of {', '.join(SIDE_LINKS)}")
+    if kind == "ideal":
+        return IdealSideLink()
+    if channel not in DIGITAL_CHANNELS:
+        raise SemcomError(f"the LDPC side link has BLER tables for {' and '.join(DIGITAL_CHANNELS)} only, not "
+                          f"{channel!r}: use the ideal side link (side_link='ideal', an optimistic count) there")
+    return SideLink(channel, decode=decode)
+
+
+def digital_channel_name(channel: ComplexChannel) -> str:
+    """The BLER table's name for a semcom channel object: "awgn" for ``AWGN``, "rayleigh" for fast ``Rayleigh`` fading
+    with zero-forcing (what ``build_channel("rayleigh")`` builds); SemcomError for any other channel."""
+    if type(channel) is AWGN:
+        return "awgn"
+    if type(channel) is Rayleigh and channel.coherence == "fast" and channel.equalizer == "zf":
+        return "rayleigh"
+    raise SemcomError(f"no BLER table for a {type(channel).__name__} channel, so no real MCS for its side payload: "
+                      "pass side_link=IdealSideLink() (an optimistic count) explicitly")
