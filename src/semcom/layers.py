@@ -7,8 +7,18 @@ package and top-level module of semcom must be listed here.
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("__init__", "errors", "units", "types", "seeding", "outputs", "training", "layers")),
-    ("core", ("channels", "digital", "jscc", "metrics", "data", "coding", "splitting", "segmentation", "vit")),
+    ("core", ("channels", "digital", "jscc", "metrics", "data", "coding", "splitting", "segmentation", "vit",
+              "adapters")),
     ("schemes", ("schemes",)),
     ("experiments", ("experiments",)),
     ("cli", ("cli",)),
+    ("api", ("api",)),
 )
+
+LAZY_UPWARD: tuple[tuple[str, str], ...] = (
+    # The package root re-exports the Python API (semcom.api, the top layer) lazily: semcom/__init__.py imports it
+    # only inside its module-level __getattr__ (PEP 562), on first use of a name like semcom.AWGN, so a bare
+    # ``import semcom`` loads nothing above base (tests/test_api.py checks this in a fresh interpreter).
+    ("__init__", "api"),
+)
+"""(importer, imported) units allowed to import upward, each lazily and for the reason given above."""

@@ -30,13 +30,15 @@ class Transmission:
 
     x_hat: torch.Tensor | None = None
     logits: torch.Tensor | None = None
+    text: str | None = None
     channel_uses: int
     ok: bool = True
     details: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if (self.x_hat is None) == (self.logits is None):
-            raise ValueError("a Transmission carries either a received image (x_hat) or class scores (logits)")
+        if sum(v is not None for v in (self.x_hat, self.logits, self.text)) != 1:
+            raise ValueError("a Transmission carries exactly one of a received image (x_hat), class scores (logits) "
+                             "or received text (text)")
         if self.channel_uses < 0:
             raise ValueError(f"channel_uses must be >= 0, got {self.channel_uses}")
 
@@ -51,7 +53,8 @@ class Scheme(Protocol):
     """What every scheme offers (see the module docstring).
 
     ``name``: the registry key (``jscc``, ``softcast-pca``, ``digital-jpeg``, ``lamsc``, ...); ``task``: ``image``
-    (the receiver reconstructs ``x``) or ``classify`` (the receiver predicts a class of ``x``).
+    (the receiver reconstructs ``x``), ``classify`` (the receiver predicts a class of ``x``) or ``text`` (``x`` is a
+    caption, or an image a captioner describes, and the receiver gets text).
     """
 
     name: str
@@ -66,4 +69,4 @@ class Scheme(Protocol):
         ...
 
 
-TASKS = ("image", "classify")
+TASKS = ("image", "classify", "text")
