@@ -6,4 +6,4 @@ depend on the interface, not on the model.
 
 from semcom.adapters.text import SentenceEncoder, bundled_minilm
 
-__all__ = ["SentenceEncoder", "bundled_minilm"]
+__all__ = ["SentenceEncoder", "bundled_minilm"]  # the others: semcom.adapters.rewriter, semcom.adapters.vision_language
