@@ -8,7 +8,8 @@ import io
 import json
 import math
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+)
 from rich.table import Table
 
 from semcom.channels import CHANNELS
@@ -226,6 +229,36 @@ def saved_note(out: Path | None) -> None:
 def progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=console, transient=False)
+
+
+Step = Callable[..., Callable[[int, int], None]]
+"""``step(description, total=None)`` starts the next step (ending the one before) and returns ``update(done, total)``
+for a step with parts (tiles, images)."""
+
+
+@contextmanager
+def progress_steps() -> Iterator[Step]:
+    """A live list of a command's steps on stderr (spinner, bar for steps with parts, elapsed time), so a long step
+    is visibly running; it disappears when the command ends (and shows nothing when stderr is not a terminal)."""
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
+    tasks: list = []
+
+    def finish() -> None:
+        if tasks:
+            total = progress.tasks[-1].total or 1
+            progress.update(tasks[-1], total=total, completed=total)
+            progress.stop_task(tasks[-1])
+
+    def step(description: str, total: int | None = None) -> Callable[[int, int], None]:
+        finish()
+        tasks.append(progress.add_task(description, total=total))
+        task = tasks[-1]
+        return lambda done, total=None: progress.update(task, completed=done, total=total)
+
+    with progress:
+        yield step
+        finish()
 
 
 # ---- training ----------------------------------------------------------------------------------------------------

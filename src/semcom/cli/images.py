@@ -86,9 +86,14 @@ def run_image_eval(scheme: str, data: Path, snr: str, cbr: str, channel: str, li
     transmitters = evaluate.build_transmitters(specs, channel, cbrs)
     images = load_folder(data, limit)
     with progress_bar() as bar:
-        task = bar.add_task(f"eval {scheme}", total=len(specs) * len(snrs) * len(cbrs))
+        task = bar.add_task(f"eval {scheme}", total=len(specs) * len(snrs) * len(cbrs) * len(images))
+        for transmitter in transmitters.values() if workers <= 1 else ():  # a large image: show its tiles
+            if hasattr(transmitter, "progress"):
+                transmitter.progress = lambda done, total: bar.update(task,
+                                                                      description=f"eval {scheme} (tile {done}/{total})")
         rows = evaluate.sweep(specs, channel, images, snrs, cbrs, seed=seed, workers=workers,
-                              on_cell=lambda r: bar.advance(task), transmitters=transmitters)
+                              on_image=lambda r: bar.update(task, advance=1, description=f"eval {scheme}"),
+                              transmitters=transmitters)
     summary = evaluate.summarize(rows)
     print_summary(summary, f"{scheme} on {data}", fmt)
     if out:

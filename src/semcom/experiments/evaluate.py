@@ -84,9 +84,10 @@ def measure(x: torch.Tensor, tx: Transmission) -> dict:
 
 
 def run_cell(spec: SchemeSpec, channel: str, images: list[tuple[str, torch.Tensor]], snr_db: float, cbr: float,
-             seed: int, keep: bool = False, transmitter=None) -> list[dict]:
+             seed: int, keep: bool = False, transmitter=None, on_image=None) -> list[dict]:
     """Transmit every image once at (snr_db, cbr); rows with metrics and timing (and x_hat if ``keep``).
-    ``transmitter``: the scheme built for (spec, channel, cbr) (built here when not given)."""
+    ``transmitter``: the scheme built for (spec, channel, cbr) (built here when not given); ``on_image(row)`` is
+    called after each image."""
     transmitter = transmitter or build_transmitter(spec, channel, cbr)
     rows = []
     for index, (name, x) in enumerate(images):
@@ -101,6 +102,8 @@ def run_cell(spec: SchemeSpec, channel: str, images: list[tuple[str, torch.Tenso
         if keep:
             row["x_hat"] = tx.x_hat
         rows.append(row)
+        if on_image:
+            on_image(row)
     return rows
 
 
@@ -120,10 +123,11 @@ def check_grid(channel: str, snrs: list[float], cbrs: list[float]) -> None:
 
 def sweep(specs: list[SchemeSpec], channel: str, images: list[tuple[str, torch.Tensor]], snrs: list[float],
           cbrs: list[float], seed: int = 0, workers: int = 1, keep: bool = False, on_cell=None,
-          transmitters: dict | None = None) -> list[dict]:
+          transmitters: dict | None = None, on_image=None) -> list[dict]:
     """All (scheme, SNR, CBR) cells; ``workers`` > 1 runs cells in parallel processes.
 
-    ``on_cell(rows)`` is called as each cell finishes (for progress bars). Rows come back in grid order.
+    ``on_cell(rows)`` is called as each cell finishes, ``on_image(row)`` after each image (with workers, as their cell
+    finishes), for progress bars. Rows come back in grid order.
     ``transmitters``: from ``build_transmitters`` (built here when not given).
     """
     check_grid(channel, snrs, cbrs)
@@ -134,7 +138,7 @@ def sweep(specs: list[SchemeSpec], channel: str, images: list[tuple[str, torch.T
     results: list[list[dict]] = []
     if workers <= 1:
         for cell in cells:
-            rows = run_cell(*cell, transmitter=transmitters[(cell[0], cell[4])])
+            rows = run_cell(*cell, transmitter=transmitters[(cell[0], cell[4])], on_image=on_image)
             results.append(rows)
             if on_cell:
                 on_cell(rows)
@@ -144,6 +148,8 @@ def sweep(specs: list[SchemeSpec], channel: str, images: list[tuple[str, torch.T
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for rows in pool.map(worker_cell, packed):
                 results.append(rows)
+                for row in rows if on_image else ():
+                    on_image(row)
                 if on_cell:
                     on_cell(rows)
     return [row for rows in results for row in rows]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import torch
 
-from semcom.channels import ComplexChannel
+from semcom.channels import ComplexChannel, normalize_power
 from semcom.data.images import check_image
+from semcom.jscc import tiling
 from semcom.jscc.checkpoint import load_jscc
-from semcom.jscc.models import JSCC
+from semcom.jscc.models import FACTOR, JSCC
 from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 
@@ -36,19 +37,27 @@ class JSCCTransmitter:
     """Sends an image with a learned JSCC model over ``channel`` at ``cbr`` (the deployment path).
 
     Serves ADJSCC-family and hybrid checkpoints (``model.transmit_batch``); ``cbr`` is checked against the model when
-    the scheme is built."""
+    the scheme is built.
+
+    Large images: an image with a side over ``tile`` pixels is coded tile by tile (``semcom.jscc.tiling``: ``tile``
+    x ``tile`` pixels on the 16-pixel grid, each with ``margin`` pixels of context), so memory stays bounded; the
+    latent, its power normalisation, the symbols sent and the channel uses are exactly those of the whole image.
+    ``tile=None`` always codes the whole image. ``progress(done, total)``, when set, is called after each tile."""
 
     name = "jscc"
     task = "image"
 
     def __init__(self, model: JSCC, channel: ComplexChannel, cbr: float = DEFAULT_CBR, meta: dict | None = None,
-                 checkpoint: str | None = None):
+                 checkpoint: str | None = None, tile: int | None = tiling.TILE, margin: int = tiling.MARGIN):
         self.model = model.eval()
         self.channel = channel
         self.channels = model.channels_for_cbr(cbr)  # SemcomError for a CBR the model does not serve
         self.cbr = float(cbr)
         self.meta = meta or {}
         self.checkpoint = checkpoint
+        tiling.tile_grid((1, 1), tile or FACTOR, margin)  # ValueError for a tile or margin off the 16-pixel grid
+        self.tile, self.margin = tile, margin
+        self.progress: tiling.Progress | None = None
 
     @classmethod
     def from_checkpoint(cls, channel: ComplexChannel, path: str | Path | None = None,
@@ -64,6 +73,8 @@ class JSCCTransmitter:
     def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
         """``x`` [3, H, W] float in [0, 1] at ``snr_db``; channel uses: the latent's complex symbols."""
         check_image(x)
+        if tiling.needs_tiles(tuple(x.shape[-2:]), self.tile):
+            return self.transmit_tiled(x, snr_db, generator)
         if hasattr(self.model, "transmit_batch"):  # the hybrid JSCC: its receiver needs the side scale and CSI
             out = self.model.transmit_batch(x[None], snr_db, self.channel, self.cbr, generator)
             return Transmission(x_hat=out["x_hat"][0], channel_uses=int(out["channel_uses"][0]),
@@ -72,3 +83,54 @@ class JSCCTransmitter:
         z_hat = self.channel(z, snr_db, generator)
         x_hat = self.model.decode(z_hat, snr_db, self.cbr, tuple(x.shape[-2:]))[0]
         return Transmission(x_hat=x_hat, channel_uses=z.shape[1], details={"model": self.model.cfg.name})
+
+    def tiles(self, size: tuple[int, int]) -> int:
+        """How many tiles an image of ``size`` (H, W) is coded in (1: whole)."""
+        if not tiling.needs_tiles(size, self.tile):
+            return 1
+        return len(tiling.tile_grid((-(-size[0] // FACTOR), -(-size[1] // FACTOR)), self.tile, self.margin))
+
+    def transmit_tiled(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
+        """``transmit`` with the encoder and the decoder run tile by tile (see the class docstring)."""
+        model, h, w = self.model, *x.shape[-2:]
+        xp = model.pad(x[None].float())
+        grid = (xp.shape[-2] // FACTOR, xp.shape[-1] // FACTOR)
+        count = self.tiles((h, w))
+        total, tile, margin = 2 * count, self.tile, self.margin
+
+        def size(rows: slice, cols: slice) -> tuple[int, int]:
+            return ((rows.stop - rows.start) * FACTOR, (cols.stop - cols.start) * FACTOR)
+
+        if hasattr(model, "transmit_batch"):
+            x_hat, uses = self._hybrid_tiled(xp, snr_db, generator, grid, size, total)
+        else:
+            latent = tiling.encode_tiled(lambda p: model.latent(p, snr_db, self.cbr), xp, tile, margin,
+                                         self.progress, total)
+            z = normalize_power(latent)  # over the whole latent, exactly as ``model.encode``
+            z_hat = self.channel(torch.view_as_complex(z.reshape(1, -1, 2).contiguous()), snr_db, generator)
+            received = torch.view_as_real(z_hat).reshape(latent.shape)
+            x_hat = tiling.decode_tiled(
+                lambda rows, cols: model.reconstruct(received[..., rows, cols], snr_db, self.cbr, size(rows, cols)),
+                grid, tile, margin, self.progress, count, total)
+            uses = z_hat.shape[1]
+        return Transmission(x_hat=x_hat[0, :, :h, :w], channel_uses=int(uses), details={"model": model.cfg.name})
+
+    def _hybrid_tiled(self, xp, snr_db, generator, grid, size, total):
+        """The hybrid JSCC's ``forward`` (eval mode) with ``encode_latent``/``decode_latent`` run tile by tile;
+        ``tests/jscc/test_tiling.py`` checks it against ``transmit_batch``."""
+        from semcom.jscc.softcast import SIDE_BITS_SCALE, noise_per_real
+
+        model = self.model
+        snr, counts = model.prepare(xp, snr_db, self.cbr)
+        u = tiling.encode_tiled(model.encode_latent, xp, self.tile, self.margin, self.progress, total)
+        mask = (torch.arange(model.cfg.latent_channels)[None, :] < counts[:, None]).to(u.dtype)[:, :, None, None]
+        z = normalize_power(u, mask)
+        scale = (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()
+        s = scale.half().float()[:, None, None, None]  # the receiver sees the float16 it was sent
+        z_hat, noise_var = self.channel.transmit(z, snr, generator)
+        u_hat = z_hat * mask * s
+        noise_u = noise_per_real(noise_var, z) * s**2
+        x_hat = tiling.decode_tiled(
+            lambda rows, cols: model.decode_latent(u_hat[..., rows, cols], noise_u[..., rows, cols], size(rows, cols)),
+            grid, self.tile, self.margin, self.progress, total // 2, total)
+        return x_hat.clamp(0, 1), counts[0] * grid[0] * grid[1] // 2 + SIDE_BITS_SCALE

@@ -22,6 +22,10 @@ from semcom.errors import SemcomError
 
 MIN_AREA = 400  # pixels; the seed's min_mask_region_area
 SINGLE_COLOUR_RANGE = 1 / 255  # an image whose every channel spans less than one 8-bit level is one colour
+MAX_PIXELS = 2048 * 1024
+"""The largest image a segmenter takes (2.1 megapixels; full HD fits), so LAM-SC's time and memory stay bounded:
+they grow with the pixel count, mostly in segmentation (SLIC, and masks [n, H, W]): LAM-SC on a 2048x1536 photo spent
+32 of its 48 s in SLIC (2.1 GB peak), on a 4000x3000 one over 5 min and 6 GB (``benchmarks/large_image.py``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +120,17 @@ class Segments:
         return masks.any(dim=0) if masks.shape[0] else torch.zeros(self.size, dtype=torch.bool)
 
 
+def check_size(height: int, width: int) -> None:
+    """SemcomError (one line: the limit and a size to resize to) for an image of more than ``MAX_PIXELS`` pixels."""
+    if height * width <= MAX_PIXELS:
+        return
+    scale = (MAX_PIXELS / (height * width)) ** 0.5
+    fit_h, fit_w = (max(16, int(side * scale) // 16 * 16) for side in (height, width))
+    raise SemcomError(f"segment-based schemes (LAM-SC) take images of at most {MAX_PIXELS:,} pixels (2048x1024; full "
+                      f"HD fits), this one is {width}x{height} ({height * width:,}): resize it to {fit_w}x{fit_h} or "
+                      f"smaller first, e.g. with Pillow: Image.open(path).resize(({fit_w}, {fit_h})).save(new_path)")
+
+
 def check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise SemcomError(f"the number of segments k must be a positive integer, got {k!r}")
@@ -147,9 +162,11 @@ class Segmenter:
         self.min_area = min_area
 
     def segments(self, image: torch.Tensor) -> Segments:
-        """``image`` [3, H, W] float in [0, 1] -> ``Segments`` (empty with a reason for unsegmentable images)."""
+        """``image`` [3, H, W] float in [0, 1] -> ``Segments`` (empty with a reason for unsegmentable images);
+        SemcomError for an image over ``MAX_PIXELS`` (``check_size``)."""
         check_image(image)
         h, w = image.shape[1:]
+        check_size(h, w)
         info = {"segmenter": self.name, "min_area": self.min_area}
         if h * w < self.min_area:
             return Segments.empty(h, w, f"the image has {h}x{w} = {h * w} px, fewer than min_area={self.min_area}", info)
