@@ -12,6 +12,7 @@ from semcom.data import save_image
 from semcom.types import Scheme, Transmission
 
 SNR = 10.0
+CAPTION = "A black dog is running through the grass ."
 
 
 def photo(h=128, w=128, seed=0):
@@ -37,6 +38,11 @@ def expected_uses(name: str, scheme, tx: Transmission, x: torch.Tensor) -> int:
         return tx.data_uses + tx.side_uses
     if name == "splitnn":  # 1536 bits on QPSK
         return scheme.model.bits // 2
+    if name == "language":  # one LDPC transport block per word: position byte + UTF-8, at the core's MCS choice
+        from semcom.digital.transport import channel_uses_needed, mcs_for_payload
+
+        bits = [8 * (1 + len(w.encode())) for w in x.split()]
+        return sum(channel_uses_needed(mcs_for_payload(b, SNR, "awgn"), b) for b in bits)
     if name == "attention-ci":  # nothing sent unless the client offloads; then whole LDPC codewords
         return tx.channel_uses if tx.details["offloaded"] else 0
     raise AssertionError(f"no expectation for {name}")
@@ -47,12 +53,14 @@ def test_every_registered_scheme_satisfies_the_contract(name):
     entry = registry.SCHEMES[name]
     scheme = entry.build({"channel": "awgn"})
     assert isinstance(scheme, Scheme) and scheme.task == entry.task
-    x = photo() if entry.task == "image" else photo(32, 32)
+    x = {"image": photo(), "classify": photo(32, 32), "text": CAPTION}[entry.task]
     tx = scheme.transmit(x, SNR, torch.Generator().manual_seed(0))
     assert isinstance(tx, Transmission) and isinstance(tx.channel_uses, int) and tx.ok
     assert tx.channel_uses == expected_uses(name, scheme, tx, x)
     if entry.task == "image":
         assert tx.x_hat.shape == x.shape and tx.logits is None
+    elif entry.task == "text":
+        assert tx.text == x and tx.x_hat is None and tx.logits is None
     else:
         assert tx.logits.shape == (10,) and tx.x_hat is None and 0 <= tx.prediction < 10
     json.dumps(scheme.describe())  # JSON-ready

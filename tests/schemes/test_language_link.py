@@ -74,3 +74,12 @@ def test_word_error_rate():
     assert word_error_rate(WORDS, WORDS) == 0
     assert word_error_rate(["a", "b"], ["a"]) == 0.5
     assert word_error_rate(["a", "b"], ["a", "c", "d"]) == 1.0
+
+
+def test_a_corrupted_position_header_counts_as_corrupted():
+    from semcom.schemes.language.link import Arrival
+
+    arrivals = [Arrival(bytes([0]) + b"a", 4), Arrival(bytes([9]) + b"dog", 8)]  # header 9: out of range
+    rounds = run_rounds(["a", "dog"], [0, 1], arrivals)
+    assert rounds[1].arrived == "dog" and rounds[1].placed is None and rounds[1].corrupted
+    assert rounds[-1].prompt == "a"

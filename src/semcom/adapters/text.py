@@ -68,17 +68,22 @@ class SentenceEncoder:
         sims = vectors[1:] @ vectors[0]
         return torch.where(torch.tensor([bool(t.strip()) for t in texts]), sims, torch.zeros_like(sims))
 
-    @torch.no_grad()
     def word_attention(self, words: list[str]) -> torch.Tensor:
+        return self.word_attention_batch([words])[0]
+
+    @torch.no_grad()
+    def word_attention_batch(self, texts: list[list[str]]) -> list[torch.Tensor]:
+        """``word_attention`` of several word lists in one padded forward pass (padding receives no attention)."""
         model, tok = self._load()
-        enc = tok([words], is_split_into_words=True, truncation=True, return_tensors="pt")
-        ids = enc.word_ids(0)
+        enc = tok(texts, is_split_into_words=True, truncation=True, padding=True, return_tensors="pt")
         att = model(**enc.to(self.device), output_attentions=True).attentions
-        received = torch.stack(att).mean(dim=(0, 2))[0].sum(0).cpu()  # [tokens]: attention each token receives
-        scores = torch.zeros(len(words))
-        counts = torch.zeros(len(words))
-        for t, w in enumerate(ids):
-            if w is not None:
-                scores[w] += received[t]
-                counts[w] += 1
-        return scores / counts.clamp_min(1)
+        received = torch.stack(att).mean(dim=(0, 2)).sum(1).cpu()  # [B, tokens]: attention each token receives
+        out = []
+        for b, words in enumerate(texts):
+            scores, counts = torch.zeros(len(words)), torch.zeros(len(words))
+            for t, w in enumerate(enc.word_ids(b)):
+                if w is not None:
+                    scores[w] += received[b, t]
+                    counts[w] += 1
+            out.append(scores / counts.clamp_min(1))
+        return out

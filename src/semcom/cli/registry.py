@@ -93,6 +93,13 @@ def build_attention_ci(o: Options) -> Scheme:
     return CollaborativeInference(client, server, link=link, channel=o["channel"], patch_jscc=patch_jscc)
 
 
+def build_language(o: Options) -> Scheme:
+    from semcom.schemes.language import LanguageScheme
+
+    return LanguageScheme(o.get("policy") or "ssc", o.get("link") or "ldpc", o["channel"], o.get("rounds"),
+                          o.get("mode") or "word")
+
+
 def lamsc_demo(folder, images, seed):
     from semcom.schemes.lamsc.demo import lamsc_section
 
@@ -130,6 +137,8 @@ SCHEMES: dict[str, Entry] = {e.name: e for e in (
     Entry("attention-ci", "classify", "attention-aware collaborative inference on a 32x32 image",
           frozenset({"link"}), build_attention_ci,
           demo=("Attention-aware collaborative inference", attention_ci_demo)),
+    Entry("language", "text", "language-oriented: a caption sent word by word (seed 002)",
+          frozenset({"policy", "link", "rounds", "mode"}), build_language, seed=lambda seed, snr_db, cbr: seed),
 )}
 TRANSMIT_OPTIONS = sorted(set().union(*(e.options for e in SCHEMES.values())))
 

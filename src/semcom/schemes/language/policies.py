@@ -85,7 +85,7 @@ class Orderer:
             if policy == "oracle":
                 score = self.sender.similarity([prompt(words, sent + [c]) for c in left], full)
             else:
-                score = torch.stack([self._received_attention(words, sent, c) for c in left])
+                score = self._received_attention(words, sent, left)
                 if sender_att is not None:
                     s = sender_att[left]
                     score = score / score.sum().clamp_min(1e-12) + s / s.sum().clamp_min(1e-12)
@@ -94,6 +94,8 @@ class Orderer:
             left.remove(best)
         return sent
 
-    def _received_attention(self, words: list[str], sent: list[int], candidate: int) -> torch.Tensor:
-        held = sorted(sent + [candidate])
-        return self.receiver.word_attention([words[i] for i in held])[held.index(candidate)]
+    def _received_attention(self, words: list[str], sent: list[int], candidates: list[int]) -> torch.Tensor:
+        """[len(candidates)]: attention each candidate would receive in the receiver's prompt (sent + it)."""
+        held = [sorted(sent + [c]) for c in candidates]
+        att = self.receiver.word_attention_batch([[words[i] for i in h] for h in held])
+        return torch.stack([a[h.index(c)] for a, h, c in zip(att, held, candidates)])

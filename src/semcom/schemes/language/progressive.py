@@ -16,14 +16,16 @@ from semcom.schemes.language.link import Arrival, decode_word, word_payload
 
 @dataclass(frozen=True)
 class Round:
-    """One round: the word ``sent`` (its caption ``position``), what ``arrived`` (None: the block was lost),
-    the receiver's ``prompt`` after it, and the complex ``channel_uses`` of the round."""
+    """One round: the word ``sent`` (its caption ``position``), what ``arrived`` (None: the block was lost), where
+    the receiver ``placed`` it (None: lost, or its received position header is out of range), the receiver's
+    ``prompt`` after it, and the complex ``channel_uses`` of the round."""
 
     sent: str
     position: int
     arrived: str | None
     prompt: str
     channel_uses: int
+    placed: int | None = None
 
     @property
     def lost(self) -> bool:
@@ -31,7 +33,7 @@ class Round:
 
     @property
     def corrupted(self) -> bool:
-        return self.arrived is not None and self.arrived != self.sent
+        return self.arrived is not None and (self.arrived != self.sent or self.placed != self.position)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "lost": self.lost, "corrupted": self.corrupted}
@@ -62,9 +64,9 @@ def run_rounds(words: list[str], order: list[int], arrivals: list[Arrival], roun
         decoded = decode_word(a.data, len(words))
         if decoded is not None:
             received[decoded[0]] = decoded[1]
-        arrived = None if a.data is None else (decoded[1] if decoded and decoded[0] == index else
-                                              (a.data[1:].decode("utf-8", errors="replace")))
-        out.append(Round(words[index], index, arrived, " ".join(received[k] for k in sorted(received)), a.channel_uses))
+        arrived = None if a.data is None else a.data[1:].decode("utf-8", errors="replace")
+        out.append(Round(words[index], index, arrived, " ".join(received[k] for k in sorted(received)), a.channel_uses,
+                         None if decoded is None else decoded[0]))
     return out
 
 

@@ -63,7 +63,7 @@ class LanguageScheme:
             text = " ".join(words)
             (a,) = self.link.send([text.encode("utf-8")], snr_db, generator)
             got = None if a.data is None else a.data.decode("utf-8", errors="replace")
-            rounds = [Round(text, 0, got, got or "", a.channel_uses)]
+            rounds = [Round(text, 0, got, got or "", a.channel_uses, None if got is None else 0)]
         else:
             order = self.orderer.order(self.policy, words, generator)
             arrivals = self.link.send(word_payloads(words), snr_db, generator)
