@@ -23,7 +23,7 @@ PARTS_HELP = "checkpoint path, 'shipped' (default) or 'none'"
 
 @app.command()
 def transmit(
-    image: Path = typer.Argument(..., help="Image file to send."),
+    image: Optional[Path] = typer.Argument(None, help="Image file to send (--scheme language: a caption file)."),
     scheme: str = typer.Option("jscc", help=" | ".join(registry.SCHEMES)),
     snr: str = typer.Option("10", help="SNR in dB."),
     cbr: Optional[str] = typer.Option(None, help=f"Channel bandwidth ratio (default {DEFAULT_CBR_TEXT}; lamsc: its "
@@ -39,6 +39,12 @@ def transmit(
     side_link: Optional[str] = typer.Option(None, help="lamsc: ASC side payload, ideal (default) | ldpc (really sent "
                                                        "over 5G LDPC + QAM)."),
     link: Optional[str] = typer.Option(None, help="attention-ci: how requests cross the channel, digital (default) | analog."),
+    text: Optional[str] = typer.Option(None, help="language: the caption to send (or give a caption file)."),
+    policy: Optional[str] = typer.Option(None, help="language: word order, ssc (default) | random | nouns | "
+                                                    "nouns-verbs | sender-attention | receiver-attention | "
+                                                    "both-attention | oracle | skd."),
+    rounds: Optional[int] = typer.Option(None, help="language: round budget (default one round per word)."),
+    mode: Optional[str] = typer.Option(None, help="language: word (default, one word per round) | caption."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Image schemes: where to write the received image, a .png file (or "
                                                   "another lossless format: .bmp, .tif, .ppm); an existing file of that "
@@ -52,6 +58,12 @@ def transmit(
     from semcom.data import load_image
 
     entry = registry.get(scheme)
+    if entry.task == "text":  # text in, text out: semcom.cli.language prints what arrives each round
+        from semcom.cli.language import transmit_text_command
+
+        return transmit_text_command(image, text, policy, link, rounds, mode, channel, snr, seed, out, as_json)
+    if image is None or any(v is not None for v in (text, policy, rounds, mode)):
+        raise SemcomError(f"--scheme {scheme} sends an IMAGE (--text, --policy, --rounds, --mode: --scheme language)")
     options = {"cbr": cbr, "codec": codec, "transform": transform, "checkpoint": checkpoint, "scorer": scorer,
                "asc": asc, "receiver": receiver, "side_link": side_link, "link": link}
     refuse_inapplicable(options, set(entry.options), f"--scheme {scheme}")
