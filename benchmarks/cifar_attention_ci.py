@@ -17,7 +17,7 @@
    count before issue 20). A lost request falls back to the client's answer. Costs in absolute channel uses per
    image (over all images and per offloaded image) and relative to sending every full image over the same link
    (each link by its own full-offload cost: compare links by the absolute figures).
-   ``--channels-only`` re-runs only this step (and the latency), keeping steps 1 and 3 from ``--out``.
+   ``--channels-only`` re-runs only this step, keeping steps 1, 3 and 4 from ``--out``.
 3. The same two points with their gate threshold fixed beforehand: eta = the same offload-rate quantile of the
    client's uncertainty on the 1000 CIFAR-10 training images the ViTs held out (the last 1000), applied to the
    test set (the sweep's eta are test-set quantiles, i.e. the operating points are chosen on the test set).
@@ -77,8 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "cifar_attention_ci.json"))
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "results" / "cifar_attention_ci_pareto.png"))
     parser.add_argument("--channels-only", action="store_true",
-                        help="re-run only the channel step and the latency; the ideal-link sweep, the chosen points and "
-                             "the held-out eta are kept from --out (same images and seed)")
+                        help="re-run only the channel step; the ideal-link sweep, the chosen points, the held-out eta "
+                             "and the latency are kept from --out (same images and seed)")
     args = parser.parse_args(argv)
     fast_cpu_math(args.threads)
     started = time.time()
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     held_out = kept["held_out_eta"] if kept is not None else held_out_eta(client, server, images, labels, chosen, args)
     torch.set_num_threads(1)
     x = images[:64].float() / 255
-    timing = {"client_ms": latency(client, x), "server_ms": latency(server, x)}
+    timing = kept["latency"] if kept is not None else {"client_ms": latency(client, x), "server_ms": latency(server, x)}
     print(f"\nlatency per image (1 thread): client {timing['client_ms']:.2f} ms, server {timing['server_ms']:.2f} ms")
     config = {"command": "python benchmarks/cifar_attention_ci.py " + " ".join(argv or sys.argv[1:]),
               "images": len(images), "snr_db": SNRS, "seed": args.seed, "threads": args.threads,
