@@ -53,5 +53,19 @@ def test_eval_language_json(tmp_path, capsys):
     assert rows[1]["rounds_to_90"] <= rows[0]["rounds_to_90"]  # the greedy oracle bounds SSC
 
 
-def test_eval_language_unknown_policy(capsys):
+def test_eval_language_unknown_policy_and_missing_captions(tmp_path, capsys):
     assert main(["eval", "language", "--policy", "loudest"]) == 2
+    assert main(["eval", "language", "--captions", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr()
+    assert "no captions at" in err.out + err.err
+
+
+def test_eval_language_on_the_shared_flickr8k_captions(capsys):
+    from semcom.data.sources import shared_data_dir
+
+    if shared_data_dir() is None or not (shared_data_dir() / "flickr8k_captions").is_dir():
+        pytest.skip("no shared flickr8k_captions")
+    assert main(["eval", "language", "--policy", "nouns", "--link", "qam16", "--snr", "16", "--limit", "3",
+                 "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["captions"] == 3 and 0 <= row["wer"] < 1 and row["channel_uses_per_round"] > 0

@@ -26,7 +26,7 @@ COLUMNS = [Column("policy", lambda r: r["policy"], key=True), CHANNEL_COLUMN, SN
 
 def read_captions(captions: Path | None, limit: int | None) -> list[str]:
     """Captions from a text file (one per line), a Flickr8k folder (test split, first caption each) or, by
-    default, the shared Flickr8k captions."""
+    default, the shared data folder's flickr8k_captions ($SEMCOM_DATA or ../shared/data)."""
     from semcom.schemes.language.captions import flickr8k_captions
 
     if captions is not None and captions.is_file():
@@ -34,7 +34,9 @@ def read_captions(captions: Path | None, limit: int | None) -> list[str]:
         if not lines:
             raise SemcomError(f"no captions in {captions}")
         return lines[:limit]
-    root = captions or Path(__file__).resolve().parents[3].parent / "shared" / "data" / "flickr8k_captions"
+    from semcom.data.sources import shared_subdir
+
+    root = captions or shared_subdir("flickr8k_captions")
     if not root.is_dir():
         raise SemcomError(f"no captions at {root}: give --captions FILE (one caption per line) or a Flickr8k folder")
     return [c for _, c in flickr8k_captions(root, "test", limit)]
