@@ -10,9 +10,10 @@ from typing import Optional
 import typer
 
 from semcom.cli.common import (
-    CHANNEL_COLUMN, FORMAT_HELP, SNR_COLUMN, Column, check_format, eval_app, integer, number, out_console,
+    CHANNEL_COLUMN, FORMAT_HELP, SNR_COLUMN, Column, check_format, eval_app, number, out_console,
     parse_names, parse_snrs, progress_bar, render
 )
+from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.errors import SemcomError
 
 POLICY_HELP = ("random | nouns | nouns-verbs | ssc | sender-attention | receiver-attention | both-attention | oracle | "
@@ -55,7 +56,7 @@ def eval_language(
     snr: str = typer.Option("0,5,10", help="SNR grid in dB (Es/N0); ignored by --link ideal."),
     rounds: Optional[int] = typer.Option(None, help="Round budget (default: one round per word)."),
     link: str = typer.Option("ldpc", help=LINK_HELP),
-    channel: str = typer.Option("awgn", help="awgn | rayleigh"),
+    channel: str = typer.Option("awgn", help=" | ".join(DIGITAL_CHANNELS)),
     mode: str = typer.Option("word", help="word (one word per round) | caption (the whole caption at once)"),
     captions: Optional[Path] = typer.Option(None, help="A text file, one caption per line, or a Flickr8k captions "
                                                        "folder (default: the shared Flickr8k test captions)."),

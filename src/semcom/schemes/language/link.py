@@ -26,6 +26,7 @@ import torch
 from semcom.channels import BitChannel, build_channel
 from semcom.digital.mcs import MCS_TABLE
 from semcom.digital.transport import mcs_for_payload, send_bytes
+from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.errors import SemcomError
 
 LINKS = ("ldpc", "qam16", "ideal")
@@ -72,8 +73,8 @@ class TextLink:
     def __init__(self, link: str = "ldpc", channel: str = "awgn", decode: bool = True):
         if link not in LINKS:
             raise SemcomError(f"unknown text link {link!r}; choose one of {', '.join(LINKS)}")
-        if channel not in ("awgn", "rayleigh"):
-            raise SemcomError(f"unknown channel {channel!r} for text; choose awgn or rayleigh")
+        if channel not in DIGITAL_CHANNELS:
+            raise SemcomError(f"unknown channel {channel!r} for text; choose one of {', '.join(DIGITAL_CHANNELS)}")
         self.link, self.channel_name, self.decode = link, channel, decode
         self.channel = build_channel(channel) if link == "ldpc" else None
         self.bits = BitChannel("16qam", channel) if link == "qam16" else None
