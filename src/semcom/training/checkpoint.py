@@ -14,7 +14,7 @@ import torch
 from torch.torch_version import TorchVersion
 
 from semcom.errors import SemcomError
-from semcom.outputs import atomic_file
+from semcom.training.files import atomic_file
 
 PACKAGE_CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 

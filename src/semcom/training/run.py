@@ -16,7 +16,7 @@ The run folder ``cfg.out`` holds ``config.json`` (the settings, written at every
 record per log step: step, smoothed loss, learning rate, CPU- and wall-hours, validation metrics) and ``last.pt``,
 written atomically every ``ckpt_every`` steps and at the last one (weights, optimizer, step, clock, the generator
 state of every process). Resuming continues exactly: the same weights as a run that was never interrupted. A run
-with other settings than its ``last.pt`` is refused unless ``resume_anyway`` (``semcom.outputs.check_resume``); one
+with other settings than its ``last.pt`` is refused unless ``resume_anyway`` (``semcom.training.files.check_resume``); one
 of another model config always is. Ctrl-C can come at any point: a checkpoint is never half-written, and the CLI
 says how to resume. Under ``torchrun`` every process runs the same loop (``parallel`` wraps the model in
 DistributedDataParallel); rank 0 writes the files.
@@ -34,7 +34,7 @@ import torch
 import torch.distributed as dist
 
 from semcom.errors import SemcomError
-from semcom.outputs import check_resume
+from semcom.training.files import check_resume
 from semcom.seeding import fast_cpu_math, seed_everything
 from semcom.training.checkpoint import atomic_save, read_checkpoint
 from semcom.training.loop import JsonlLog, RunClock
