@@ -135,14 +135,12 @@ class AnalogPatchLink:
         n, num = masks.shape
         uses = torch.zeros(n, dtype=torch.int64)
         received = {}
-        bits = torch.zeros(n, dtype=torch.int64)
         delivered = torch.zeros(n, dtype=torch.bool)
         for i in which.nonzero().flatten().tolist():
             side = self.side_link.send(encode_mask(masks[i]), self.channel, self.snr, generator)
             keep = masks[i].nonzero().flatten()
             patches = patchify(images[i:i + 1].float() / 255, patch)[:, keep]
             rx = self.model(patches, torch.tensor([self.snr]), self.channel, generator)
-            bits[i] = 8 * len(encode_mask(masks[i]))
             uses[i] = self.model.channel_uses(len(keep)) + side.channel_uses
             delivered[i] = side.ok
             if not side.ok:
@@ -153,4 +151,5 @@ class AnalogPatchLink:
             if server is not None:
                 x = unpatchify(full, server.grid)
                 received[i] = server.logits_on_patches(x, keep[None])[0]
-        return LinkResult(bits, uses, delivered), received
+        # no request bits: the patches travel as analog symbols, the mask's cost is in ``uses`` (side link)
+        return LinkResult(torch.zeros(n, dtype=torch.int64), uses, delivered), received
