@@ -59,7 +59,8 @@ class LamSCResult(Transmission):
     (scores is None without a scorer). ``channel_uses``: total complex channel uses (data + side);
     ``data_uses``/``side_uses`` its parts. ``fallback``: why the whole image was sent, else None.
     ``seconds``: time per stage (segment, score, encode, channel, decode). ``side_lost``: the side payload did not
-    decode (the real side link, ``semcom.digital.side.SideLink``), so the receiver could not place the received values and ``x_hat`` is black.
+    decode (the real side link, ``semcom.digital.side.SideLink``), so the receiver could not place the received
+    values and ``x_hat`` is black.
     """
 
     semantic: torch.Tensor
