@@ -11,7 +11,8 @@ import typer
 
 from semcom.cli import registry
 from semcom.cli.common import (
-    CHANNEL_HELP, DEFAULT_CBR_TEXT, app, check_channel, out_console, parse_cbr, parse_snrs, refuse_inapplicable
+    CHANNEL_HELP, DEFAULT_CBR_TEXT, app, check_channel, out_console, parse_cbr, parse_snrs, progress_steps,
+    refuse_inapplicable
 )
 from semcom.errors import SemcomError
 from semcom.outputs import atomic_file, check_output_file
@@ -78,28 +79,38 @@ def transmit(
         raise SemcomError(f"transmit sends at one SNR, got {snr!r} (use 'semcom eval' for a grid)")
     snr_db = snr_values[0]
     options.update(cbr=parse_cbr(cbr), channel=check_channel(channel))
-    x = load_image(image)
-    built = entry.build(options)
-    if entry.task == "classify":
-        x = fit_to(x, built.input_shape)
     from semcom.seeding import make_generator
 
-    start = time.perf_counter()
-    tx = built.transmit(x, snr_db, make_generator(entry.seed(seed, snr_db, getattr(built, "cbr", 0.0))))
-    seconds = time.perf_counter() - start
-    row = {"scheme": built.name, "image": image.stem, "snr_db": snr_db, "channel": channel,
-           "channel_uses": tx.channel_uses, "ok": tx.ok, "seconds": seconds, "seed": seed, **tx.details}
-    if entry.task == "image":
-        from semcom.data import save_image
-        from semcom.experiments.evaluate import measure
+    with progress_steps() as step:
+        step(f"reading {image.name}")
+        x = load_image(image)
+        step(f"loading {scheme}")
+        built = entry.build(options)
+        if entry.task == "classify":
+            x = fit_to(x, built.input_shape)
+        tiles = built.tiles(tuple(x.shape[-2:])) if hasattr(built, "tiles") else 1
+        update = step(f"sending through {scheme}" + (f" in {tiles} tiles" if tiles > 1 else ""),
+                      2 * tiles if tiles > 1 else None)
+        if tiles > 1:
+            built.progress = update
+        start = time.perf_counter()
+        tx = built.transmit(x, snr_db, make_generator(entry.seed(seed, snr_db, getattr(built, "cbr", 0.0))))
+        seconds = time.perf_counter() - start
+        row = {"scheme": built.name, "image": image.stem, "snr_db": snr_db, "channel": channel,
+               "channel_uses": tx.channel_uses, "ok": tx.ok, "seconds": seconds, "seed": seed, **tx.details}
+        if entry.task == "image":
+            from semcom.data import save_image
+            from semcom.experiments.evaluate import measure
 
-        row.update(cbr=built.cbr, cbr_spent=tx.channel_uses / x.numel(), **measure(x, tx))
-        row.update(entry.report(tx, x) if entry.report else {})
-        with atomic_file(out) as tmp:
-            save_image(tx.x_hat, tmp)
-        row["written_to"] = str(out)
-    else:
-        row.update(prediction=tx.prediction, class_name=class_name(tx.prediction, len(tx.logits)))
+            step("measuring PSNR and MS-SSIM")
+            row.update(cbr=built.cbr, cbr_spent=tx.channel_uses / x.numel(), **measure(x, tx))
+            row.update(entry.report(tx, x) if entry.report else {})
+            step(f"writing {out}")
+            with atomic_file(out) as tmp:
+                save_image(tx.x_hat, tmp)
+            row["written_to"] = str(out)
+        else:
+            row.update(prediction=tx.prediction, class_name=class_name(tx.prediction, len(tx.logits)))
     if as_json:
         out_console.out(json.dumps(row, indent=1, default=str), highlight=False)
     else:
