@@ -18,14 +18,20 @@ def shared_path(name: str) -> Path:
     return path
 
 
+def write_smooth_photos(folder: Path, count: int, size: tuple[int, int], low: tuple[int, int], prefix: str) -> Path:
+    """``count`` smooth random PNGs ``<prefix><i>.png`` of ``size`` (bilinear upsampling of ``low``-sized noise, seed 0)
+    in ``folder`` (created); returns it."""
+    from semcom.data import save_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(0)
+    for i in range(count):
+        smooth = torch.nn.functional.interpolate(torch.rand(1, 3, *low, generator=g), size=size, mode="bilinear")[0]
+        save_image(smooth, folder / f"{prefix}{i}.png")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def smooth_photos(tmp_path_factory) -> Path:
     """A folder of three smooth random 48x64 PNGs (im0..im2), for end-to-end command tests."""
-    from semcom.data import save_image
-
-    root = tmp_path_factory.mktemp("imgs")
-    g = torch.Generator().manual_seed(0)
-    for i in range(3):
-        smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 4, 6, generator=g), size=(48, 64), mode="bilinear")[0]
-        save_image(smooth, root / f"im{i}.png")
-    return root
+    return write_smooth_photos(tmp_path_factory.mktemp("imgs"), 3, (48, 64), (4, 6), "im")

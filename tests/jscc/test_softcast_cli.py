@@ -5,23 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
+from conftest import write_smooth_photos
 
 from semcom.cli import main
-from semcom.data import save_image
 from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.softcast import load_basis
 
 
 @pytest.fixture()
 def photos(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    g = torch.Generator().manual_seed(0)
-    for i in range(5):
-        low = torch.rand(1, 3, 8, 10, generator=g)
-        save_image(torch.nn.functional.interpolate(low, size=(64, 80), mode="bilinear")[0], folder / f"p{i}.png")
-    return folder
+    return write_smooth_photos(tmp_path / "photos", 5, (64, 80), (8, 10), "p")
 
 
 def test_fit_eval_transmit_and_train_hybrid(photos, tmp_path):

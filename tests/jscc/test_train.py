@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from semcom.data import save_image
+from conftest import write_smooth_photos
 from semcom.errors import SemcomError
 from semcom.jscc import JSCCConfig
 from semcom.jscc.checkpoint import load_jscc
@@ -18,13 +18,7 @@ TINY = JSCCConfig(widths=(8, 8, 8), latent_channels=12)
 
 @pytest.fixture()
 def photo_dir(tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    g = torch.Generator().manual_seed(0)
-    for i in range(4):
-        smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 6, 8, generator=g), size=(48, 64), mode="bilinear")[0]
-        save_image(smooth, folder / f"p{i}.png")
-    return folder
+    return write_smooth_photos(tmp_path / "photos", 4, (48, 64), (6, 8), "p")
 
 
 def cfg(photo_dir, out, steps, **kw):
