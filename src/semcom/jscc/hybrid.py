@@ -183,24 +183,29 @@ class HybridJSCC(nn.Module):
 
     pad = staticmethod(pad_to_grid)
 
-    def forward(self, x, snr_db, channel: ComplexChannel, cbr, generator: torch.Generator | None = None) -> dict:
-        snr, counts = self.prepare(x, snr_db, cbr)
-        h, w = x.shape[-2:]
-        xp = self.pad(x)
-        u = self.encode_latent(xp)
-        mask = (torch.arange(self.cfg.latent_channels, device=x.device)[None, :] < counts[:, None]).to(u.dtype)
+    def through_channel(self, u: torch.Tensor, counts: torch.Tensor, snr: torch.Tensor, channel: ComplexChannel,
+                        generator: torch.Generator | None = None):
+        """Send latents u [B, C, h, w] (the first ``counts`` maps of each example) with unit power and the float16
+        scale as side information; returns (sent symbols z, de-normalised received latents, their noise variance,
+        channel uses [B] with the side bits)."""
+        mask = (torch.arange(self.cfg.latent_channels, device=u.device)[None, :] < counts[:, None]).to(u.dtype)
         mask = mask[:, :, None, None]
         z = normalize_power(u, mask)
         scale = (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()
         scale_rx = scale + (scale.half().float() - scale).detach()  # the receiver sees the float16 it was sent
         z_hat, noise_var = channel.transmit(z, snr, generator)
-        z_hat = z_hat * mask
         s = scale_rx[:, None, None, None]
-        noise_u = noise_per_real(noise_var, z) * s**2
-        x_hat = self.decode_latent(z_hat * s, noise_u, tuple(xp.shape[-2:]))[..., :h, :w]
+        uses = counts * z.shape[2] * z.shape[3] // 2 + SIDE_BITS_SCALE
+        return z, z_hat * mask * s, noise_per_real(noise_var, z) * s**2, uses
+
+    def forward(self, x, snr_db, channel: ComplexChannel, cbr, generator: torch.Generator | None = None) -> dict:
+        snr, counts = self.prepare(x, snr_db, cbr)
+        h, w = x.shape[-2:]
+        xp = self.pad(x)
+        z, u_hat, noise_u, uses = self.through_channel(self.encode_latent(xp), counts, snr, channel, generator)
+        x_hat = self.decode_latent(u_hat, noise_u, tuple(xp.shape[-2:]))[..., :h, :w]
         if not self.training:
             x_hat = x_hat.clamp(0, 1)
-        uses = counts * z.shape[2] * z.shape[3] // 2 + SIDE_BITS_SCALE
         return {"x_hat": x_hat, "z": z, "channel_uses": uses, "cbr": uses.float() / (3 * h * w)}
 
     @torch.no_grad()

@@ -116,21 +116,13 @@ class JSCCTransmitter:
         return Transmission(x_hat=x_hat[0, :, :h, :w], channel_uses=int(uses), details={"model": model.cfg.name})
 
     def _hybrid_tiled(self, xp, snr_db, generator, grid, size, total):
-        """The hybrid JSCC's ``forward`` (eval mode) with ``encode_latent``/``decode_latent`` run tile by tile;
-        ``tests/jscc/test_tiling.py`` checks it against ``transmit_batch``."""
-        from semcom.jscc.softcast import SIDE_BITS_SCALE, noise_per_real
-
+        """The hybrid JSCC's ``forward`` (eval mode) with ``encode_latent``/``decode_latent`` run tile by tile and
+        ``through_channel`` on the whole latent; ``tests/jscc/test_tiling.py`` checks it against ``transmit_batch``."""
         model = self.model
         snr, counts = model.prepare(xp, snr_db, self.cbr)
         u = tiling.encode_tiled(model.encode_latent, xp, self.tile, self.margin, self.progress, total)
-        mask = (torch.arange(model.cfg.latent_channels)[None, :] < counts[:, None]).to(u.dtype)[:, :, None, None]
-        z = normalize_power(u, mask)
-        scale = (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()
-        s = scale.half().float()[:, None, None, None]  # the receiver sees the float16 it was sent
-        z_hat, noise_var = self.channel.transmit(z, snr, generator)
-        u_hat = z_hat * mask * s
-        noise_u = noise_per_real(noise_var, z) * s**2
+        _, u_hat, noise_u, uses = model.through_channel(u, counts, snr, self.channel, generator)
         x_hat = tiling.decode_tiled(
             lambda rows, cols: model.decode_latent(u_hat[..., rows, cols], noise_u[..., rows, cols], size(rows, cols)),
             grid, self.tile, self.margin, self.progress, total // 2, total)
-        return x_hat.clamp(0, 1), counts[0] * grid[0] * grid[1] // 2 + SIDE_BITS_SCALE
+        return x_hat.clamp(0, 1), uses[0]
