@@ -33,7 +33,8 @@ from semcom.data.images import load_image
 from semcom.jscc import JSCCConfig
 from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.hybrid import HybridConfig
-from semcom.jscc.softcast import load_softcast
+from semcom.jscc.softcast import SoftCast, SoftCastTransmitter, load_softcast
+from semcom.jscc.transmitter import JSCCTransmitter
 from semcom.jscc.train import TrainConfig, train
 from semcom.metrics import psnr_db
 from semcom.seeding import fast_cpu_math
@@ -72,23 +73,18 @@ RECIPES: dict[str, tuple[str, dict, object]] = {
 
 
 def evaluate(model_or_softcast, images, channel_name: str, snrs: list[float]) -> list[tuple[float, float, int]]:
-    """(snr, mean PSNR, channel uses of the first image) over ``images`` [(name, x)], one noise seed per image."""
+    """(snr, mean PSNR, channel uses of the first image) over ``images`` [(name, x)] through the scheme's deployment
+    path (the core transmitters), one noise seed per image."""
     channel = build_channel(channel_name)
+    if isinstance(model_or_softcast, SoftCast):
+        scheme = SoftCastTransmitter(model_or_softcast, channel, CBR)
+    else:
+        scheme = JSCCTransmitter(model_or_softcast, channel, CBR)
     out = []
     for snr in snrs:
-        psnrs, uses = [], None
-        for i, (_, x) in enumerate(images):
-            gen = torch.Generator().manual_seed(1000 + i)
-            if hasattr(model_or_softcast, "transmit_batch"):
-                res = model_or_softcast.transmit_batch(x[None], snr, channel, CBR, gen)
-                x_hat, n = res["x_hat"], int(res["channel_uses"][0])
-            else:  # a JSCC of the ADJSCC family: its deployment path
-                z = model_or_softcast.encode(x[None], snr, CBR)
-                x_hat = model_or_softcast.decode(channel(z, snr, gen), snr, CBR, tuple(x.shape[-2:]))
-                n = z.shape[1]
-            psnrs.append(psnr_db(x[None], x_hat.clamp(0, 1)).item())
-            uses = uses if uses is not None else n
-        out.append((snr, sum(psnrs) / len(psnrs), uses))
+        txs = [scheme.transmit(x, snr, torch.Generator().manual_seed(1000 + i)) for i, (_, x) in enumerate(images)]
+        psnrs = [psnr_db(x[None], tx.x_hat[None].clamp(0, 1)).item() for (_, x), tx in zip(images, txs)]
+        out.append((snr, sum(psnrs) / len(psnrs), txs[0].channel_uses))
     return out
 
 
