@@ -65,6 +65,11 @@ RECIPES: dict[str, tuple[str, dict, object]] = {
     "hybrid-w96-snr-range": ("hybrid, conv width 96", dict(snr_range=(-2.0, 16.0)), HybridConfig(width=96)),
     "hybrid-rate-adaptive": ("hybrid, 192 maps, CBR 1/32, 1/16, 1/8 mixed, SNR U[-2,16]",
                              dict(snr_range=(-2.0, 16.0), cbr=(1 / 32, 1 / 16, 1 / 8)), HybridConfig(latent_channels=192)),
+    "hybrid-strided-snr-range-logmse": ("hybrid with the strided (full-resolution) conv paths of the floors note, "
+                                        "SNR U[-2,16], log-MSE", dict(snr_range=(-2.0, 16.0), loss="log-mse"),
+                                        HybridConfig(stem="strided")),
+    "hybrid-strided-10db": ("hybrid with the strided conv paths, 10 dB only (the floors note's 20-CPU-minute recipe)",
+                            dict(snr_range=(10.0, 10.0)), HybridConfig(stem="strided")),
     "hybrid-crop128-b8": ("hybrid, batches of 8 crops of 128", dict(snr_range=(-2.0, 16.0), crop=128, batch=8), HYBRID),
     "hybrid-lr2e-3": ("hybrid, lr 2e-3 (clipped)", dict(snr_range=(-2.0, 16.0), lr=2e-3), HYBRID),
     "adjscc-lr2e-3": ("ADJSCC architecture at lr 2e-3, clipped", dict(snr_range=(-2.0, 16.0), lr=2e-3),

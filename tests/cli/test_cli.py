@@ -94,6 +94,9 @@ def test_demo_cli_writes_complete_report(tmp_path, capsys):
     (["transmit", "{folder}/im0.png", "--snr", "nan", "--out", "{tmp}/x.png"], "NaN"),
     (["demo", "--out", "{tmp}/rep", "--snr", "-30"], "snr_db must lie"),
     (["train", "jscc", "--data", "{folder}", "--out", "{tmp}/run", "--snr-range", "1"], "two values"),
+    (["train", "jscc", "--data", "{folder}", "--out", "{tmp}/run", "--model", "hybrid", "--widths", "8",
+      "--stem", "pyramid"], "unknown hybrid JSCC stem"),
+    (["train", "jscc", "--data", "{folder}", "--out", "{tmp}/run", "--stem", "strided"], "options of --model hybrid"),
 ])
 def test_bad_input_is_one_line_error_and_exit_2(argv, message, folder, tmp_path, capsys):
     (tmp_path / "corrupt.png").write_bytes(b"\x89PNG not really")

@@ -118,3 +118,30 @@ def test_extra_residual_blocks_keep_the_softcast_start_and_the_old_layout(basis)
     assert sum(p.numel() for p in deep.parameters()) > sum(p.numel() for p in HybridJSCC(HybridConfig(width=8)).parameters())
     # blocks=0 keeps the parameter names of checkpoints written before the option existed
     assert "dec_conv.8.weight" in HybridJSCC(HybridConfig(width=8)).state_dict()
+
+
+@pytest.mark.parametrize("blocks", [0, 1])
+def test_strided_stem_starts_as_softcast_and_trains(basis, blocks):
+    model = HybridJSCC(HybridConfig(width=8, stem="strided", blocks=blocks))
+    model.init_linear(basis)
+    x = smooth_batch(5, size=48)  # not a multiple of 16 after cropping below: padded like the other stem
+    x = x[..., :40, :44]
+    ours = model.transmit_batch(x, 40.0, AWGN(), 1 / 16, torch.Generator().manual_seed(0))["x_hat"]
+    ref = SoftCast(basis).transmit_batch(x, 40.0, AWGN(), 1 / 16, torch.Generator().manual_seed(0))["x_hat"]
+    assert ours.shape == x.shape and psnr_db(ref, ours).min().item() > 38
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    model.train()
+    before = None
+    for _ in range(2):
+        out = model(x, torch.tensor([10.0, 10.0]), AWGN(), [1 / 16, 1 / 16], torch.Generator().manual_seed(1))
+        loss = (out["x_hat"] - x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        before = before or [p.detach().clone() for p in model.dec_conv.parameters()]
+        opt.step()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.dec_conv.parameters()))  # the zeroed tail learns
+
+
+def test_unknown_stem_is_refused():
+    with pytest.raises(SemcomError, match="stem"):
+        HybridConfig(stem="pyramid")

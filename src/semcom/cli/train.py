@@ -39,6 +39,9 @@ def train_jscc(
     loss: str = typer.Option("mse", help="mse | log-mse (mean log MSE per image: each SNR of a mixed batch counts in dB)."),
     init_basis: str = typer.Option("pca", help="hybrid: the linear path starts as SoftCast with this basis: pca (shipped) or a file from 'semcom train softcast'."),
     linear_lr_scale: float = typer.Option(0.05, help="hybrid: learning rate of the linear path relative to --lr."),
+    stem: str = typer.Option("unshuffle", help="hybrid/plain: unshuffle (4x4 pixel-unshuffle stem, cheapest step) | "
+                                               "strided (four stride-2 convolutions from full resolution)."),
+    blocks: int = typer.Option(0, help="hybrid/plain: extra residual conv blocks at each resolution."),
     init_from: Optional[Path] = typer.Option(None, help="Warm start from this JSCC checkpoint's weights."),
     export: Optional[Path] = typer.Option(None, help="Also write a slim float16 copy of the final checkpoint here."),
     resume_anyway: bool = typer.Option(False, "--resume-anyway", help=RESUME_ANYWAY_HELP),
@@ -51,12 +54,15 @@ def train_jscc(
     w = tuple(int(parse_number(v)) for v in parse_names(widths))
     if model not in ("adjscc", "deepjscc", "hybrid", "plain"):
         raise SemcomError(f"unknown JSCC model {model!r}; choose adjscc, deepjscc, hybrid or plain")
+    if model not in ("hybrid", "plain") and (stem != "unshuffle" or blocks):
+        raise SemcomError(f"--stem and --blocks are options of --model hybrid|plain, not {model}")
     if model in ("hybrid", "plain"):
         from semcom.jscc.hybrid import HybridConfig
 
         if len(w) != 1 or linear_path:
             raise SemcomError(f"--model {model} takes one --widths value (e.g. --widths 64) and no --linear-path")
-        model_cfg = HybridConfig(width=w[0], latent_channels=latent, linear=(model == "hybrid"))
+        model_cfg = HybridConfig(width=w[0], latent_channels=latent, linear=(model == "hybrid"), stem=stem,
+                                 blocks=blocks)
     else:
         model_cfg = JSCCConfig(widths=w, latent_channels=latent, adaptive=(model == "adjscc"), name=model,
                                linear_path=linear_path)

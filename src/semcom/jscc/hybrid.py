@@ -15,8 +15,10 @@ learnable and initialised to SoftCast's ``g_i lambda_i`` and ``g_i^2 lambda_i``;
 Rate-adaptive by construction: a CBR sends the first ``c = cbr * 1536`` maps (coefficients in decreasing
 variance order); unsent coefficients are estimated as their prior mean, 0.
 
-The convolutional paths are the plain DeepJSCC that the CPU study found fastest per CPU-second
-(3x3 conv + GDN + PReLU, a 4x4 pixel-unshuffle stem and pixel-shuffle tail).
+The convolutional paths are a plain DeepJSCC (3x3 conv + GDN + PReLU) with one of two stems (``stem``):
+``unshuffle`` — a 4x4 pixel-unshuffle stem and pixel-shuffle tail, no convolution above 1/4 resolution (cheapest
+per step); ``strided`` — four stride-2 convolutions from full resolution and four stride-2 transposed convolutions
+(the network of the CPU floors note; about 1.5x the step cost).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from semcom.jscc.models import LatentConfig, maps_for_cbr, pad_to_grid, prepare_
 from semcom.jscc.softcast import SIDE_BITS_SCALE, LinearBasis, dct_basis, noise_per_real
 
 FACTOR = 16
+STEMS = ("unshuffle", "strided")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class HybridConfig(LatentConfig):
     blocks: int = 0  # extra residual conv blocks at each resolution of both conv paths
     conv: bool = True  # the convolutional paths (False: a learnable SoftCast)
     linear: bool = True  # the linear path and its LMMSE receiver (False: a plain DeepJSCC, the control)
+    stem: str = "unshuffle"  # unshuffle | strided (see the module docstring)
     name: str = "hybrid"
 
     def __post_init__(self):
@@ -53,6 +57,8 @@ class HybridConfig(LatentConfig):
             raise SemcomError(f"a HybridConfig is named 'hybrid', got {self.name!r}")
         if not (self.conv or self.linear):
             raise SemcomError("a hybrid JSCC needs the linear path, the convolutional paths or both")
+        if self.stem not in STEMS:
+            raise SemcomError(f"unknown hybrid JSCC stem {self.stem!r}; choose one of {', '.join(STEMS)}")
         if self.width < 1 or self.blocks < 0 or not 1 <= self.latent_channels <= 3 * FACTOR * FACTOR or self.down_stages != 2:
             raise SemcomError(f"invalid hybrid JSCC config: width={self.width}, latent_channels={self.latent_channels}, "
                               f"down_stages={self.down_stages}")
@@ -99,23 +105,40 @@ class HybridJSCC(nn.Module):
                 self.dec_linear.copy_(dct)
         if cfg.conv:
             extra = lambda inverse: [Residual(w, inverse) for _ in range(cfg.blocks)]  # noqa: E731
-            self.enc_conv = nn.Sequential(
-                nn.PixelUnshuffle(4), nn.Conv2d(48, w, 3, padding=1), _act(w, False), *extra(False),
-                nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
-                nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
-                nn.Conv2d(w, k, 3, padding=1),
-            )
-            self.dec_conv = nn.Sequential(
-                nn.Conv2d(k + 1, w, 3, padding=1), _act(w, True), *extra(True),
-                nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True), *extra(True),
-                nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True), *extra(True),
-                nn.Conv2d(w, 48, 3, padding=1), nn.PixelShuffle(4),
-            )
+            if cfg.stem == "unshuffle":
+                self.enc_conv = nn.Sequential(
+                    nn.PixelUnshuffle(4), nn.Conv2d(48, w, 3, padding=1), _act(w, False), *extra(False),
+                    nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
+                    nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
+                    nn.Conv2d(w, k, 3, padding=1),
+                )
+                self.dec_conv = nn.Sequential(
+                    nn.Conv2d(k + 1, w, 3, padding=1), _act(w, True), *extra(True),
+                    nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True), *extra(True),
+                    nn.Conv2d(w, 4 * w, 3, padding=1), nn.PixelShuffle(2), _act(w, True), *extra(True),
+                    nn.Conv2d(w, 48, 3, padding=1), nn.PixelShuffle(4),
+                )
+            else:  # strided: 1 -> 1/2 -> 1/4 -> 1/8 -> 1/16 and back
+                self.enc_conv = nn.Sequential(
+                    nn.Conv2d(3, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
+                    nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
+                    nn.Conv2d(w, w, 3, stride=2, padding=1), _act(w, False), *extra(False),
+                    nn.Conv2d(w, k, 3, stride=2, padding=1),
+                )
+                up = lambda cout: nn.ConvTranspose2d(w, cout, 4, stride=2, padding=1)  # noqa: E731
+                self.dec_conv = nn.Sequential(
+                    nn.Conv2d(k + 1, w, 3, padding=1), _act(w, True), *extra(True),
+                    up(w), _act(w, True), *extra(True),
+                    up(w), _act(w, True), *extra(True),
+                    up(w), _act(w, True), *extra(True),
+                    up(3),
+                )
             for module in self.modules():
-                if isinstance(module, nn.Conv2d) and module.bias is not None:
+                if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and module.bias is not None:
                     nn.init.zeros_(module.bias)
             if cfg.linear:
-                for last in (self.enc_conv[-1], self.dec_conv[-2]):  # start as the linear path alone
+                for path in (self.enc_conv, self.dec_conv):  # start as the linear path alone
+                    last = [m for m in path if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
                     nn.init.zeros_(last.weight)
         else:
             self.enc_conv = self.dec_conv = None
