@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import semcom
-from semcom import api
+from semcom.experiments import api
 from semcom.errors import SemcomError
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -22,7 +22,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_import_semcom_loads_no_torch_and_no_api_until_a_name_is_used():
     code = ("import sys, time; t = time.perf_counter(); import semcom; dt = time.perf_counter() - t; "
             "before = sorted(m for m in sys.modules if m == 'torch' or m.startswith('semcom.')); "
-            "semcom.AWGN; after = 'semcom.api' in sys.modules and 'torch' in sys.modules; "
+            "semcom.AWGN; after = 'semcom.experiments.api' in sys.modules and 'torch' in sys.modules; "
             "import json; print(json.dumps([before, after, dt]))")
     before, after, seconds = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                                        check=True).stdout)

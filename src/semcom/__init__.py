@@ -1,6 +1,6 @@
 """semcom: semantic communication on one correct channel core.
 
-The Python API (``semcom.api``) is loaded on first use of one of its names, so ``import semcom`` stays fast and
+The Python API (``semcom.experiments.api``) is loaded on first use of one of its names, so ``import semcom`` stays fast and
 imports no torch::
 
     import semcom
@@ -21,11 +21,12 @@ __all__ = ["SemcomError", "__version__", *API]
 
 
 def __getattr__(name: str):
-    """PEP 562: ``semcom.NAME`` for a name of ``API`` imports ``semcom.api`` (the top layer; this lazy import is the
-    one upward arrow ``semcom.layers.LAZY_UPWARD`` allows)."""
+    """PEP 562: ``semcom.NAME`` for a name of ``API`` imports ``semcom.experiments.api`` (this lazy import is the one
+    upward arrow ``semcom.layers.LAZY_UPWARD`` allows)."""
     if name in API:
-        from semcom import api
+        import importlib
 
+        api = importlib.import_module("semcom.experiments.api")
         value = getattr(api, name)
         globals()[name] = value
         return value

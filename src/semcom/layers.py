@@ -12,13 +12,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("schemes", ("schemes",)),
     ("experiments", ("experiments",)),
     ("cli", ("cli",)),
-    ("api", ("api",)),
 )
 
 LAZY_UPWARD: tuple[tuple[str, str], ...] = (
-    # The package root re-exports the Python API (semcom.api, the top layer) lazily: semcom/__init__.py imports it
-    # only inside its module-level __getattr__ (PEP 562), on first use of a name like semcom.AWGN, so a bare
-    # ``import semcom`` loads nothing above base (tests/test_api.py checks this in a fresh interpreter).
-    ("__init__", "api"),
+    # The package root re-exports the Python API (semcom.experiments.api: it builds any registered scheme) lazily:
+    # semcom/__init__.py imports it only inside its module-level __getattr__ (PEP 562), on first use of a name like
+    # semcom.AWGN, so a bare ``import semcom`` loads nothing above base (tests/test_api.py checks this in a fresh
+    # interpreter).
+    ("__init__", "experiments"),
 )
 """(importer, imported) units allowed to import upward, each lazily and for the reason given above."""

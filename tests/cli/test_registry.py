@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from semcom.cli import main, registry
+from semcom.cli import main
+from semcom.experiments import registry
 from semcom.data import save_image
 from semcom.types import Scheme, Transmission
 

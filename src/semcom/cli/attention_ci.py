@@ -12,7 +12,7 @@ from semcom.cli.common import (
     SNR_COLUMN, FORMAT_HELP, OVERWRITE_HELP, SNR_HELP, Column, check_channel, check_format, eval_app, integer, number,
     parse_snrs, progress_bar, render, saved_note, sweep_app
 )
-from semcom.cli.registry import load_ci_models
+from semcom.experiments.registry import load_ci_models
 from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.errors import SemcomError
 from semcom.outputs import atomic_folder, check_output_folder

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from semcom.cli import registry
+from semcom.experiments import registry
 from semcom.cli.common import (
     CBR_HELP, CHANNEL_HELP, DEFAULT_CBR_TEXT, FORMAT_HELP, OVERWRITE_HELP, SNR_HELP, app, check_channel, check_format,
     console, parse_cbrs, parse_names, parse_snrs, progress_bar

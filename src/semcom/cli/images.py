@@ -17,7 +17,7 @@ from semcom.cli.common import (
     SNR_HELP, Column, cbr_cell, check_channel, check_format, eval_app, integer, number, parse_cbrs, parse_names,
     parse_snrs, progress_bar, render, saved_note
 )
-from semcom.cli.registry import SCHEMES
+from semcom.experiments.registry import SCHEMES
 from semcom.outputs import atomic_folder, check_output_folder
 
 IMAGE_SCHEMES = [name for name, entry in SCHEMES.items() if name in ("jscc", "softcast", "digital", "bound")]

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from semcom.cli import registry
+from semcom.experiments import registry
 from semcom.cli.common import (
     SNR_COLUMN, CHANNEL_HELP, FORMAT_HELP, OVERWRITE_HELP, SNR_HELP, Column, check_channel, check_format, eval_app,
     integer, number, parse_cbr, parse_snrs, progress_bar, render, saved_note

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from semcom.cli import registry
+from semcom.experiments import registry
 from semcom.cli.common import (
     CHANNEL_HELP, DEFAULT_CBR_TEXT, app, check_channel, out_console, parse_cbr, parse_snrs, progress_steps,
     refuse_inapplicable

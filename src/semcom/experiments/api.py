@@ -1,7 +1,8 @@
 """The Python API: what ``import semcom`` exposes.
 
 ``semcom.__init__`` loads this module on first use of one of its names (so ``import semcom`` itself stays light).
-It sits in the top layer (``semcom.layers``) because ``load_scheme`` builds any registered scheme.
+It sits in the experiments layer (``semcom.layers``), beside the scheme registry, because ``load_scheme`` builds any
+registered scheme; the CLI above uses the same registry.
 
 ```python
 import semcom
@@ -41,7 +42,7 @@ __all__ = [
 
 def scheme_names() -> dict[str, str]:
     """Every scheme ``load_scheme`` builds: name -> one-line summary (the names of ``semcom transmit --scheme``)."""
-    from semcom.cli.registry import SCHEMES
+    from semcom.experiments.registry import SCHEMES
 
     return {name: entry.summary for name, entry in SCHEMES.items()}
 
@@ -54,7 +55,7 @@ def load_scheme(name: str = "jscc", channel: str = "awgn", cbr: float | None = N
     options, named as on the command line with ``_`` for ``-`` (``checkpoint``, ``codec``, ``transform``, ``scorer``,
     ``asc``, ``receiver``, ``side_link``, ``link``). An option the scheme does not take is a ``SemcomError``.
     """
-    from semcom.cli.registry import get
+    from semcom.experiments.registry import get
 
     entry = get(name)
     unknown = sorted(set(options) - set(entry.options) - {"cbr"})
