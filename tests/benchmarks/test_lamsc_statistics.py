@@ -1,0 +1,58 @@
+"""The LAM-SC benchmark's comparison statistics (benchmarks/kodak_lamsc.py): interpolation, wins, bootstrap, bounds."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from kodak_lamsc import JSCC_MAPS, image_statistics, needed_uses, psnr_at_uses, savings_row  # noqa: E402
+
+
+def rows_for(offsets: list[float], uses: float = 20000.0) -> list[dict]:
+    """A whole-image curve of 10 dB per decade of uses on every image, and LAM-SC at ``uses`` with region PSNR = the
+    curve's there + the image's offset."""
+    rows = []
+    for i, off in enumerate(offsets):
+        image = f"im{i:02d}"
+        for m in JSCC_MAPS:
+            u = m * 768.0
+            rows.append({"scheme": f"jscc-c{m}", "region_of": "lamsc", "image": image, "snr_db": 7.0,
+                         "channel_uses": u, "region_psnr_db": 10 * math.log10(u)})
+        rows.append({"scheme": "lamsc", "region_of": "lamsc", "image": image, "snr_db": 7.0, "channel_uses": uses,
+                     "region_psnr_db": 10 * math.log10(uses) + off})
+    return rows
+
+
+def test_interpolation_is_log_linear_and_bounds_are_marked():
+    curve = [(1000.0, 20.0), (10000.0, 30.0)]
+    assert psnr_at_uses(curve, 10 ** 3.5) == pytest.approx(25.0)
+    assert psnr_at_uses(curve, 20000.0) is None
+    assert needed_uses(curve, 25.0) == (pytest.approx(10 ** 3.5), "=")
+    assert needed_uses(curve, 31.0) == (10000.0, ">")
+    assert needed_uses(curve, 19.0) == (1000.0, "<=")
+
+
+def test_wins_and_interval_follow_the_per_image_gains():
+    stats = image_statistics(rows_for([1.0] * 12 + [-0.5] * 12), "lamsc", 7.0, resamples=400)
+    assert stats["wins_equal_uses"] == 12 and stats["images_on_curve"] == 24
+    lo, hi = stats["gain_db_ci95"]
+    assert lo < 0.25 < hi and hi - lo < 1.0  # mean gain 0.25 dB inside its interval
+    clear = image_statistics(rows_for([2.0] * 24), "lamsc", 7.0, resamples=200)
+    assert clear["gain_db_ci95"] == [pytest.approx(2.0), pytest.approx(2.0)]  # no spread between images: no width
+    assert clear["fewer_uses_ci95"][0] == pytest.approx(1 - 1 / 10 ** 0.2, abs=1e-6)  # 2 dB = 10^0.2 x the uses
+
+
+def test_a_variant_above_the_whole_curve_is_printed_as_a_lower_bound():
+    top = JSCC_MAPS[-1] * 768.0
+    rows = rows_for([30.0] * 24)  # far above the largest JSCC rate
+    stats = image_statistics(rows, "lamsc", 7.0, resamples=100)
+    assert stats["fewer_uses_lower_bound_share"] == 1.0
+    s = {"scheme": "lamsc", "snr_db": 7.0, "channel_uses": 20000.0, "region_psnr_db": 73.0,
+         "jscc_region_psnr_at_equal_uses": 43.0, "region_psnr_gain_db": 30.0, "relation": ">",
+         "jscc_uses_for_equal_region_psnr": top, "fewer_uses_than_jscc": 1 - 20000 / top, **stats}
+    line = " ".join(savings_row(s))
+    assert f"> {top:.0f}" in line and "≥ 86.4 %" in line and line.count("≥") == 2
