@@ -10,7 +10,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("channels", "digital", "jscc", "metrics", "data", "coding", "splitting", "segmentation", "vit",
               "adapters")),
     ("schemes", ("schemes",)),
-    ("experiments", ("experiments",)),
+    ("experiments", ("experiments", "serve")),
     ("cli", ("cli",)),
 )
 
