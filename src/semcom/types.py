@@ -48,6 +48,42 @@ class Transmission:
         return None if self.logits is None else int(self.logits.argmax())
 
 
+PAYLOAD_DTYPES = ("uint8", "float32", "complex64")
+
+
+@dataclass(kw_only=True)
+class Payload:
+    """One item's payload between a scheme's device part and its server part (the edge<->server split).
+
+    Schemes that run split across a device and a server (``splitnn``, ``attention-ci``) offer
+    ``device_part(x, snr_db, generator) -> Payload`` (what leaves the device), ``channel_part(payload, snr_db,
+    generator) -> Payload`` (what arrives over their link), ``server_part(payloads) -> outputs`` (a batch of arrived
+    payloads to class scores or images) and ``result(payload, output) -> Transmission``; their ``transmit`` is exactly
+    these four calls, and ``semcom.serve`` runs the same calls on two machines.
+
+    ``data``: the scheme's own payload bytes (None: nothing is sent, the device answers itself from ``fallback``);
+    ``dtype``: the element type of ``data`` (one of ``PAYLOAD_DTYPES``, little-endian); ``shape``: the source item's
+    shape; ``snr_db``: the SNR the server's decoder is told; ``channel_uses``: complex channel uses spent (set by
+    ``channel_part``); ``ok``: False when the link lost the payload; ``fallback``: the device's own answer, where it
+    has one; ``details``: scheme-specific facts, JSON-ready.
+    """
+
+    data: bytes | None
+    dtype: str = "uint8"
+    shape: tuple[int, ...]
+    snr_db: float
+    channel_uses: int = 0
+    ok: bool = True
+    fallback: torch.Tensor | None = None
+    details: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.dtype not in PAYLOAD_DTYPES:
+            raise ValueError(f"payload dtype must be one of {', '.join(PAYLOAD_DTYPES)}, got {self.dtype!r}")
+        if self.data is not None and not isinstance(self.data, bytes):
+            raise ValueError(f"payload data must be bytes or None, got {type(self.data).__name__}")
+
+
 @runtime_checkable
 class Scheme(Protocol):
     """What every scheme offers (see the module docstring).

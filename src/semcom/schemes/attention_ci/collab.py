@@ -122,19 +122,25 @@ class RequestLink:
         for i in which.nonzero().flatten().tolist():
             data = encode_request(images[i], masks[i].nonzero().flatten(), patch, compress=True)
             bits[i] = 8 * len(data)
-            if self.link == "ideal":
-                delivered[i] = True
-                continue
-            mcs = mcs_for_payload(int(bits[i]), self.snr, self.channel_name)
-            if mcs is None:
-                continue  # nothing reliable at this SNR: the client's answer stands
-            d = send_bytes(data, mcs, self.channel, self.channel_name, self.snr, self.decode, generator)
-            uses[i], delivered[i] = d.channel_uses, d.ok
-            if d.ok and self.decode and server is not None:
-                x, keep = server_input(d.received, server.grid, server.patch_size)
+            uses[i], delivered[i], arrived = self.carry(data, generator)
+            if arrived is not None and self.link == "digital" and self.decode and server is not None:
+                x, keep = server_input(arrived, server.grid, server.patch_size)
                 with torch.no_grad():
                     received[i] = server.logits_on_patches(x, keep)[0]
         return LinkResult(bits, uses, delivered), received
+
+    def carry(self, data: bytes, generator: torch.Generator | None = None) -> tuple[int, bool, bytes | None]:
+        """One request's bytes over the link: (complex channel uses, delivered, the bytes that arrived or None).
+
+        Digital: one transport block at the cheapest MCS reliable at the SNR; none reliable: nothing is sent (0 uses,
+        not delivered, the client's answer stands)."""
+        if self.link == "ideal":
+            return 0, True, data
+        mcs = mcs_for_payload(8 * len(data), self.snr, self.channel_name)
+        if mcs is None:
+            return 0, False, None
+        d = send_bytes(data, mcs, self.channel, self.channel_name, self.snr, self.decode, generator)
+        return d.channel_uses, d.ok, d.received
 
 
 def combine(client_logits: torch.Tensor, server_logits_: torch.Tensor, offloaded: torch.Tensor,
