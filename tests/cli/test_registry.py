@@ -90,7 +90,7 @@ def test_classify_schemes_transmit_an_image_and_print_its_class(name, tmp_path, 
 
 def test_the_demo_gets_one_section_per_scheme_that_has_one():
     keys = [s.key for s in registry.demo_sections()]
-    assert keys == ["lamsc", "splitnn", "attention_ci"]
+    assert keys == ["lamsc", "splitnn", "attention_ci", "language"]
 
 
 def test_unknown_scheme_names_every_registered_one(tmp_path, capsys):

@@ -118,6 +118,12 @@ def attention_ci_demo(folder, images, seed):
     return attention_ci_section(folder)
 
 
+def language_demo(folder, images, seed):
+    from semcom.schemes.language.demo import language_section
+
+    return language_section(folder, images, seed)
+
+
 IMAGE_OPTIONS = {"jscc": {"cbr", "checkpoint"}, "softcast": {"cbr", "transform", "checkpoint"},
                  "digital": {"cbr", "codec"}, "bound": {"cbr", "codec"}}
 SCHEMES: dict[str, Entry] = {e.name: e for e in (
@@ -138,7 +144,8 @@ SCHEMES: dict[str, Entry] = {e.name: e for e in (
           frozenset({"link"}), build_attention_ci,
           demo=("Attention-aware collaborative inference", attention_ci_demo)),
     Entry("language", "text", "language-oriented: a caption sent word by word (seed 002)",
-          frozenset({"policy", "link", "rounds", "mode"}), build_language, seed=lambda seed, snr_db, cbr: seed),
+          frozenset({"policy", "link", "rounds", "mode"}), build_language, seed=lambda seed, snr_db, cbr: seed,
+          demo=("Language-oriented: a caption sent word by word", language_demo)),
 )}
 TRANSMIT_OPTIONS = sorted(set().union(*(e.options for e in SCHEMES.values())))
 
