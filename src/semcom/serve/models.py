@@ -1,0 +1,179 @@
+"""What ``semcom serve`` hosts: the scheme built through the registry, its device/server split, its identity on the
+wire (model id + a hash of its weights).
+
+splitnn and attention-ci offer the split themselves (``device_part`` / ``channel_part`` / ``server_part`` /
+``result``, see ``semcom.types.Payload``). The JSCC transmitter's whole-image path (``JSCCTransmitter.transmit``:
+``model.encode`` -> channel -> ``model.decode``) is cut at the channel by ``JSCCSplit`` here, which calls those same
+model methods on the transmitter's own model, channel and CBR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from semcom.errors import SemcomError
+from semcom.types import Payload, Transmission
+
+SERVED = ("splitnn", "attention-ci", "jscc")
+OUTPUT_DTYPE = np.dtype("<f4")  # results travel as little-endian float32
+_WIRE_DTYPES = {"uint8": np.dtype("u1"), "float32": np.dtype("<f4"), "complex64": np.dtype("<c8")}
+
+
+def to_bytes(t: torch.Tensor, dtype: str) -> bytes:
+    """A tensor's elements as little-endian ``dtype`` bytes (one of the wire dtypes)."""
+    return t.detach().cpu().contiguous().numpy().astype(_WIRE_DTYPES[dtype], copy=False).tobytes()
+
+
+def from_bytes(data: bytes, dtype: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """Inverse of ``to_bytes``: SemcomError when ``data`` does not hold exactly ``shape`` elements of ``dtype``."""
+    want = _WIRE_DTYPES[dtype]
+    count = int(np.prod(shape)) if shape else 1
+    if len(data) != count * want.itemsize:
+        raise SemcomError(f"{len(data)} bytes do not hold {list(shape)} {dtype} elements ({count * want.itemsize} bytes)")
+    return torch.from_numpy(np.frombuffer(data, dtype=want).astype(want.newbyteorder("="), copy=True).reshape(shape))
+
+
+def weights_sha256(modules: list[nn.Module], extra: str = "") -> bytes:
+    """SHA-256 of the modules' state (every tensor's name, dtype, shape and bytes, in name order) and ``extra``."""
+    digest = hashlib.sha256(extra.encode())
+    for index, module in enumerate(modules):
+        for name, tensor in sorted(module.state_dict().items()):
+            t = tensor.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{index}.{name}:{t.dtype}:{list(tensor.shape)};".encode())
+            digest.update(t.view(torch.uint8).numpy().tobytes())
+    return digest.digest()
+
+
+class JSCCSplit:
+    """``JSCCTransmitter`` cut at the channel: device ``model.encode`` -> symbols [n] complex64; channel; server
+    ``model.decode`` at the arrived SNR and the transmitter's CBR. Whole images only (up to the transmitter's tile size:
+    larger images are coded tile by tile in process); the hybrid JSCC (``transmit_batch``) is not served."""
+
+    name = "jscc"
+    task = "image"
+
+    def __init__(self, transmitter):
+        if hasattr(transmitter.model, "transmit_batch"):
+            raise SemcomError("serving the hybrid JSCC is not supported (its receiver needs side information that the "
+                              "split does not carry yet); serve an ADJSCC/DeepJSCC checkpoint")
+        self.transmitter = transmitter
+        self.cbr = transmitter.cbr
+
+    def describe(self) -> dict:
+        return self.transmitter.describe()
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        from semcom.jscc import tiling
+
+        if len(shape) != 3 or shape[0] != 3:
+            raise SemcomError(f"jscc codes [3, H, W] images, got {list(shape)}")
+        if tiling.needs_tiles(tuple(shape[1:]), self.transmitter.tile):
+            raise SemcomError(f"a {shape[1]}x{shape[2]} image is coded in tiles; the server takes whole images up to "
+                              f"{self.transmitter.tile} pixels a side")
+
+    @torch.no_grad()
+    def device_part(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Payload:
+        from semcom.data.images import check_image
+
+        check_image(x)
+        self.check_input(tuple(x.shape))
+        z = self.transmitter.model.encode(x[None], snr_db, self.cbr)
+        return Payload(data=to_bytes(z[0], "complex64"), dtype="complex64", shape=tuple(x.shape), snr_db=float(snr_db),
+                       channel_uses=int(z.shape[1]), details={"model": self.transmitter.model.cfg.name})
+
+    @torch.no_grad()
+    def channel_part(self, payload: Payload, snr_db: float, generator: torch.Generator | None = None) -> Payload:
+        z = from_bytes(payload.data, "complex64", (1, len(payload.data) // 8))
+        z_hat = self.transmitter.channel(z, snr_db, generator)
+        return replace(payload, data=to_bytes(z_hat[0], "complex64"), channel_uses=int(z.shape[1]))
+
+    @torch.no_grad()
+    def server_part(self, payloads: list[Payload]) -> list[torch.Tensor]:
+        """Arrived symbols -> images [3, H, W]; payloads of one image size are decoded as one batch."""
+        for i, p in enumerate(payloads):
+            if p.data is None or p.dtype != "complex64":
+                raise SemcomError(f"payload {i}: expected complex64 symbols, got {p.dtype}")
+            try:
+                self.check_input(tuple(p.shape))
+            except SemcomError as exc:
+                raise SemcomError(f"payload {i}: {exc}") from None
+        out: list[Any] = [None] * len(payloads)
+        for shape in sorted({tuple(p.shape) for p in payloads}):
+            rows = [i for i, p in enumerate(payloads) if tuple(p.shape) == shape]
+            try:
+                z_hat = torch.stack([from_bytes(payloads[i].data, "complex64", (len(payloads[i].data) // 8,))
+                                     for i in rows])
+            except RuntimeError:
+                raise SemcomError(f"payloads for {list(shape)} images carry different symbol counts") from None
+            snr = torch.tensor([payloads[i].snr_db for i in rows])
+            images = self.transmitter.model.decode(z_hat, snr, self.cbr, shape[1:])
+            for i, image in zip(rows, images):
+                out[i] = image
+        return out
+
+    def result(self, payload: Payload, x_hat: torch.Tensor | None) -> Transmission:
+        return Transmission(x_hat=x_hat, channel_uses=payload.channel_uses, details=dict(payload.details))
+
+    @torch.no_grad()
+    def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
+        payload = self.channel_part(self.device_part(x, snr_db, generator), snr_db, generator)
+        return self.result(payload, self.server_part([payload])[0])
+
+
+@dataclass
+class Served:
+    """A scheme as served: ``name`` (its wire scheme), ``scheme`` (device_part / channel_part / server_part / result),
+    ``model_id`` and ``model_hash`` (the first 8 bytes of ``weights_sha256``; both halves of the model, which were
+    trained together, so a device encoder only matches the server decoder it was trained with)."""
+
+    name: str
+    scheme: Any
+    model_id: str
+    model_hash: bytes
+
+    @property
+    def task(self) -> str:
+        return self.scheme.task
+
+    def output_shape(self, payload_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of the server's result for a request about an item of ``payload_shape``."""
+        return tuple(payload_shape) if self.task == "image" else (self.classes,)
+
+    @property
+    def classes(self) -> int:
+        return self.scheme.classes if hasattr(self.scheme, "classes") else self.scheme.server.classes
+
+
+def identity(name: str, scheme) -> tuple[str, bytes]:
+    """(model id, 8-byte weights hash) of a built scheme."""
+    if name == "splitnn":
+        return f"splitnn:{scheme.name}", weights_sha256([scheme.model])[:8]
+    if name == "attention-ci":
+        return "attention-ci:vit", weights_sha256([scheme.client, scheme.server])[:8]
+    model = scheme.transmitter.model
+    return (f"jscc:{model.cfg.name}:cbr{scheme.cbr:.6g}"[:32],
+            weights_sha256([model], extra=f"cbr={scheme.cbr!r}")[:8])
+
+
+def build_served(name: str, channel: str = "awgn", **options) -> Served:
+    """Build a served scheme through the registry (``options`` as ``semcom transmit`` takes them; ``channel``: the
+    channel the device side simulates, the server never uses it)."""
+    from semcom.experiments import registry
+
+    if name not in SERVED:
+        raise SemcomError(f"scheme {name!r} is not served; choose one of {', '.join(SERVED)}")
+    scheme = registry.get(name).build({"channel": channel, **options})
+    if name == "jscc":
+        scheme = JSCCSplit(scheme)
+    if name == "attention-ci" and scheme.link != "digital":
+        raise SemcomError("attention-ci is served with the digital link (its request is bytes)")
+    if name == "splitnn" and not scheme.model.codec.cfg.bits:
+        raise SemcomError(f"{scheme.name} is an analog codec; serve a digital splitnn variant")
+    model_id, model_hash = identity(name, scheme)
+    return Served(name, scheme, model_id, model_hash)
