@@ -2,7 +2,7 @@
 
 ``common`` (apps, grids, the table renderer), ``registry`` (the one place that knows every scheme), ``images``
 (eval jscc/softcast/digital/bound), ``lamsc``, ``language``, ``splitnn``, ``attention_ci``, ``transmit``, ``train``, ``demo``,
-``models``.
+``models``, ``serve`` (serve, offload).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from semcom import __version__
-from semcom.cli import attention_ci, common, demo, images, lamsc, language, models, splitnn, train, transmit  # noqa: F401 (commands)
+from semcom.cli import attention_ci, common, demo, images, lamsc, language, models, serve, splitnn, train, transmit  # noqa: F401 (commands)
 from semcom.cli.common import app, console
 from semcom.errors import SemcomError
 
