@@ -1,5 +1,8 @@
-"""Images: loading with clear errors, training crops, the bundled demo set and shared data folders."""
+"""Images: loading with clear errors, training crops, the bundled demo set and shared data folders; CamVid label maps."""
 
+from semcom.data.camvid import (
+    CAMVID, LabelCrops, LabeledImages, LabelSet, camvid_pairs, check_labels, colorize, load_camvid, load_label_map,
+)
 from semcom.data.cifar import (
     CIFAR10_CLASSES, CifarBatches, cifar10_test, cifar10_train, cifar_demo_images, random_crop_flip,
 )
@@ -15,4 +18,6 @@ __all__ = [
     "load_folder", "load_image", "save_image", "shared_data_dir", "shared_subdir", "split_train_val",
     "tensor_to_uint8", "uint8_to_tensor",
     "CIFAR10_CLASSES", "CifarBatches", "cifar10_test", "cifar10_train", "random_crop_flip",
+    "CAMVID", "LabelCrops", "LabelSet", "LabeledImages", "camvid_pairs", "check_labels", "colorize", "load_camvid",
+    "load_label_map",
 ]

@@ -1,5 +1,6 @@
-"""Metrics: pure per-image functions first (``psnr_db``, ``ssim``, ``ms_ssim``, ``LPIPS``), and a thin
-running-mean accumulator (``MetricMeter``) second."""
+"""Metrics: pure per-image functions first (``psnr_db``, ``ssim``, ``ms_ssim``, ``LPIPS``; label maps: ``miou``,
+``pixel_accuracy``, ``class_iou``, ``confusion_matrix``), and thin accumulators second (``MetricMeter``, a running
+mean; ``SegmentationMeter``, a pooled confusion matrix)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from semcom.errors import SemcomError
 from semcom.metrics.image import MS_SSIM_WEIGHTS, PSNR_CAP_DB, ms_ssim, ms_ssim_scales, ms_ssim_weights, psnr_db, ssim
 from semcom.metrics.lpips import LPIPS
+from semcom.metrics.segmentation import SegmentationMeter, class_iou, confusion_matrix, miou, pixel_accuracy
 
 
 class MetricMeter:
@@ -61,4 +63,5 @@ class MetricMeter:
 __all__ = [
     "LPIPS", "MS_SSIM_WEIGHTS", "MetricMeter", "PSNR_CAP_DB", "ms_ssim", "ms_ssim_scales", "ms_ssim_weights",
     "psnr_db", "ssim",
+    "SegmentationMeter", "class_iou", "confusion_matrix", "miou", "pixel_accuracy",
 ]
