@@ -221,3 +221,17 @@ def test_config_and_token_rules(tmp_path, monkeypatch):
     with pytest.raises(SemcomError, match="cannot read the token file"):
         load_token(tmp_path / "missing")
     assert "token" not in repr(ServeConfig(token=TOKEN)).replace("auth=True", "")
+
+
+def test_the_idempotency_cache_is_bounded_in_entries_and_bytes(start_server):
+    served = echo_served()
+    server = start_server(served, idempotency_entries=3, idempotency_bytes=40)  # 16 bytes per echo answer
+    frames = [echo_frame() for _ in range(5)]
+    with httpx.Client(headers=auth(), timeout=10) as client:
+        for frame in frames:
+            assert client.post(f"{server.url}/v1/infer", content=frame).status_code == 200
+        cache = server.state.cache
+        assert len(cache.entries) == 2 and cache.total == 32  # 3 entries would hold 48 bytes
+        assert client.post(f"{server.url}/v1/infer", content=frames[-1]).headers["x-semcom-replay"] == "1"
+        assert client.post(f"{server.url}/v1/infer", content=frames[0]).headers["x-semcom-replay"] == "0"
+    assert served.scheme.calls == [1] * 6

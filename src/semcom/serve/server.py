@@ -53,7 +53,8 @@ class ServeConfig:
     for company (0: run what is there); ``max_queue``: queued payloads before 503 ``queue_full``; ``max_body_bytes``:
     the largest request frame; ``request_timeout_s``: from a request's arrival to its answer (504 after);
     ``body_timeout_s``: to receive the body (408 after); ``drain_timeout_s``: how long shutdown waits for requests in
-    flight; ``idempotency_entries``: answers remembered for retries; ``token``: the bearer token (None only with
+    flight; ``idempotency_entries``, ``idempotency_bytes``: answers remembered for retries (the oldest are forgotten
+    beyond either); ``token``: the bearer token (None only with
     ``auth=False``)."""
 
     max_batch: int = 8
@@ -64,6 +65,7 @@ class ServeConfig:
     body_timeout_s: float = 10.0
     drain_timeout_s: float = 30.0
     idempotency_entries: int = 4096
+    idempotency_bytes: int = 256 << 20
     auth: bool = True
     token: str | None = field(default=None, repr=False)
 
@@ -72,8 +74,8 @@ class ServeConfig:
             raise SemcomError(f"max_batch must be in 1..1024, got {self.max_batch}")
         if not 0 <= self.max_queue_delay_ms <= 10_000:
             raise SemcomError(f"max_queue_delay_ms must be in 0..10000, got {self.max_queue_delay_ms}")
-        if self.max_queue < 1 or self.idempotency_entries < 1:
-            raise SemcomError("max_queue and idempotency_entries must be >= 1")
+        if self.max_queue < 1 or self.idempotency_entries < 1 or self.idempotency_bytes < 1:
+            raise SemcomError("max_queue, idempotency_entries and idempotency_bytes must be >= 1")
         if not wire.HEADER.size < self.max_body_bytes <= 1 << 30:
             raise SemcomError(f"max_body_bytes must be in {wire.HEADER.size + 1}..{1 << 30}, got {self.max_body_bytes}")
         for name in ("request_timeout_s", "body_timeout_s", "drain_timeout_s"):
@@ -291,12 +293,14 @@ class Batcher:
 
 
 class IdempotencyCache:
-    """Idempotency key -> (digest of the request bytes, the future of its answer); the oldest answered keys are
-    forgotten beyond ``capacity``."""
+    """Idempotency key -> (digest of the request bytes, the future of its answer). The oldest answered keys are
+    forgotten beyond ``capacity`` entries or ``max_bytes`` of answers (a JSCC answer is a whole image)."""
 
-    def __init__(self, capacity: int):
-        self.capacity = capacity
+    def __init__(self, capacity: int, max_bytes: int = 256 << 20):
+        self.capacity, self.max_bytes = capacity, max_bytes
         self.entries: OrderedDict[bytes, tuple[bytes, asyncio.Future]] = OrderedDict()
+        self.sizes: dict[bytes, int] = {}
+        self.total = 0
 
     def lookup(self, key: bytes, digest: bytes) -> asyncio.Future | None:
         entry = self.entries.get(key)
@@ -309,15 +313,30 @@ class IdempotencyCache:
 
     def add(self, key: bytes, digest: bytes, future: asyncio.Future) -> None:
         self.entries[key] = (digest, future)
+        future.add_done_callback(lambda f: self._answered(key, f))
+        self._evict()
+
+    def _answered(self, key: bytes, future: asyncio.Future) -> None:
+        if key in self.entries and self.entries[key][1] is future and not future.cancelled() \
+                and future.exception() is None:
+            self.sizes[key] = len(future.result().body)
+            self.total += self.sizes[key]
+            self._evict()
+
+    def _evict(self) -> None:
         for old in list(self.entries):
-            if len(self.entries) <= self.capacity:
+            if len(self.entries) <= self.capacity and self.total <= self.max_bytes:
                 break
             if self.entries[old][1].done():
-                del self.entries[old]
+                self._drop(old)
+
+    def _drop(self, key: bytes) -> None:
+        del self.entries[key]
+        self.total -= self.sizes.pop(key, 0)
 
     def forget(self, key: bytes, future: asyncio.Future) -> None:
         if key in self.entries and self.entries[key][1] is future:
-            del self.entries[key]
+            self._drop(key)
 
 
 # ---- the app ------------------------------------------------------------------------------------------------------
@@ -342,7 +361,8 @@ def create_app(served: Served, config: ServeConfig) -> FastAPI:
     """The FastAPI app serving ``served`` (``app.state.semcom``: the ``ServiceState``)."""
     metrics = Metrics(served)
     batcher = Batcher(served, config.max_batch, config.max_queue_delay_ms / 1000, config.max_queue, metrics)
-    state = ServiceState(served, config, metrics, batcher, IdempotencyCache(config.idempotency_entries))
+    cache = IdempotencyCache(config.idempotency_entries, config.idempotency_bytes)
+    state = ServiceState(served, config, metrics, batcher, cache)
     metrics.queue_depth, metrics.ready = batcher.depth, lambda: state.ready
     token_digest = hashlib.sha256(config.token.encode()).digest() if config.auth else None
 
