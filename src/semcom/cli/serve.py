@@ -4,6 +4,7 @@ the device part and a simulated channel, then to the server)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -51,6 +52,8 @@ def serve(
     token_file: Optional[Path] = typer.Option(None, help=TOKEN_HELP),
     no_auth: bool = typer.Option(False, "--no-auth", help="Accept requests without a token (loopback tests only)."),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads for the server part (default: torch's)."),
+    ray_replicas: Optional[int] = typer.Option(None, help="Run N replicas as a Ray Serve deployment on a local Ray "
+                                                          "instance instead (needs Ray with its serve extra)."),
 ):
     """Serve a scheme's server part over HTTP: POST /v1/infer (binary frames), /health/live, /health/ready, /metrics.
 
@@ -69,7 +72,15 @@ def serve(
     config = ServeConfig(max_batch=max_batch, max_queue_delay_ms=max_queue_delay_ms, max_queue=max_queue,
                          max_body_bytes=max_body_bytes, request_timeout_s=request_timeout_s,
                          drain_timeout_s=drain_timeout_s, auth=not no_auth, token=token)
-    served = build_served(scheme, **scheme_options(scheme, checkpoint, cbr))
+    options = scheme_options(scheme, checkpoint, cbr)
+    if ray_replicas is not None:
+        from semcom.serve.ray_app import run_ray
+
+        if threads:
+            os.environ["SEMCOM_THREADS"] = str(threads)
+        return run_ray(scheme, options, config, ray_replicas, host, port, token_file, on_ready=lambda url: console.print(
+            f"serving {scheme} with {ray_replicas} Ray Serve replicas on {url}", highlight=False))
+    served = build_served(scheme, **options)
 
     def ready(url: str) -> None:
         console.print(f"serving {served.name} ({served.model_id} #{served.model_hash.hex()}) on {url}"

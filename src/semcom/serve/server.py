@@ -27,6 +27,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -128,9 +129,9 @@ class Histogram:
 class Metrics:
     """What ``/metrics`` shows; updated from the event loop and the batch thread under one lock."""
 
-    def __init__(self, served: Served):
+    def __init__(self, served: Served, instance: str = ""):
         self.lock = threading.Lock()
-        self.served = served
+        self.served, self.instance = served, instance
         self.requests: dict[str, int] = {}
         self.rejections: dict[str, int] = {}
         self.latency = Histogram(LATENCY_BUCKETS)
@@ -166,7 +167,8 @@ class Metrics:
 
         with self.lock:
             out = block("semcom_model_info", "gauge", "The served model.",
-                        [f'semcom_model_info{{scheme="{s.name}",model_id="{s.model_id}",model_hash="{s.model_hash.hex()}"}} 1'])
+                        [f'semcom_model_info{{scheme="{s.name}",model_id="{s.model_id}",model_hash="{s.model_hash.hex()}",'
+                         f'instance="{self.instance}"}} 1'])
             out += block("semcom_requests_total", "counter", "Requests to /v1/infer by HTTP status.",
                          [f'semcom_requests_total{{status="{k}"}} {v}' for k, v in sorted(self.requests.items())])
             out += block("semcom_rejections_total", "counter", "Requests refused, by reason.",
@@ -358,8 +360,10 @@ class ServiceState:
 
 
 def create_app(served: Served, config: ServeConfig) -> FastAPI:
-    """The FastAPI app serving ``served`` (``app.state.semcom``: the ``ServiceState``)."""
-    metrics = Metrics(served)
+    """The FastAPI app serving ``served`` (``app.state.semcom``: the ``ServiceState``). Each app has a random instance
+    id (``/health/ready``, the ``X-Semcom-Instance`` header, ``semcom_model_info``): which replica answered."""
+    instance = uuid.uuid4().hex[:12]
+    metrics = Metrics(served, instance)
     batcher = Batcher(served, config.max_batch, config.max_queue_delay_ms / 1000, config.max_queue, metrics)
     cache = IdempotencyCache(config.idempotency_entries, config.idempotency_bytes)
     state = ServiceState(served, config, metrics, batcher, cache)
@@ -464,7 +468,8 @@ def create_app(served: Served, config: ServeConfig) -> FastAPI:
             metrics.add(bytes_out=len(answer), replays=int(replay))
             status = 200
             return Response(answer, media_type=wire.CONTENT_TYPE,
-                            headers={"X-Semcom-Batch-Size": str(out.batch), "X-Semcom-Replay": str(int(replay))})
+                            headers={"X-Semcom-Batch-Size": str(out.batch), "X-Semcom-Replay": str(int(replay)),
+                                     "X-Semcom-Instance": instance})
         except Rejection as r:
             status = r.status
             return refusal(r)
@@ -480,7 +485,7 @@ def create_app(served: Served, config: ServeConfig) -> FastAPI:
     async def ready():
         if state.ready and not state.draining:
             return {"status": "ready", "scheme": served.name, "model_id": served.model_id,
-                    "model_hash": served.model_hash.hex()}
+                    "model_hash": served.model_hash.hex(), "instance": instance}
         return JSONResponse({"status": "draining" if state.draining else "starting"}, status_code=503)
 
     @app.get("/metrics")
