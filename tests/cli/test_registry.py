@@ -46,19 +46,34 @@ def expected_uses(name: str, scheme, tx: Transmission, x: torch.Tensor) -> int:
         return sum(channel_uses_needed(mcs_for_payload(b, SNR, "awgn"), b) for b in bits)
     if name == "attention-ci":  # nothing sent unless the client offloads; then whole LDPC codewords
         return tx.channel_uses if tx.details["offloaded"] else 0
+    if name == "gesco":  # the analog one-hot map pooled by f: 12 class values per f x f block, two per channel use
+        f, (h, w) = tx.details["factor"], x.shape
+        return math.ceil(12 * math.ceil(h / f) * math.ceil(w / f) / 2)
     raise AssertionError(f"no expectation for {name}")
+
+
+def label_map(h=96, w=128):
+    """A label map of 16 x 16 blocks of random CamVid classes (what a label-map scheme sends)."""
+    low = torch.randint(12, (h // 16, w // 16), generator=torch.Generator().manual_seed(0))
+    return low.repeat_interleave(16, 0).repeat_interleave(16, 1)
+
+
+OPTIONS = {"gesco": {"diffusion": "none"}}  # no diffusion model ships yet: the map part (test_gesco_cli.py generates)
 
 
 @pytest.mark.parametrize("name", list(registry.SCHEMES))
 def test_every_registered_scheme_satisfies_the_contract(name):
     entry = registry.SCHEMES[name]
-    scheme = entry.build({"channel": "awgn"})
+    scheme = entry.build({"channel": "awgn", **OPTIONS.get(name, {})})
     assert isinstance(scheme, Scheme) and scheme.task == entry.task
-    x = {"image": photo(), "classify": photo(32, 32), "text": CAPTION}[entry.task]
+    x = label_map() if entry.source == "label-map" else {"image": photo(), "classify": photo(32, 32),
+                                                          "text": CAPTION}[entry.task]
     tx = scheme.transmit(x, SNR, torch.Generator().manual_seed(0))
     assert isinstance(tx, Transmission) and isinstance(tx.channel_uses, int) and tx.ok
     assert tx.channel_uses == expected_uses(name, scheme, tx, x)
-    if entry.task == "image":
+    if entry.source == "label-map":  # an image of the map's size
+        assert tx.x_hat.shape == (3, *x.shape) and tx.logits is None
+    elif entry.task == "image":
         assert tx.x_hat.shape == x.shape and tx.logits is None
     elif entry.task == "text":
         assert tx.text == x and tx.x_hat is None and tx.logits is None
@@ -69,7 +84,7 @@ def test_every_registered_scheme_satisfies_the_contract(name):
     assert again.channel_uses == tx.channel_uses
 
 
-@pytest.mark.parametrize("name", [n for n, e in registry.SCHEMES.items() if e.task == "image"])
+@pytest.mark.parametrize("name", [n for n, e in registry.SCHEMES.items() if e.task == "image" and e.source == "image"])
 def test_every_image_scheme_works_through_semcom_transmit(name, tmp_path, capsys):
     save_image(photo(), tmp_path / "in.png")
     assert main(["transmit", str(tmp_path / "in.png"), "--scheme", name, "--snr", "10", "--out",
@@ -90,7 +105,7 @@ def test_classify_schemes_transmit_an_image_and_print_its_class(name, tmp_path, 
 
 def test_the_demo_gets_one_section_per_scheme_that_has_one():
     keys = [s.key for s in registry.demo_sections()]
-    assert keys == ["lamsc", "splitnn", "attention_ci", "language"]
+    assert keys == ["lamsc", "splitnn", "attention_ci", "language", "gesco"]
 
 
 def test_unknown_scheme_names_every_registered_one(tmp_path, capsys):

@@ -1,8 +1,8 @@
 """The ``semcom`` command line, one module per scheme group; every command is callable in-process as ``main(argv)``.
 
 ``common`` (apps, grids, the table renderer), ``registry`` (the one place that knows every scheme), ``images``
-(eval jscc/softcast/digital/bound), ``lamsc``, ``language``, ``splitnn``, ``attention_ci``, ``transmit``, ``train``, ``demo``,
-``models``, ``serve`` (serve, offload).
+(eval jscc/softcast/digital/bound), ``lamsc``, ``language``, ``gesco`` (train/eval gesco, the label-map path of
+transmit), ``splitnn``, ``attention_ci``, ``transmit``, ``train``, ``demo``, ``models``, ``serve`` (serve, offload).
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from pathlib import Path
 import typer
 
 from semcom import __version__
-from semcom.cli import attention_ci, common, demo, images, lamsc, language, models, serve, splitnn, train, transmit  # noqa: F401 (commands)
+from semcom.cli import (  # noqa: F401 (commands)
+    attention_ci, common, demo, gesco, images, lamsc, language, models, serve, splitnn, train, transmit
+)
 from semcom.cli.common import app, console
 from semcom.errors import SemcomError
 

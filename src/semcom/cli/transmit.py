@@ -46,6 +46,15 @@ def transmit(
                                                     "both-attention | oracle | skd."),
     rounds: Optional[int] = typer.Option(None, help="language: round budget (default one round per word)."),
     mode: Optional[str] = typer.Option(None, help="language: word (default, one word per round) | caption."),
+    labels: Optional[Path] = typer.Option(None, help="gesco: the label map (8-bit PNG of class indices) of the photo "
+                                                     "given as IMAGE; without it IMAGE is the label map."),
+    transmitter: Optional[str] = typer.Option(None, help="gesco: how the map is sent, analog (default) | digital | "
+                                                         "analog+denoiser | map-jscc (the last two: a trained model, "
+                                                         "--checkpoint or the shipped one)."),
+    diffusion: Optional[str] = typer.Option(None, help="gesco: the diffusion model, a checkpoint, 'shipped' (default) "
+                                                       "or 'none' (write the received map in colour)."),
+    steps: Optional[int] = typer.Option(None, help="gesco: DDIM sampling steps (default: the model's)."),
+    guidance: Optional[float] = typer.Option(None, help="gesco: classifier-free guidance scale s >= 0 (1: none)."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Image schemes: where to write the received image, a .png file (or "
                                                   "another lossless format: .bmp, .tif, .ppm); an existing file of that "
@@ -55,18 +64,34 @@ def transmit(
     """Send one image through a scheme and channel; write what arrived (image schemes) and print a short summary.
 
     Classify schemes (splitnn, attention-ci) resize the image to their classifier's input (32x32) and print the class
-    the receiver decided on."""
+    the receiver decided on. GESCO (--scheme gesco) sends a label map: IMAGE is a label-map PNG (8-bit class indices),
+    or a photo with --labels MAP.png (the photo only scores the result); it writes the generated image."""
     from semcom.data import load_image
 
     entry = registry.get(scheme)
+    gesco_options = {"transmitter": transmitter, "diffusion": diffusion, "steps": steps, "guidance": guidance}
+    if entry.source == "label-map":  # a label map in, a generated image out: semcom.cli.gesco
+        from semcom.cli.gesco import transmit_labels_command
+
+        if any(v is not None for v in (text, policy, rounds, mode)):
+            raise SemcomError(f"--scheme {scheme} sends a label map (--text, --policy, --rounds, --mode: --scheme "
+                              "language)")
+        options = {"cbr": cbr, "codec": codec, "transform": transform, "checkpoint": checkpoint, "scorer": scorer,
+                   "asc": asc, "receiver": receiver, "side_link": side_link, "link": link, **gesco_options}
+        out = check_output_file(out, IMAGE_OUT_SUFFIXES) if out is not None else None
+        return transmit_labels_command(image, labels, options, snr, channel, seed, out, as_json)
+    if labels is not None:
+        raise SemcomError(f"--labels does not apply to --scheme {scheme} (it sends an image; --scheme gesco sends a "
+                          "map)")
     if entry.task == "text":  # text in, text out: semcom.cli.language prints what arrives each round
         from semcom.cli.language import transmit_text_command
 
+        refuse_inapplicable(gesco_options, set(), f"--scheme {scheme}")
         return transmit_text_command(image, text, policy, link, rounds, mode, channel, snr, seed, out, as_json)
     if image is None or any(v is not None for v in (text, policy, rounds, mode)):
         raise SemcomError(f"--scheme {scheme} sends an IMAGE (--text, --policy, --rounds, --mode: --scheme language)")
     options = {"cbr": cbr, "codec": codec, "transform": transform, "checkpoint": checkpoint, "scorer": scorer,
-               "asc": asc, "receiver": receiver, "side_link": side_link, "link": link}
+               "asc": asc, "receiver": receiver, "side_link": side_link, "link": link, **gesco_options}
     refuse_inapplicable(options, set(entry.options), f"--scheme {scheme}")
     if entry.task == "image":
         if out is None:
