@@ -16,8 +16,23 @@ from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 
 DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "adjscc.pt"
+"""The rate-adaptive ADJSCC (CBR 1/16 and 1/8 of 192 maps, and the 48-map CBR 1/32 LAM-SC runs on): the default
+for a CBR without a dedicated model in ``SHIPPED_BY_CBR``, and LAM-SC's JSCC (its mask and receiver were trained
+on it)."""
 DEFAULT_CBR = 1 / 16
 """The operating point every image scheme uses unless told otherwise (the CLI's default too)."""
+SHIPPED_BY_CBR: dict[float, str] = {1 / 16: "hybrid-cbr16.pt"}
+"""CBR -> the shipped model trained for it (file under ``semcom/checkpoints``); see the README's JSCC section for the
+recipe, the command and the measured CPU-hours of each."""
+
+
+def default_checkpoint(cbr: float = DEFAULT_CBR) -> Path:
+    """The shipped checkpoint ``semcom`` uses for ``cbr`` when none is given: the dedicated model for that CBR if
+    one ships (and is installed), else the rate-adaptive ADJSCC."""
+    name = next((f for c, f in SHIPPED_BY_CBR.items() if abs(c - cbr) < 1e-9), None)
+    if name is not None and (PACKAGE_CHECKPOINTS / name).is_file():
+        return PACKAGE_CHECKPOINTS / name
+    return DEFAULT_CHECKPOINT
 
 
 @lru_cache(maxsize=8)
@@ -62,8 +77,9 @@ class JSCCTransmitter:
     @classmethod
     def from_checkpoint(cls, channel: ComplexChannel, path: str | Path | None = None,
                         cbr: float = DEFAULT_CBR) -> JSCCTransmitter:
+        path = path or default_checkpoint(cbr)
         model, meta = shared_jscc(path)
-        return cls(model, channel, cbr, meta, str(path or DEFAULT_CHECKPOINT))
+        return cls(model, channel, cbr, meta, str(path))
 
     def describe(self) -> dict:
         return {"scheme": self.name, "model": self.model.cfg.name, "cbr": self.cbr,

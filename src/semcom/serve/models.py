@@ -168,6 +168,11 @@ def build_served(name: str, channel: str = "awgn", **options) -> Served:
 
     if name not in SERVED:
         raise SemcomError(f"scheme {name!r} is not served; choose one of {', '.join(SERVED)}")
+    if name == "jscc" and not options.get("checkpoint"):
+        from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
+
+        # the ADJSCC: the hybrid JSCC (the in-process default at CBR 1/16) is not served yet, see JSCCSplit
+        options = {**options, "checkpoint": str(DEFAULT_CHECKPOINT)}
     scheme = registry.get(name).build({"channel": channel, **options})
     if name == "jscc":
         scheme = JSCCSplit(scheme)
