@@ -101,3 +101,36 @@ def test_a_server_restart_mid_stream_loses_and_duplicates_nothing(splitnn, start
         same(tx, splitnn.scheme.transmit(x, SNR, gen(i)), exact=False)
     done_first, done_second = first.state.metrics.items, second.state.metrics.items
     assert done_first >= 4 and done_second >= 1 and done_first + done_second == len(xs)  # each ran exactly once
+
+
+@pytest.mark.parametrize("channel", ["awgn", "rayleigh"])
+def test_hybrid_jscc_served_equals_in_process_bit_for_bit(channel, tmp_path, start_server):
+    from semcom.jscc.hybrid import HybridConfig, HybridJSCC
+    from semcom.serve.models import HybridSplit, build_served
+    from semcom.training.checkpoint import atomic_save
+
+    torch.manual_seed(0)
+    model = HybridJSCC(HybridConfig(width=8, blocks=1))
+    for p in model.parameters():  # a non-trivial model: the zero-initialised conv tails too
+        p.data.add_(0.01 * torch.randn_like(p))
+    atomic_save({"model_config": model.cfg.to_dict(), "state_dict": model.state_dict()}, tmp_path / "hybrid.pt")
+    served = build_served("jscc", channel=channel, checkpoint=str(tmp_path / "hybrid.pt"))
+    assert isinstance(served.scheme, HybridSplit)
+    server = start_server(served)
+    xs = images(2, (48, 64), seed=4) + images(1, (40, 36), seed=5)  # one off the 16-pixel grid
+    with OffloadClient(server.url, served, TOKEN) as client:
+        for i, x in enumerate(xs):
+            tx = client.offload(x, SNR, True, gen(i))
+            same(tx, served.scheme.transmitter.transmit(x, SNR, gen(i)))  # bit-identical, with the side scale and CSI
+
+
+def test_adjscc_served_equals_the_transmitter(start_server):
+    from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
+    from semcom.serve.models import JSCCSplit, build_served
+
+    served = build_served("jscc", checkpoint=str(DEFAULT_CHECKPOINT))
+    assert type(served.scheme) is JSCCSplit
+    server = start_server(served)
+    x = images(1, (48, 64), seed=6)[0]
+    with OffloadClient(server.url, served, TOKEN) as client:
+        same(client.offload(x, SNR, True, gen(0)), served.scheme.transmitter.transmit(x, SNR, gen(0)))

@@ -4,7 +4,8 @@ wire (model id + a hash of its weights).
 splitnn and attention-ci offer the split themselves (``device_part`` / ``channel_part`` / ``server_part`` /
 ``result``, see ``semcom.types.Payload``). The JSCC transmitter's whole-image path (``JSCCTransmitter.transmit``:
 ``model.encode`` -> channel -> ``model.decode``) is cut at the channel by ``JSCCSplit`` here, which calls those same
-model methods on the transmitter's own model, channel and CBR.
+model methods on the transmitter's own model, channel and CBR; the hybrid JSCC's (``transmit_batch``) by
+``HybridSplit``, which also carries its power scale and the receiver's noise variance.
 """
 
 from __future__ import annotations
@@ -59,9 +60,8 @@ class JSCCSplit:
     task = "image"
 
     def __init__(self, transmitter):
-        if hasattr(transmitter.model, "transmit_batch"):
-            raise SemcomError("serving the hybrid JSCC is not supported (its receiver needs side information that the "
-                              "split does not carry yet); serve an ADJSCC/DeepJSCC checkpoint")
+        if hasattr(transmitter.model, "transmit_batch") != isinstance(self, HybridSplit):
+            raise SemcomError("a hybrid JSCC is served by HybridSplit, an ADJSCC/DeepJSCC by JSCCSplit")
         self.transmitter = transmitter
         self.cbr = transmitter.cbr
 
@@ -126,6 +126,94 @@ class JSCCSplit:
         return self.result(payload, self.server_part([payload])[0])
 
 
+class HybridSplit(JSCCSplit):
+    """The hybrid JSCC (``semcom.jscc.hybrid``) cut at the channel, the same calls as its ``forward`` in eval mode.
+
+    Device: ``encode_latent`` and the power normalisation of the sent maps; the payload is float32 ``[scale,
+    symbols]``: the float16 power scale (its 16 side bits are counted in the channel uses, as in process) and the
+    first ``maps`` latent maps' real parts. Channel: the transmitter's channel on the whole latent (the unsent maps
+    are zeros, so the noise draws are those of ``transmit``); what arrives is ``[scale, received symbols, noise
+    variance]``, the noise variance being the receiver's CSI after equalisation (one value on AWGN, one per complex
+    symbol of the whole latent on fading; a real receiver estimates it from pilots). Server: de-normalise, LMMSE +
+    decoder (``decode_latent``), crop, clamp: ``transmit_batch`` exactly."""
+
+    def _grid(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """(maps sent, all latent maps, latent height, latent width) for a [3, H, W] image."""
+        from semcom.jscc.models import FACTOR
+
+        model = self.transmitter.model
+        h, w = -(-shape[1] // FACTOR), -(-shape[2] // FACTOR)
+        return model.channels_for_cbr(self.cbr), model.cfg.latent_channels, h, w
+
+    @torch.no_grad()
+    def device_part(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Payload:
+        from semcom.channels import normalize_power
+        from semcom.data.images import check_image
+        from semcom.jscc.softcast import SIDE_BITS_SCALE
+
+        check_image(x)
+        self.check_input(tuple(x.shape))
+        model = self.transmitter.model
+        xp = model.pad(x[None].float())
+        _, counts = model.prepare(xp, snr_db, self.cbr)
+        u = model.encode_latent(xp)
+        maps = int(counts[0])
+        mask = (torch.arange(u.shape[1]) < maps).to(u.dtype)[None, :, None, None]
+        z = normalize_power(u, mask)
+        scale = (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()
+        data = torch.cat([scale.half().float(), z[0, :maps].reshape(-1)])
+        return Payload(data=to_bytes(data, "float32"), dtype="float32", shape=tuple(x.shape), snr_db=float(snr_db),
+                       channel_uses=maps * u.shape[2] * u.shape[3] // 2 + SIDE_BITS_SCALE,
+                       details={"model": model.cfg.name})
+
+    def _unpack(self, payload: Payload, arrived: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(scale [1], sent maps [maps, h, w], noise variance [1] or [symbols of the whole latent] or None)."""
+        maps, total, h, w = self._grid(tuple(payload.shape))
+        values = from_bytes(payload.data, "float32", (len(payload.data) // 4,))
+        body = 1 + maps * h * w
+        extra = values.numel() - body
+        if arrived and extra not in (1, total * h * w // 2) or not arrived and extra != 0:
+            raise SemcomError(f"a hybrid JSCC payload for a {payload.shape[1]}x{payload.shape[2]} image holds "
+                              f"{values.numel()} values, expected {body}{' + the noise variance' if arrived else ''}")
+        return values[:1], values[1:body].reshape(maps, h, w), values[body:] if arrived else None
+
+    @torch.no_grad()
+    def channel_part(self, payload: Payload, snr_db: float, generator: torch.Generator | None = None) -> Payload:
+        import torch.nn.functional as F
+
+        scale, sent, _ = self._unpack(payload, arrived=False)
+        maps, total, h, w = self._grid(tuple(payload.shape))
+        z = F.pad(sent, (0, 0, 0, 0, 0, total - maps))[None]
+        snr = torch.full((1,), float(snr_db))
+        z_hat, noise_var = self.transmitter.channel.transmit(z, snr, generator)
+        data = torch.cat([scale, z_hat[0, :maps].reshape(-1), noise_var.reshape(-1).float()])
+        return replace(payload, data=to_bytes(data, "float32"))
+
+    @torch.no_grad()
+    def server_part(self, payloads: list[Payload]) -> list[torch.Tensor]:
+        import torch.nn.functional as F
+
+        from semcom.jscc.softcast import noise_per_real
+
+        model = self.transmitter.model
+        out: list[Any] = []
+        for i, p in enumerate(payloads):
+            if p.data is None or p.dtype != "float32":
+                raise SemcomError(f"payload {i}: expected float32 values, got {p.dtype}")
+            try:
+                self.check_input(tuple(p.shape))
+                scale, received, noise_var = self._unpack(p, arrived=True)
+            except SemcomError as exc:
+                raise SemcomError(f"payload {i}: {exc}") from None
+            maps, total, h, w = self._grid(tuple(p.shape))
+            z_hat = F.pad(received, (0, 0, 0, 0, 0, total - maps))[None]
+            s = scale.reshape(1, 1, 1, 1)
+            noise_u = noise_per_real(noise_var.reshape(1, -1), z_hat) * s**2
+            x_hat = model.decode_latent(z_hat * s, noise_u, (h * 16, w * 16))
+            out.append(x_hat[0, :, : p.shape[1], : p.shape[2]].clamp(0, 1))
+        return out
+
+
 @dataclass
 class Served:
     """A scheme as served: ``name`` (its wire scheme), ``scheme`` (device_part / channel_part / server_part / result),
@@ -168,14 +256,9 @@ def build_served(name: str, channel: str = "awgn", **options) -> Served:
 
     if name not in SERVED:
         raise SemcomError(f"scheme {name!r} is not served; choose one of {', '.join(SERVED)}")
-    if name == "jscc" and not options.get("checkpoint"):
-        from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
-
-        # the ADJSCC: the hybrid JSCC (the in-process default at CBR 1/16) is not served yet, see JSCCSplit
-        options = {**options, "checkpoint": str(DEFAULT_CHECKPOINT)}
     scheme = registry.get(name).build({"channel": channel, **options})
     if name == "jscc":
-        scheme = JSCCSplit(scheme)
+        scheme = HybridSplit(scheme) if hasattr(scheme.model, "transmit_batch") else JSCCSplit(scheme)
     if name == "attention-ci" and scheme.link != "digital":
         raise SemcomError("attention-ci is served with the digital link (its request is bytes)")
     if name == "splitnn" and not scheme.model.codec.cfg.bits:
