@@ -54,7 +54,7 @@ def weights_sha256(modules: list[nn.Module], extra: str = "") -> bytes:
 class JSCCSplit:
     """``JSCCTransmitter`` cut at the channel: device ``model.encode`` -> symbols [n] complex64; channel; server
     ``model.decode`` at the arrived SNR and the transmitter's CBR. Whole images only (up to the transmitter's tile size:
-    larger images are coded tile by tile in process); the hybrid JSCC (``transmit_batch``) is not served."""
+    larger images are coded tile by tile in process); the hybrid JSCC (``transmit_batch``) goes through ``HybridSplit``."""
 
     name = "jscc"
     task = "image"
