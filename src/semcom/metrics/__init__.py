@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import torch
 
 from semcom.errors import SemcomError
+from semcom.metrics.distribution import DistributionMeter, EffNetFeatures, frechet_distance, kernel_inception_distance
 from semcom.metrics.image import MS_SSIM_WEIGHTS, PSNR_CAP_DB, ms_ssim, ms_ssim_scales, ms_ssim_weights, psnr_db, ssim
 from semcom.metrics.lpips import LPIPS
 from semcom.metrics.segmentation import SegmentationMeter, class_iou, confusion_matrix, miou, pixel_accuracy
@@ -64,4 +65,5 @@ __all__ = [
     "LPIPS", "MS_SSIM_WEIGHTS", "MetricMeter", "PSNR_CAP_DB", "ms_ssim", "ms_ssim_scales", "ms_ssim_weights",
     "psnr_db", "ssim",
     "SegmentationMeter", "class_iou", "confusion_matrix", "miou", "pixel_accuracy",
+    "DistributionMeter", "EffNetFeatures", "frechet_distance", "kernel_inception_distance",
 ]

@@ -13,6 +13,10 @@ from semcom.segmentation.segmenter import (
     check_segments,
     fallback_reason,
 )
+from semcom.segmentation.semantic import (
+    SegmenterTrainConfig, SemanticSegmenter, SemanticSegmenterConfig, export_segmenter, load_segmenter,
+    shipped_segmenter, train_segmenter,
+)
 
 SEGMENTERS = ("slic", "sam")
 
@@ -31,4 +35,6 @@ def build_segmenter(name: str = "slic", sam_model: str | None = None) -> Segment
 
 
 __all__ = ["MIN_AREA", "SEGMENTERS", "Segmenter", "Segments", "SlicSegmenter", "build_segmenter", "check_k",
-           "check_segments", "fallback_reason"]
+           "check_segments", "fallback_reason",
+           "SegmenterTrainConfig", "SemanticSegmenter", "SemanticSegmenterConfig", "export_segmenter", "load_segmenter",
+           "shipped_segmenter", "train_segmenter"]
