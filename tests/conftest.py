@@ -35,3 +35,20 @@ def write_smooth_photos(folder: Path, count: int, size: tuple[int, int], low: tu
 def smooth_photos(tmp_path_factory) -> Path:
     """A folder of three smooth random 48x64 PNGs (im0..im2), for end-to-end command tests."""
     return write_smooth_photos(tmp_path_factory.mktemp("imgs"), 3, (48, 64), (4, 6), "im")
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Complex symbols that really went through an AWGN or Rayleigh channel, all examples and calls together."""
+    from semcom.channels import AWGN, Rayleigh
+
+    seen = {"symbols": 0}
+    for cls in (AWGN, Rayleigh):
+        original = cls.observe
+
+        def observe(self, zc, noise_var, generator=None, _original=original):
+            seen["symbols"] += zc.numel()  # zc: [B, n] complex symbols
+            return _original(self, zc, noise_var, generator)
+
+        monkeypatch.setattr(cls, "observe", observe)
+    return seen

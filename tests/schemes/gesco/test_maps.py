@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import shared_path
-from semcom.channels import AWGN, Rayleigh
 from semcom.data.camvid import CAMVID, load_camvid
 from semcom.digital.chain import channel_use_budget
 from semcom.digital.mcs import get_mcs
@@ -33,21 +32,6 @@ def blocky(batch=2, size=(36, 48), block=6, classes=12, seed=0):
     h, w = size
     low = torch.randint(classes, (batch, -(-h // block), -(-w // block)), generator=g)
     return low.repeat_interleave(block, 1).repeat_interleave(block, 2)[:, :h, :w].contiguous()
-
-
-@pytest.fixture
-def counted(monkeypatch):
-    """Complex symbols that really went through an AWGN or Rayleigh channel, all examples and calls together."""
-    seen = {"symbols": 0}
-    for cls in (AWGN, Rayleigh):
-        original = cls.observe
-
-        def observe(self, zc, noise_var, generator=None, _original=original):
-            seen["symbols"] += zc.numel()  # zc: [B, n] complex symbols
-            return _original(self, zc, noise_var, generator)
-
-        monkeypatch.setattr(cls, "observe", observe)
-    return seen
 
 
 @pytest.mark.parametrize("cbr", CBRS)

@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from semcom.channels import AWGN, Rayleigh
 from semcom.data.camvid import CAMVID, colorize
 from semcom.digital.chain import channel_use_budget
 from semcom.digital.mcs import get_mcs
@@ -47,21 +46,6 @@ def tiny_diffusion(cfg=TINY, seed=0):
 def save_model(model, path, cfg_dict=None):
     atomic_save({"model_config": cfg_dict or model.cfg.to_dict(), "state_dict": model.state_dict()}, path)
     return path
-
-
-@pytest.fixture
-def counted(monkeypatch):
-    """Complex symbols that really went through an AWGN or Rayleigh channel."""
-    seen = {"symbols": 0}
-    for cls in (AWGN, Rayleigh):
-        original = cls.observe
-
-        def observe(self, zc, noise_var, generator=None, _original=original):
-            seen["symbols"] += zc.numel()
-            return _original(self, zc, noise_var, generator)
-
-        monkeypatch.setattr(cls, "observe", observe)
-    return seen
 
 
 def transmitters(cbr):
