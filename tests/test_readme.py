@@ -6,7 +6,6 @@ run, never a long job."""
 from __future__ import annotations
 
 import re
-import shlex
 from pathlib import Path
 
 import pytest

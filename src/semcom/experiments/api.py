@@ -28,7 +28,7 @@ from semcom.data.images import list_images, load_image, save_image
 from semcom.data.sources import demo_images
 from semcom.errors import SemcomError
 from semcom.jscc.checkpoint import load_jscc as _load_jscc
-from semcom.jscc.transmitter import DEFAULT_CBR, DEFAULT_CHECKPOINT, JSCCTransmitter
+from semcom.jscc.transmitter import DEFAULT_CHECKPOINT, JSCCTransmitter
 from semcom.metrics import ms_ssim, psnr_db
 from semcom.seeding import make_generator, noise_seed
 from semcom.types import Scheme, Transmission
