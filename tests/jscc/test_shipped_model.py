@@ -43,3 +43,39 @@ def test_shipped_model_serves_the_low_rates_it_was_trained_for():
     r64, r32, r16 = psnr(1 / 64), psnr(1 / 32), psnr(1 / 16)
     assert r64 < r32 < r16
     assert r64 > r16 - 3.0
+
+
+def test_each_cbr_has_its_default_model():
+    from semcom.jscc.transmitter import SHIPPED_BY_CBR, default_checkpoint
+
+    assert default_checkpoint(1 / 16).name == SHIPPED_BY_CBR[1 / 16] == "hybrid-cbr16.pt"
+    assert default_checkpoint(1 / 8) == default_checkpoint(1 / 32) == DEFAULT_CHECKPOINT  # no dedicated model yet
+    assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 16).model.cfg.name == "hybrid"
+    assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 8).model.cfg.name == "adjscc"
+
+
+def test_shipped_hybrid_clears_the_linear_floor_and_the_old_model_on_the_demo_photos():
+    import pytest
+
+    from semcom.errors import SemcomError
+    from semcom.jscc.softcast import SoftCastTransmitter, load_softcast
+    from semcom.jscc.transmitter import default_checkpoint
+
+    path = default_checkpoint(1 / 16)
+    hybrid = JSCCTransmitter.from_checkpoint(AWGN(), path)
+    assert hybrid.meta["train_config"]["data"].endswith("photos-train") and hybrid.meta["cpu_hours"] > 1.0
+    assert path.stat().st_size < 6e6
+    with pytest.raises(SemcomError, match="not supported"):
+        JSCCTransmitter.from_checkpoint(AWGN(), path, 1 / 8)  # a single-rate model refuses other CBRs
+    softcast = SoftCastTransmitter(load_softcast("pca"), AWGN(), 1 / 16)
+    adjscc = JSCCTransmitter.from_checkpoint(AWGN(), DEFAULT_CHECKPOINT, 1 / 16)
+    images = [x for _, x in demo_images(256)]
+
+    def psnr(scheme, snr):
+        return sum(psnr_db(x, scheme.transmit(x, snr, make_generator(i)).x_hat.clamp(0, 1)).item()
+                   for i, x in enumerate(images)) / len(images)
+
+    ours = [psnr(hybrid, s) for s in (1.0, 7.0, 13.0)]
+    assert all(o > psnr(softcast, s) for o, s in zip(ours, (1.0, 7.0, 13.0)))
+    assert ours[1] > psnr(adjscc, 7.0) and ours[2] > psnr(adjscc, 13.0)
+    assert ours[2] > ours[0] + 2.5  # rises with SNR

@@ -18,6 +18,12 @@ TRAINED_BY = {  # file (relative to semcom/checkpoints) -> (scheme, the command 
     "adjscc.pt": ("jscc", "semcom train jscc --data ../shared/data/photos-train --out runs/adjscc --cbr 1/16,1/8 "
                           "--snr-range=-2,16 --steps 11000 --lr 1e-3, then --out runs/adjscc-multirate "
                           f"--cbr 1/64,1/32,1/16,1/8 --steps 6000 --lr 3e-4 --init-from runs/adjscc/last.pt ({README})"),
+    "hybrid-cbr16.pt": ("jscc", "benchmarks/jscc_recipes.py --only hybrid-b2-snr-range-logmse (20 CPU-min), then "
+                                "semcom train jscc --data ../shared/data/photos-train --out runs/jscc-hybrid16-b2 "
+                                "--model hybrid --widths 64 --latent 96 --blocks 2 --cbr 1/16 --snr-range=-2,16 "
+                                "--batch 32 --crop 64 --lr 1e-3 --clip 1 --schedule late-cosine --cpu-budget 3600 "
+                                "--loss log-mse --init-from runs/recipes/hybrid-b2-snr-range-logmse/last.pt "
+                                f"--export src/semcom/checkpoints/hybrid-cbr16.pt ({README})"),
     "softcast-pca16.safetensors": ("softcast", "semcom train softcast --data ../shared/data/photos-train --out "
                                                "src/semcom/checkpoints/softcast-pca16.safetensors"),
     "cifar_resnet20.th": ("splitnn", "third-party pretrained CIFAR-10 ResNet-20 (see cifar_resnet20.LICENSE); the "

@@ -28,7 +28,7 @@ from semcom.data.images import list_images, load_image, save_image
 from semcom.data.sources import demo_images
 from semcom.errors import SemcomError
 from semcom.jscc.checkpoint import load_jscc as _load_jscc
-from semcom.jscc.transmitter import DEFAULT_CHECKPOINT, JSCCTransmitter
+from semcom.jscc.transmitter import JSCCTransmitter, default_checkpoint
 from semcom.metrics import ms_ssim, psnr_db
 from semcom.seeding import make_generator, noise_seed
 from semcom.types import Scheme, Transmission
@@ -69,9 +69,10 @@ def load_scheme(name: str = "jscc", channel: str = "awgn", cbr: float | None = N
     return entry.build({**options, "channel": channel, "cbr": cbr})
 
 
-def load_jscc(path: str | Path | None = None):
-    """(model, metadata) of a JSCC checkpoint, the shipped ADJSCC model by default; the model is in eval mode."""
-    return _load_jscc(path or DEFAULT_CHECKPOINT)
+def load_jscc(path: str | Path | None = None, cbr: float = 1 / 16):
+    """(model, metadata) of a JSCC checkpoint; by default the shipped model ``load_scheme("jscc", cbr=cbr)`` uses
+    (at CBR 1/16 the hybrid JSCC, at other CBRs the rate-adaptive ADJSCC). The model is in eval mode."""
+    return _load_jscc(path or default_checkpoint(cbr))
 
 
 def transmit(scheme: Scheme, x: torch.Tensor, snr_db: float, seed: int = 0) -> Transmission:
