@@ -13,7 +13,7 @@ from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.units import cbr_text
 
 MODEL_SUFFIXES = (".pt", ".th", ".safetensors")
-README = "README 'Training the shipped model'"
+README = "README 'Training the shipped models'"
 TRAINED_BY = {  # file (relative to semcom/checkpoints) -> (scheme, the command that made it)
     "adjscc.pt": ("jscc", "semcom train jscc --data ../shared/data/photos-train --out runs/adjscc --cbr 1/16,1/8 "
                           "--snr-range=-2,16 --steps 11000 --lr 1e-3, then --out runs/adjscc-multirate "
