@@ -47,5 +47,6 @@ def test_jscc_transmit_of_a_tiled_image_spends_the_whole_image_channel_uses(tmp_
     assert main(["transmit", str(image), "--scheme", "jscc", "--snr", "7", "--out", str(tmp_path / "rx.png"),
                  "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["channel_uses"] == 96 * (96 // 16) * -(-1100 // 16) // 2  # CBR 1/16: 96 of 192 maps
+    # CBR 1/16 (the hybrid JSCC): 96 maps on the whole image's grid + its float16 power scale (16 side bits)
+    assert row["channel_uses"] == 96 * (96 // 16) * -(-1100 // 16) // 2 + 16
     assert row["psnr_db"] > 20

@@ -27,7 +27,9 @@ def expected_uses(name: str, scheme, tx: Transmission, x: torch.Tensor) -> int:
     from semcom.digital.mcs import get_mcs
 
     if name == "jscc":
-        return scheme.channels * math.ceil(x.shape[1] / 16) * math.ceil(x.shape[2] / 16) // 2
+        side = {"hybrid": 16}.get(scheme.model.cfg.name, 0)  # the hybrid's float16 power scale, 16 side bits
+        assert tx.details.get("side_bits", 0) == side
+        return scheme.channels * math.ceil(x.shape[1] / 16) * math.ceil(x.shape[2] / 16) // 2 + side
     if name == "softcast":
         blocks = math.ceil(x.shape[1] / 16) * math.ceil(x.shape[2] / 16)
         return math.ceil(tx.details["components"] * blocks / 2) + tx.details["side_bits"]

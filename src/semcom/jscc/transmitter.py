@@ -12,6 +12,7 @@ from semcom.data.images import check_image
 from semcom.jscc import tiling
 from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.models import FACTOR, JSCC
+from semcom.jscc.softcast import SIDE_BITS_SCALE
 from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 
@@ -87,14 +88,15 @@ class JSCCTransmitter:
 
     @torch.no_grad()
     def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
-        """``x`` [3, H, W] float in [0, 1] at ``snr_db``; channel uses: the latent's complex symbols."""
+        """``x`` [3, H, W] float in [0, 1] at ``snr_db``; channel uses: the latent's complex symbols (the hybrid JSCC:
+        plus its float16 power scale, 16 side bits, named in ``details``)."""
         check_image(x)
         if tiling.needs_tiles(tuple(x.shape[-2:]), self.tile):
             return self.transmit_tiled(x, snr_db, generator)
         if hasattr(self.model, "transmit_batch"):  # the hybrid JSCC: its receiver needs the side scale and CSI
             out = self.model.transmit_batch(x[None], snr_db, self.channel, self.cbr, generator)
             return Transmission(x_hat=out["x_hat"][0], channel_uses=int(out["channel_uses"][0]),
-                                details={"model": self.model.cfg.name})
+                                details={"model": self.model.cfg.name, "side_bits": SIDE_BITS_SCALE})
         z = self.model.encode(x[None], snr_db, self.cbr)
         z_hat = self.channel(z, snr_db, generator)
         x_hat = self.model.decode(z_hat, snr_db, self.cbr, tuple(x.shape[-2:]))[0]
@@ -117,8 +119,10 @@ class JSCCTransmitter:
         def size(rows: slice, cols: slice) -> tuple[int, int]:
             return ((rows.stop - rows.start) * FACTOR, (cols.stop - cols.start) * FACTOR)
 
+        details = {"model": model.cfg.name}
         if hasattr(model, "transmit_batch"):
             x_hat, uses = self._hybrid_tiled(xp, snr_db, generator, grid, size, total)
+            details["side_bits"] = SIDE_BITS_SCALE
         else:
             latent = tiling.encode_tiled(lambda p: model.latent(p, snr_db, self.cbr), xp, tile, margin,
                                          self.progress, total)
@@ -129,7 +133,7 @@ class JSCCTransmitter:
                 lambda rows, cols: model.reconstruct(received[..., rows, cols], snr_db, self.cbr, size(rows, cols)),
                 grid, tile, margin, self.progress, count, total)
             uses = z_hat.shape[1]
-        return Transmission(x_hat=x_hat[0, :, :h, :w], channel_uses=int(uses), details={"model": model.cfg.name})
+        return Transmission(x_hat=x_hat[0, :, :h, :w], channel_uses=int(uses), details=details)
 
     def _hybrid_tiled(self, xp, snr_db, generator, grid, size, total):
         """The hybrid JSCC's ``forward`` (eval mode) with ``encode_latent``/``decode_latent`` run tile by tile and

@@ -134,7 +134,8 @@ class HybridSplit(JSCCSplit):
     first ``maps`` latent maps' real parts. Channel: the transmitter's channel on the whole latent (the unsent maps
     are zeros, so the noise draws are those of ``transmit``); what arrives is ``[scale, received symbols, noise
     variance]``, the noise variance being the receiver's CSI after equalisation (one value on AWGN, one per complex
-    symbol of the whole latent on fading; a real receiver estimates it from pilots). Server: de-normalise, LMMSE +
+    symbol of the whole latent on fading; a real receiver estimates it from pilots; none when the client sends without
+    a channel: decoded as noise-free). Server: de-normalise, LMMSE +
     decoder (``decode_latent``), crop, clamp: ``transmit_batch`` exactly."""
 
     def _grid(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -164,7 +165,7 @@ class HybridSplit(JSCCSplit):
         data = torch.cat([scale.half().float(), z[0, :maps].reshape(-1)])
         return Payload(data=to_bytes(data, "float32"), dtype="float32", shape=tuple(x.shape), snr_db=float(snr_db),
                        channel_uses=maps * u.shape[2] * u.shape[3] // 2 + SIDE_BITS_SCALE,
-                       details={"model": model.cfg.name})
+                       details={"model": model.cfg.name, "side_bits": SIDE_BITS_SCALE})
 
     def _unpack(self, payload: Payload, arrived: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(scale [1], sent maps [maps, h, w], noise variance [1] or [symbols of the whole latent] or None)."""
@@ -172,10 +173,13 @@ class HybridSplit(JSCCSplit):
         values = from_bytes(payload.data, "float32", (len(payload.data) // 4,))
         body = 1 + maps * h * w
         extra = values.numel() - body
-        if arrived and extra not in (1, total * h * w // 2) or not arrived and extra != 0:
+        if arrived and extra not in (0, 1, total * h * w // 2) or not arrived and extra != 0:
             raise SemcomError(f"a hybrid JSCC payload for a {payload.shape[1]}x{payload.shape[2]} image holds "
                               f"{values.numel()} values, expected {body}{' + the noise variance' if arrived else ''}")
-        return values[:1], values[1:body].reshape(maps, h, w), values[body:] if arrived else None
+        if not arrived:
+            return values[:1], values[1:body].reshape(maps, h, w), None
+        noise = values[body:] if extra else torch.zeros(1)  # none: sent without a channel (noise-free)
+        return values[:1], values[1:body].reshape(maps, h, w), noise
 
     @torch.no_grad()
     def channel_part(self, payload: Payload, snr_db: float, generator: torch.Generator | None = None) -> Payload:
