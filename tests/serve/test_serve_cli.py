@@ -36,3 +36,16 @@ def test_serve_needs_a_token_and_a_served_scheme(monkeypatch, capsys, tmp_path):
     assert "at least 16" in capsys.readouterr().err
     assert main(["offload", str(tmp_path), "--server", "http://127.0.0.1:9", "--scheme", "lamsc"]) == 2
     assert "not served" in capsys.readouterr().err
+
+
+def test_variant_picks_a_shipped_splitnn_codec_and_is_checked(capsys, tmp_path):
+    from semcom.cli.serve import scheme_options
+    from semcom.schemes.splitnn.checkpoint import shipped_checkpoint
+
+    assert scheme_options("splitnn", None, None, "semanticnn-c4b2")["checkpoint"] == shipped_checkpoint("semanticnn-c4b2")
+    (tmp_path / "im.png").write_bytes(b"")
+    for argv, message in ((["--scheme", "splitnn", "--variant", "nope"], "no shipped splitnn variant 'nope'; choose"),
+                          (["--scheme", "jscc", "--variant", "semanticnn-c4b2"], "--variant names a shipped splitnn")):
+        assert main(["offload", str(tmp_path / "im.png"), "--server", "http://127.0.0.1:9", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1

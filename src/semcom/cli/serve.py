@@ -24,12 +24,21 @@ OFFLOAD_COLUMNS = [
 ]
 
 
-def scheme_options(scheme: str, checkpoint: Path | None, cbr: str | None) -> dict:
+def scheme_options(scheme: str, checkpoint: Path | None, cbr: str | None, variant: str | None = None) -> dict:
     from semcom.experiments import registry
     from semcom.serve.models import SERVED
 
     if scheme not in SERVED:
         raise SemcomError(f"scheme {scheme!r} is not served; choose one of {', '.join(SERVED)}")
+    if variant is not None:
+        if scheme != "splitnn" or checkpoint is not None:
+            raise SemcomError("--variant names a shipped splitnn codec: use it with --scheme splitnn, without --checkpoint")
+        from semcom.schemes.splitnn.checkpoint import CHECKPOINT_DIR, shipped_checkpoint
+
+        checkpoint = shipped_checkpoint(variant)
+        if not checkpoint.is_file():
+            names = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt"))
+            raise SemcomError(f"no shipped splitnn variant {variant!r}; choose one of {', '.join(names)}")
     options = {"checkpoint": checkpoint, "cbr": cbr}
     refuse_inapplicable(options, set(registry.get(scheme).options), f"--scheme {scheme}")
     return {**options, "cbr": parse_cbr(cbr) if cbr else None}
@@ -40,8 +49,10 @@ def serve(
     scheme: str = typer.Option(..., help=SERVED_HELP),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (127.0.0.1: this machine only)."),
     port: int = typer.Option(8000, help="TCP port (0: any free port, printed)."),
+    variant: Optional[str] = typer.Option(None, help="splitnn: a shipped codec by name (semcom models lists them), "
+                                                     "e.g. semanticnn-c4b2."),
     checkpoint: Optional[Path] = typer.Option(None, help="splitnn: a codec checkpoint (default semanticnn-c8b3); jscc: "
-                                                         "a JSCC checkpoint (default the shipped ADJSCC)."),
+                                                         "a JSCC checkpoint (default the shipped model for --cbr)."),
     cbr: Optional[str] = typer.Option(None, help="jscc: the channel bandwidth ratio (default 1/16)."),
     max_batch: int = typer.Option(8, help="Payloads run together at most."),
     max_queue_delay_ms: float = typer.Option(5.0, help="How long the oldest queued payload waits for company."),
@@ -72,7 +83,7 @@ def serve(
     config = ServeConfig(max_batch=max_batch, max_queue_delay_ms=max_queue_delay_ms, max_queue=max_queue,
                          max_body_bytes=max_body_bytes, request_timeout_s=request_timeout_s,
                          drain_timeout_s=drain_timeout_s, auth=not no_auth, token=token)
-    options = scheme_options(scheme, checkpoint, cbr)
+    options = scheme_options(scheme, checkpoint, cbr, variant)
     if ray_replicas is not None:
         from semcom.serve.ray_app import run_ray
 
@@ -97,6 +108,7 @@ def offload(
     scheme: str = typer.Option(..., help=SERVED_HELP),
     snr: str = typer.Option("10", help="SNR in dB of the simulated channel (and the one the decoder is told)."),
     channel: str = typer.Option("awgn", help=f"{CHANNEL_HELP} | none (the payload arrives as sent)."),
+    variant: Optional[str] = typer.Option(None, help="splitnn: the same shipped codec the server runs."),
     checkpoint: Optional[Path] = typer.Option(None, help="The same checkpoint the server runs (splitnn, jscc)."),
     cbr: Optional[str] = typer.Option(None, help="jscc: the server's CBR (default 1/16)."),
     seed: int = typer.Option(0, help="Noise seed: image i draws as 'semcom eval' / semcom.evaluate do."),
@@ -123,7 +135,7 @@ def offload(
     snr_db = snrs[0]
     simulate = channel != "none"
     served = build_served(scheme, channel=check_channel(channel) if simulate else "awgn",
-                          **scheme_options(scheme, checkpoint, cbr))
+                          **scheme_options(scheme, checkpoint, cbr, variant))
     if out is not None and served.task != "image":
         raise SemcomError(f"--out does not apply to --scheme {scheme}: the server answers with class scores")
     paths = list_images(source) if source.is_dir() else [source]
