@@ -145,3 +145,36 @@ def test_strided_stem_starts_as_softcast_and_trains(basis, blocks):
 def test_unknown_stem_is_refused():
     with pytest.raises(SemcomError, match="stem"):
         HybridConfig(stem="pyramid")
+
+
+def test_a_transmitter_without_a_checkpoint_picks_the_shipped_specialist_by_snr(tmp_path, basis, monkeypatch):
+    """Specialists are used inside their SNR interval only (lowest bound inclusive), the general model elsewhere and
+    whenever a specialist's file is missing; ``details`` names the file each transmission used."""
+    import semcom.jscc.transmitter as transmitter
+
+    for name, width in (("general.pt", 8), ("high.pt", 16)):
+        model = HybridJSCC(HybridConfig(width=width))
+        model.init_linear(basis)
+        atomic_save({"model_config": model.cfg.to_dict(), "state_dict": model.state_dict()}, tmp_path / name)
+    monkeypatch.setattr(transmitter, "PACKAGE_CHECKPOINTS", tmp_path)
+    monkeypatch.setattr(transmitter, "SHIPPED_BY_CBR", {1 / 16: "general.pt"})
+    monkeypatch.setattr(transmitter, "SPECIALISTS_BY_CBR", {1 / 16: ((8.0, 20.0, "high.pt"), (-9.0, -5.0, "gone.pt"))})
+    assert transmitter.default_checkpoint(1 / 16) == tmp_path / "general.pt"
+    assert [transmitter.default_checkpoint(1 / 16, s).name for s in (-6.0, 7.9, 8.0, 19.9, 20.0)] == [
+        "general.pt", "general.pt", "high.pt", "high.pt", "general.pt"]
+    assert transmitter.default_checkpoint(1 / 8, 10.0) == transmitter.DEFAULT_CHECKPOINT
+
+    auto = transmitter.JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 16)
+    fixed = transmitter.JSCCTransmitter.from_checkpoint(AWGN(), tmp_path / "general.pt", 1 / 16)
+    high = transmitter.JSCCTransmitter.from_checkpoint(AWGN(), tmp_path / "high.pt", 1 / 16)
+    assert auto.by_snr and not fixed.by_snr and "by SNR" in auto.describe()["checkpoint"]
+    x = smooth_batch(10, n=1)[0]
+
+    def sent(scheme, snr):
+        return scheme.transmit(x, snr, torch.Generator().manual_seed(3))
+
+    assert sent(auto, 10.0).details["checkpoint"] == "high.pt"
+    assert torch.equal(sent(auto, 10.0).x_hat, sent(high, 10.0).x_hat)
+    assert sent(auto, 4.0).details["checkpoint"] == "general.pt"
+    assert torch.equal(sent(auto, 4.0).x_hat, sent(fixed, 4.0).x_hat)
+    assert sent(fixed, 10.0).details["checkpoint"] == "general.pt"  # a given checkpoint is always used

@@ -23,17 +23,35 @@ on it)."""
 DEFAULT_CBR = 1 / 16
 """The operating point every image scheme uses unless told otherwise (the CLI's default too)."""
 SHIPPED_BY_CBR: dict[float, str] = {1 / 16: "hybrid-cbr16.pt"}
-"""CBR -> the shipped model trained for it (file under ``semcom/checkpoints``); see the README's JSCC section for the
-recipe, the command and the measured CPU-hours of each."""
+"""CBR -> the shipped general model for it (trained over the whole SNR range; file under ``semcom/checkpoints``);
+see the README's JSCC section for the recipe, the command and the measured CPU-hours of each."""
+SPECIALISTS_BY_CBR: dict[float, tuple[tuple[float, float, str], ...]] = {}
+"""CBR -> ((lowest SNR dB, highest SNR dB, file), ...): single-SNR specialists and the SNR interval in which each
+beats the general model on held-out photos (``benchmarks/jscc_pick.py`` measures the crossovers; never Kodak).
+A transmitter built without a checkpoint picks, per transmission, the specialist whose interval holds the channel
+SNR (lowest bound inclusive, highest exclusive), else the general model."""
 
 
-def default_checkpoint(cbr: float = DEFAULT_CBR) -> Path:
-    """The shipped checkpoint ``semcom`` uses for ``cbr`` when none is given: the dedicated model for that CBR if
-    one ships (and is installed), else the rate-adaptive ADJSCC."""
-    name = next((f for c, f in SHIPPED_BY_CBR.items() if abs(c - cbr) < 1e-9), None)
+def default_checkpoint(cbr: float = DEFAULT_CBR, snr_db: float | None = None) -> Path:
+    """The shipped checkpoint ``semcom`` uses for ``cbr`` (and, when given, the channel SNR ``snr_db``) when none is
+    given: the specialist for that SNR if one ships, else the general model for that CBR, else the rate-adaptive
+    ADJSCC. Only installed files are picked."""
+    if snr_db is not None:
+        for lo, hi, name in entries_for_cbr(SPECIALISTS_BY_CBR, cbr):
+            if lo <= snr_db < hi and (PACKAGE_CHECKPOINTS / name).is_file():
+                return PACKAGE_CHECKPOINTS / name
+    name = next(iter(entries_for_cbr(SHIPPED_BY_CBR, cbr)), None)
     if name is not None and (PACKAGE_CHECKPOINTS / name).is_file():
         return PACKAGE_CHECKPOINTS / name
     return DEFAULT_CHECKPOINT
+
+
+def entries_for_cbr(table: dict, cbr: float) -> tuple:
+    """The entries of ``SHIPPED_BY_CBR`` or ``SPECIALISTS_BY_CBR`` for ``cbr`` as a tuple (empty if none)."""
+    value = next((v for c, v in table.items() if abs(c - cbr) < 1e-9), None)
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else value
 
 
 @lru_cache(maxsize=8)
@@ -58,13 +76,18 @@ class JSCCTransmitter:
     Large images: an image with a side over ``tile`` pixels is coded tile by tile (``semcom.jscc.tiling``: ``tile``
     x ``tile`` pixels on the 16-pixel grid, each with ``margin`` pixels of context), so memory stays bounded; the
     latent, its power normalisation, the symbols sent and the channel uses are exactly those of the whole image.
-    ``tile=None`` always codes the whole image. ``progress(done, total)``, when set, is called after each tile."""
+    ``tile=None`` always codes the whole image. ``progress(done, total)``, when set, is called after each tile.
+
+    ``by_snr`` (what ``from_checkpoint`` without a path builds): each transmission uses the shipped model for its
+    SNR (``default_checkpoint(cbr, snr_db)``: a single-SNR specialist where one ships and wins, else the general
+    model, which is ``model``); ``details["checkpoint"]`` names the file used."""
 
     name = "jscc"
     task = "image"
 
     def __init__(self, model: JSCC, channel: ComplexChannel, cbr: float = DEFAULT_CBR, meta: dict | None = None,
-                 checkpoint: str | None = None, tile: int | None = tiling.TILE, margin: int = tiling.MARGIN):
+                 checkpoint: str | None = None, tile: int | None = tiling.TILE, margin: int = tiling.MARGIN,
+                 by_snr: bool = False):
         self.model = model.eval()
         self.channel = channel
         self.channels = model.channels_for_cbr(cbr)  # SemcomError for a CBR the model does not serve
@@ -74,23 +97,48 @@ class JSCCTransmitter:
         tiling.tile_grid((1, 1), tile or FACTOR, margin)  # ValueError for a tile or margin off the 16-pixel grid
         self.tile, self.margin = tile, margin
         self.progress: tiling.Progress | None = None
+        self.by_snr = bool(by_snr)
+        self._specialists: dict[Path, JSCCTransmitter] = {}
 
     @classmethod
     def from_checkpoint(cls, channel: ComplexChannel, path: str | Path | None = None,
                         cbr: float = DEFAULT_CBR) -> JSCCTransmitter:
-        path = path or default_checkpoint(cbr)
+        """The model at ``path``; without one, the shipped models for ``cbr``, picked by SNR per transmission."""
+        by_snr, path = path is None, path or default_checkpoint(cbr)
         model, meta = shared_jscc(path)
-        return cls(model, channel, cbr, meta, str(path))
+        return cls(model, channel, cbr, meta, str(path), by_snr=by_snr)
 
     def describe(self) -> dict:
         return {"scheme": self.name, "model": self.model.cfg.name, "cbr": self.cbr,
-                "channel": type(self.channel).__name__, "checkpoint": self.checkpoint}
+                "channel": type(self.channel).__name__,
+                "checkpoint": f"shipped, by SNR ({self.checkpoint} unless a specialist wins)" if self.by_snr
+                else self.checkpoint}
+
+    def for_snr(self, snr_db: float) -> JSCCTransmitter:
+        """The transmitter a transmission at ``snr_db`` uses: ``self``, or (``by_snr``) the shipped model for that SNR."""
+        path = default_checkpoint(self.cbr, snr_db) if self.by_snr else None
+        if path is None or str(path) == self.checkpoint:
+            return self
+        if path not in self._specialists:
+            model, meta = shared_jscc(path)
+            self._specialists[path] = JSCCTransmitter(model, self.channel, self.cbr, meta, str(path), self.tile,
+                                                      self.margin)
+        specialist = self._specialists[path]
+        specialist.progress = self.progress
+        return specialist
 
     @torch.no_grad()
     def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
         """``x`` [3, H, W] float in [0, 1] at ``snr_db``; channel uses: the latent's complex symbols (the hybrid JSCC:
         plus its float16 power scale, 16 side bits, named in ``details``)."""
         check_image(x)
+        scheme = self.for_snr(snr_db)
+        tx = scheme._transmit(x, snr_db, generator)
+        if scheme.checkpoint:
+            tx.details["checkpoint"] = Path(scheme.checkpoint).name
+        return tx
+
+    def _transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None) -> Transmission:
         if tiling.needs_tiles(tuple(x.shape[-2:]), self.tile):
             return self.transmit_tiled(x, snr_db, generator)
         if hasattr(self.model, "transmit_batch"):  # the hybrid JSCC: its receiver needs the side scale and CSI
