@@ -41,6 +41,7 @@ import math
 import platform
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from statistics import mean
 
@@ -49,12 +50,12 @@ import torch
 from semcom.channels import build_channel
 from semcom.data import load_folder
 from semcom.digital import DigitalChain
+from semcom.digital.side import SideLink
 from semcom.jscc.transmitter import JSCCTransmitter
 from semcom.metrics import psnr_db
 from semcom.schemes.lamsc.evaluate import build_lamsc
 from semcom.schemes.lamsc.loaders import load_receiver
 from semcom.schemes.lamsc.scheme import region_metrics
-from semcom.digital.side import SideLink
 from semcom.seeding import fast_cpu_math, make_generator, noise_seed
 from semcom.segmentation.segmenter import SlicSegmenter
 from semcom.training.checkpoint import shipped_file
@@ -76,7 +77,7 @@ def needed_uses(curve: list[tuple[float, float]], target: float) -> tuple[float,
     pts = sorted(curve)
     if target <= pts[0][1]:
         return pts[0][0], "<="
-    for (u0, p0), (u1, p1) in zip(pts, pts[1:]):
+    for (u0, p0), (u1, p1) in pairwise(pts):
         if p0 <= target <= p1 and p1 > p0:
             t = (target - p0) / (p1 - p0)
             return math.exp(math.log(u0) + t * (math.log(u1) - math.log(u0))), "="
@@ -87,7 +88,7 @@ def psnr_at_uses(curve: list[tuple[float, float]], uses: float) -> float | None:
     """Region PSNR whole-image JSCC reaches with ``uses`` channel uses: log-linear interpolation between the two
     neighbouring (uses, psnr) points; None outside the curve's range."""
     pts = sorted(curve)
-    for (u0, p0), (u1, p1) in zip(pts, pts[1:]):
+    for (u0, p0), (u1, p1) in pairwise(pts):
         if u0 <= uses <= u1:
             return p0 + (math.log(uses) - math.log(u0)) / (math.log(u1) - math.log(u0)) * (p1 - p0)
     return None
@@ -131,7 +132,7 @@ def image_statistics(rows: list[dict], variant: str, snr: float, resamples: int 
         if not values:
             return None
         v = sorted(values)
-        return [v[int(0.025 * (len(v) - 1))], v[int(round(0.975 * (len(v) - 1)))]]
+        return [v[int(0.025 * (len(v) - 1))], v[round(0.975 * (len(v) - 1))]]
 
     valid = [g for g in gains if g is not None]
     return {"images": len(images), "wins_equal_uses": sum(g > 0 for g in valid), "images_on_curve": len(valid),
@@ -198,7 +199,6 @@ def main(argv=None) -> int:
         segments = segmenter.segments(x)
         segment_seconds = time.perf_counter() - t0
         regions, semantic = {}, {}
-        hw = 3 * x.shape[1] * x.shape[2]
         for variant, lamsc in schemes.items():
             for snr in SNRS:
                 result = lamsc.transmit(x, snr, make_generator(noise_seed(args.seed, index, snr, CBR)), segments=segments)
@@ -209,12 +209,8 @@ def main(argv=None) -> int:
                              "sent_segments": int(result.selected.sum()), "segments": len(result.segments),
                              "fallback": result.fallback or "", "side_lost": result.side_lost, **result.metrics(x)})
         if only is not None:  # whole-image JSCC and digital-webp rows are kept (the regions do not change)
-            for snr in SNRS if "lamsc" in only else []:
-                sem, uses = semantic[("lamsc", snr)]
-                semantic_digital = DigitalChain("webp", "awgn", uses / hw, decode=True)
-                tx = semantic_digital.transmit(sem, snr, make_generator(noise_seed(args.seed, index, snr, uses / hw)))
-                rows.append({"scheme": "digital-webp-semantic", "region_of": "lamsc", "image": name, "snr_db": snr,
-                             "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, regions["lamsc"])})
+            rows += [digital_semantic_row(name, index, x, snr, args.seed, semantic[("lamsc", snr)], regions["lamsc"])
+                     for snr in (SNRS if "lamsc" in only else [])]
             print(f"{name}: {time.time() - started:.0f} s", file=sys.stderr)
             continue
         for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc[m]) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned)]:
@@ -233,11 +229,7 @@ def main(argv=None) -> int:
             for variant, region in regions.items():
                 rows.append({"scheme": "digital-webp", "region_of": variant, "image": name, "snr_db": snr,
                              "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, region)})
-            sem, uses = semantic[("lamsc", snr)]
-            semantic_digital = DigitalChain("webp", "awgn", uses / hw, decode=True)
-            tx = semantic_digital.transmit(sem, snr, make_generator(noise_seed(args.seed, index, snr, uses / hw)))
-            rows.append({"scheme": "digital-webp-semantic", "region_of": "lamsc", "image": name, "snr_db": snr,
-                         "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, regions["lamsc"])})
+            rows.append(digital_semantic_row(name, index, x, snr, args.seed, semantic[("lamsc", snr)], regions["lamsc"]))
         print(f"{name}: {time.time() - started:.0f} s", file=sys.stderr)
 
     timing = {v: {k: mean(t[k] for t in ts) for k in ts[0]} for v, ts in stage_seconds.items() if ts}
@@ -255,6 +247,17 @@ def main(argv=None) -> int:
         config["rerun_variants"] = only
         config["rows_kept_from"] = saved["config"].get("rows_kept_from", saved["config"]["command"])
     return report(rows, timing, config, args.out)
+
+
+def digital_semantic_row(name: str, index: int, x: torch.Tensor, snr: float, seed: int,
+                         semantic: tuple[torch.Tensor, int], region: torch.Tensor) -> dict:
+    """The row of the digital chain (WebP + LDPC + QAM) sending LAM-SC's semantic image ``semantic`` = (image, LAM-SC's
+    channel uses) at LAM-SC's own channel uses, scored on LAM-SC's region."""
+    sem, uses = semantic
+    cbr = uses / (3 * x.shape[1] * x.shape[2])
+    tx = DigitalChain("webp", "awgn", cbr, decode=True).transmit(sem, snr, make_generator(noise_seed(seed, index, snr, cbr)))
+    return {"scheme": "digital-webp-semantic", "region_of": "lamsc", "image": name, "snr_db": snr,
+            "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, region)}
 
 
 def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
