@@ -4,6 +4,7 @@ similarity, rounds to 90 %, WER and channel uses; bad input is a one-line error.
 import json
 
 import pytest
+import torch
 
 from semcom.cli import main
 
@@ -69,3 +70,129 @@ def test_eval_language_on_the_shared_flickr8k_captions(capsys):
                  "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["captions"] == 3 and 0 <= row["wer"] < 1 and row["channel_uses_per_round"] > 0
+
+
+def test_eval_language_rounds_to_90_leaves_out_captions_that_never_reach_it(tmp_path, capsys):
+    (tmp_path / "caps.txt").write_text("dog\n" + CAPTION + "\n", encoding="utf-8")
+    assert main(["eval", "language", "--policy", "nouns", "--link", "ideal", "--rounds", "1", "--captions",
+                 str(tmp_path / "caps.txt"), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["rounds_to_90"] == 1.0 and row["reached_90"] == 0.5  # not (1 + 10) / 2: the long one never reaches it
+
+
+# ---- the image loop: --model-dir with tiny random Stable Diffusion, CLIP, LPIPS and BLIP ----------------------------
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """DIR/stable-diffusion, DIR/clip, DIR/lpips (random AlexNet and heads), DIR/blip: all tiny and random."""
+    pytest.importorskip("diffusers")
+    from semcom.metrics.lpips import FEATURE_CHANNELS, alexnet_features
+    from tests.adapters.test_language_adapters import (
+        minilm_tokenizer,
+        save_tiny_blip,
+        save_tiny_clip,
+        save_tiny_stable_diffusion,
+    )
+
+    root = tmp_path_factory.mktemp("models")
+    tok = minilm_tokenizer()
+    save_tiny_stable_diffusion(root / "stable-diffusion", tok)
+    save_tiny_clip(root / "clip", tok)
+    save_tiny_blip(root / "blip", tok)
+    (root / "lpips").mkdir()
+    torch.manual_seed(0)
+    torch.save(alexnet_features().state_dict(), root / "lpips" / "alexnet.pth")
+    torch.save({f"lin{k}.model.1.weight": torch.rand(1, c, 1, 1) for k, c in enumerate(FEATURE_CHANNELS)},
+               root / "lpips" / "alex.pth")
+    return root
+
+
+def linked(model_dir, folder, names):
+    """A model folder holding only ``names`` of ``model_dir`` (symbolic links)."""
+    folder.mkdir()
+    for name in names:
+        (folder / name).symlink_to(model_dir / name, target_is_directory=True)
+    return folder
+
+
+IMAGE_CAPTIONS = ("a dog runs on grass", "two children play")
+
+
+def test_eval_language_image_loop_end_to_end(model_dir, smooth_photos, tmp_path, capsys):
+    from semcom.adapters.vision_language import StableDiffusion
+    from semcom.data import load_image
+    from semcom.metrics import LPIPS
+    from semcom.schemes.language.images import resize
+
+    models = linked(model_dir, tmp_path / "models", ["stable-diffusion", "clip", "lpips"])  # no blip: captions given
+    (tmp_path / "caps.txt").write_text("\n".join(IMAGE_CAPTIONS) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["eval", "language", "--model-dir", str(models), "--images", str(smooth_photos), "--captions",
+                 str(tmp_path / "caps.txt"), "--policy", "nouns,ssc", "--link", "ideal", "--steps", "2", "--limit",
+                 "2", "--out", str(out), "--save-images", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["policy"], r["round"]) for r in rows] == [(p, k) for p in ("nouns", "ssc") for k in range(1, 6)]
+    assert all(r["images"] == 2 and r["lpips"] > 0 and 0 <= r["clip_score"] <= 100 for r in rows)
+    assert rows[4]["lpips"] == pytest.approx(rows[9]["lpips"]) and rows[4]["similarity"] > 0.99  # same full prompt
+
+    result = json.loads((out / "results.json").read_text())
+    assert "CLIP" in result["config"]["attention"] and result["summary"] == rows
+    per_round = result["rows"]
+    assert len(per_round) == 2 * (5 + 3)  # two policies, one row per image and round
+    final = next(r for r in per_round if r["image"] == "im0.png" and r["policy"] == "ssc" and r["round"] == 5)
+    assert final["prompt"] == IMAGE_CAPTIONS[0] and (out / "images" / final["file"]).is_file()
+    image = StableDiffusion(models / "stable-diffusion", steps=2).generate(IMAGE_CAPTIONS[0], 100)
+    lpips = LPIPS(models / "lpips" / "alexnet.pth", models / "lpips" / "alex.pth")
+    direct = float(lpips(resize(load_image(smooth_photos / "im0.png")), resize(image))[0])
+    assert final["lpips"] == pytest.approx(direct, rel=1e-5)
+    prompts = {(r["image"], r["prompt"]) for r in per_round}
+    assert len(list((out / "images").rglob("*.png"))) == len(prompts)  # one image per distinct prompt
+
+
+def test_eval_language_image_loop_captions_with_blip(model_dir, smooth_photos, tmp_path, capsys):
+    from semcom.adapters.vision_language import BlipCaptioner
+    from semcom.data import load_image
+
+    assert main(["eval", "language", "--model-dir", str(model_dir), "--images", str(smooth_photos), "--policy",
+                 "random", "--link", "ldpc", "--snr", "10", "--rounds", "2", "--steps", "1", "--limit", "1",
+                 "--out", str(tmp_path / "out"), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["round"] for r in rows] == [1, 2] and all(r["snr_db"] == 10 for r in rows)
+    per_round = json.loads((tmp_path / "out" / "results.json").read_text())["rows"]
+    caption = BlipCaptioner(model_dir / "blip").caption(load_image(smooth_photos / "im0.png"))
+    assert {r["caption"] for r in per_round} == {caption}
+    assert not (tmp_path / "out" / "images").exists()  # no --save-images
+
+
+@pytest.mark.parametrize("names, argv, message", [
+    (["stable-diffusion", "clip"], [], "lacks lpips/"),
+    (["clip"], [], "lacks stable-diffusion/, lpips/"),
+    (["stable-diffusion", "clip", "lpips"], [], "no caption for im0.png"),
+    (["stable-diffusion", "clip", "lpips"], ["--device", "tpu"], "unknown device"),
+    (["stable-diffusion", "clip", "lpips"], ["--save-images"], "--save-images writes into --out"),
+])
+def test_eval_language_image_loop_bad_input_is_one_line_and_writes_nothing(model_dir, smooth_photos, tmp_path, capsys,
+                                                                           names, argv, message):
+    models = linked(model_dir, tmp_path / "models", names)
+    out = [] if "--save-images" in argv else ["--out", str(tmp_path / "out")]
+    assert main(["eval", "language", "--model-dir", str(models), "--images", str(smooth_photos), "--policy", "nouns",
+                 "--link", "ideal", "--steps", "1", *out, *argv]) == 2
+    err = capsys.readouterr()
+    assert message in err.out + err.err and len((err.out + err.err).strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_eval_language_image_options_need_a_model_dir(capsys):
+    assert main(["eval", "language", "--steps", "2", "--link", "ideal"]) == 2
+    assert main(["eval", "language", "--attention", "clip", "--link", "ideal"]) == 2
+    err = capsys.readouterr()
+    assert "--steps need --model-dir" in err.out + err.err and "--attention clip" in err.out + err.err
+
+
+def test_eval_language_text_with_clip_attention(model_dir, tmp_path, capsys):
+    (tmp_path / "caps.txt").write_text(CAPTION + "\n", encoding="utf-8")
+    assert main(["eval", "language", "--policy", "sender-attention", "--link", "ideal", "--attention",
+                 str(model_dir / "clip"), "--captions", str(tmp_path / "caps.txt"), "--out", str(tmp_path / "out"),
+                 "--format", "json"]) == 0
+    config = json.loads((tmp_path / "out" / "results.json").read_text())["config"]
+    assert config["attention"].startswith("CLIP text encoder")

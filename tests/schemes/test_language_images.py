@@ -1,6 +1,7 @@
 """The receiver's image per round: generated from each round's prompt with a fixed seed, scored by LPIPS against the
 original and by CLIP against the caption (tiny random LPIPS and a stand-in generator and scorer)."""
 
+import pytest
 import torch
 
 from semcom.adapters.vision_language import TextToImage
@@ -54,3 +55,26 @@ def test_nothing_received_generates_nothing():
     rows = image_rounds(tx, PromptImage())
     assert all((r["image"] is None) == (not r["prompt"]) for r in rows)
     assert rows[0]["lpips"] is None and rows[0]["clip_score"] is None
+
+
+def test_round_means_carry_a_finished_caption_and_skip_missing_values():
+    from semcom.schemes.language.images import round_means
+
+    short = [{"lpips": 0.5, "clip_score": None}]
+    long = [{"lpips": None, "clip_score": 20.0}, {"lpips": 0.3, "clip_score": 30.0}, {"lpips": 0.1, "clip_score": 40.0}]
+    rows = round_means([short, long])
+    assert [r["round"] for r in rows] == [1, 2, 3]
+    assert rows[0]["lpips"] == 0.5 and rows[0]["lpips_images"] == 1 and rows[0]["clip_score"] == 20.0
+    assert rows[2]["lpips"] == pytest.approx(0.3) and rows[2]["lpips_images"] == 2  # (0.5 kept + 0.1) / 2
+    assert round_means([short], rounds=2)[1]["lpips"] == 0.5
+
+
+def test_model_dir_names_every_missing_folder(tmp_path):
+    from semcom.errors import SemcomError
+    from semcom.schemes.language.images import load_model_dir
+
+    (tmp_path / "clip").mkdir()
+    with pytest.raises(SemcomError, match=r"lacks stable-diffusion/, lpips/ \(stable-diffusion/: a diffusers"):
+        load_model_dir(tmp_path)
+    with pytest.raises(SemcomError, match="is not a folder"):
+        load_model_dir(tmp_path / "nowhere")

@@ -10,7 +10,7 @@ from semcom.errors import SemcomError
 from semcom.schemes.language.link import TextLink, decode_word, split_words, word_payload
 from semcom.schemes.language.progressive import run_rounds, word_error_rate, word_payloads
 
-WORDS = "A black dog is running through the grass .".split()
+WORDS = ["A", "black", "dog", "is", "running", "through", "the", "grass", "."]
 
 
 def test_split_words_rejects_empty_and_too_long_captions():

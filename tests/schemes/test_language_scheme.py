@@ -30,7 +30,7 @@ def test_every_policy_is_a_permutation(orderer, policy):
 
 def test_linguistic_policies(orderer):
     assert [WORDS[i] for i in orderer.order("nouns", WORDS)[:2]] == ["dog", "grass"]
-    assert set(WORDS[i] for i in orderer.order("nouns-verbs", WORDS)[:3]) == {"dog", "running", "grass"}
+    assert {WORDS[i] for i in orderer.order("nouns-verbs", WORDS)[:3]} == {"dog", "running", "grass"}
     ssc = orderer.order("ssc", WORDS)
     assert WORDS[ssc[0]] == "dog" and "running" in [WORDS[i] for i in ssc[:3]] and WORDS[ssc[-1]] == "."
 
@@ -79,3 +79,31 @@ def test_scheme_needs_a_caption_or_a_captioner(orderer):
         LanguageScheme(orderer=orderer).transmit(torch.rand(3, 8, 8), 10.0)
     with pytest.raises(SemcomError, match="empty caption"):
         LanguageScheme(orderer=orderer).transmit("", 10.0)
+
+
+def test_rounds_to_reach_90_percent_and_its_summary():
+    from semcom.schemes.language import reach_summary, rounds_to_reach
+
+    assert rounds_to_reach([0.5, 0.95, 0.8]) == 2 and rounds_to_reach([0.5, 0.89]) is None
+    assert rounds_to_reach([0.9]) == 1  # the threshold itself counts
+    assert reach_summary([2, None, 4]) == (3.0, pytest.approx(2 / 3))  # the mean leaves out captions never reaching it
+    assert reach_summary([None, None]) == (None, 0.0)
+    with pytest.raises(SemcomError):
+        reach_summary([])
+
+
+def test_benchmark_summarises_rounds_to_90_with_the_scheme_function():
+    import importlib.util
+    import types
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "flickr8k_language.py"
+    spec = importlib.util.spec_from_file_location("flickr8k_language_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    acc = {("ideal", None, "ssc"): {"sim": [0.5, 1.0], "hits": [2, None, 4], "wer": 0.0, "uses": 30, "words": 6,
+                                    "lost": 0, "corrupted": 0}}
+    args = types.SimpleNamespace(seed=0)
+    orderer = types.SimpleNamespace(sender=types.SimpleNamespace(describe=dict))
+    (row,) = bench.summarise(acc, {}, 3, args, orderer, 0.0)["rows"]
+    assert row["rounds_to_90_mean_reached"] == 3.0 and row["reached_90_share"] == pytest.approx(2 / 3)

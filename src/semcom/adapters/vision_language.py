@@ -3,8 +3,9 @@
 * ``Captioner.caption(x) -> str``: ``BlipCaptioner`` (BLIP, ``transformers``; the seed used
   Salesforce/blip-image-captioning-*).
 * ``TextToImage.generate(prompt, seed) -> [3, H, W]``: ``StableDiffusion`` (``diffusers``; the seed's settings are
-  the defaults: 50 steps, seed 100, guidance 7.5, 512x512).
-* ``ClipScorer.score(x, text) -> float``: CLIP score, 100 * max(cos(image, text), 0) (``transformers``).
+  the defaults: 50 steps, seed 100, guidance 7.5, the pipeline's 512x512).
+* ``ClipScorer.score(x, text) -> float``: CLIP score, 100 * max(cos(image, text), 0) (``transformers``); the same
+  model is a word-attention source (``word_attention_batch``) for the language scheme's attention policies.
 
 Images are [3, H, W] float tensors in [0, 1]. A path without a model (no ``config.json`` / ``model_index.json``)
 is a one-line ``SemcomError``. Tokenizer and image processor load separately (``AutoTokenizer``,
@@ -69,20 +70,54 @@ class BlipCaptioner:
 
 
 class ClipScorer:
-    """CLIP from ``path``: ``score(x, text)`` = 100 * max(cosine(image embedding, text embedding), 0)."""
+    """CLIP from ``path``: ``score(x, text)`` = 100 * max(cosine(image embedding, text embedding), 0), and
+    ``word_attention(words) -> [len(words)]``, how much CLIP's text encoder attends to each word.
 
-    def __init__(self, path, device: str = "cpu"):
+    Word attention: in text-encoder layer ``layer`` (default the last), the attention the end-of-text token pays to
+    each token, averaged over heads, summed over a word's sub-tokens (start/end tokens excluded). The end-of-text
+    token is the one whose state becomes CLIP's text embedding, and it sees every word: CLIP's text encoder is
+    causal, so the total attention a token *receives* from all queries grows with the number of tokens after it
+    and would mostly rank words by position. Words past CLIP's token limit (77 for the released models) get 0,
+    as they never reach the model. Weights load on first use (eager attention, so attentions are returned)."""
+
+    def __init__(self, path, device: str = "cpu", layer: int = -1):
         self.path = check_model_dir(path)
-        self.device = device
+        self.device, self.layer = device, layer
         self._parts = None
+
+    def describe(self) -> dict:
+        return {"attention": f"CLIP text encoder {self.path} (layer {self.layer}, end-of-text token's attention)"}
 
     def _load(self):
         if self._parts is None:
             from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
-            model = CLIPModel.from_pretrained(self.path).to(self.device).eval()
-            self._parts = model, AutoImageProcessor.from_pretrained(self.path), AutoTokenizer.from_pretrained(self.path)
+            model = CLIPModel.from_pretrained(self.path, attn_implementation="eager").to(self.device).eval()
+            tok = AutoTokenizer.from_pretrained(self.path)
+            tok.padding_side = "right"
+            self._parts = model, AutoImageProcessor.from_pretrained(self.path), tok
         return self._parts
+
+    def word_attention(self, words: list[str]) -> torch.Tensor:
+        return self.word_attention_batch([words])[0]
+
+    @torch.no_grad()
+    def word_attention_batch(self, texts: list[list[str]]) -> list[torch.Tensor]:
+        """``word_attention`` of several word lists in one padded forward pass of the text encoder."""
+        model, _, tok = self._load()
+        enc = tok(texts, is_split_into_words=True, truncation=True, padding=True, return_tensors="pt",
+                  max_length=model.config.text_config.max_position_embeddings)
+        out = model.text_model(**enc.to(self.device), output_attentions=True)
+        att = out.attentions[self.layer].mean(dim=1).cpu()  # [B, query, key], heads averaged
+        last = enc["attention_mask"].sum(1).cpu() - 1  # the end-of-text token (right padding)
+        result = []
+        for b, words in enumerate(texts):
+            scores = torch.zeros(len(words))
+            for t, w in enumerate(enc.word_ids(b)):
+                if w is not None:
+                    scores[w] += att[b, last[b], t]
+            result.append(scores)
+        return result
 
     @torch.no_grad()
     def score(self, x: torch.Tensor, text: str) -> float:
@@ -97,11 +132,11 @@ class ClipScorer:
 
 class StableDiffusion:
     """A Stable Diffusion pipeline directory (``model_index.json``) through ``diffusers``; ``steps`` denoising steps,
-    ``guidance`` classifier-free guidance scale, output ``height`` x ``width``; ``generate(prompt, seed)`` is
-    deterministic for a seed. The safety checker is not loaded."""
+    ``guidance`` classifier-free guidance scale, output ``height`` x ``width`` (None: the pipeline's own size,
+    512 x 512 for v1.5); ``generate(prompt, seed)`` is deterministic for a seed. The safety checker is not loaded."""
 
-    def __init__(self, path, device: str = "cpu", steps: int = 50, guidance: float = 7.5, height: int = 512,
-                 width: int = 512):
+    def __init__(self, path, device: str = "cpu", steps: int = 50, guidance: float = 7.5, height: int | None = None,
+                 width: int | None = None):
         self.path = Path(path)
         if not (self.path / "model_index.json").is_file():
             raise SemcomError(f"no diffusers pipeline in {self.path} (model_index.json missing)")

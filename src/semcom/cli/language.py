@@ -4,24 +4,40 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
 from semcom.cli.common import (
-    CHANNEL_COLUMN, FORMAT_HELP, SNR_COLUMN, Column, check_format, eval_app, number, out_console,
-    parse_names, parse_snrs, progress_bar, render
+    CHANNEL_COLUMN,
+    FORMAT_HELP,
+    OVERWRITE_HELP,
+    SNR_COLUMN,
+    Column,
+    check_format,
+    eval_app,
+    number,
+    out_console,
+    parse_names,
+    parse_snrs,
+    progress_bar,
+    render,
+    saved_note,
 )
 from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.errors import SemcomError
+from semcom.outputs import atomic_folder, check_output_folder
 
 POLICY_HELP = ("random | nouns | nouns-verbs | ssc | sender-attention | receiver-attention | both-attention | oracle | "
                "skd, comma-separated, or all")
 LINK_HELP = "ldpc (5G LDPC + QAM, a failed block is a missing word) | qam16 (uncoded, corrupts words) | ideal"
 COLUMNS = [Column("policy", lambda r: r["policy"], key=True), CHANNEL_COLUMN, SNR_COLUMN,
            Column("sim r1", lambda r: f"{r['similarity_by_round'][0]:.3f}"),
-           Column("sim final", number("similarity", 3)), Column("rounds to 90%", number("rounds_to_90", 2)),
+           Column("sim final", number("similarity", 3)),
+           Column("rounds to 90%", lambda r: ("-" if r["rounds_to_90"] is None else f"{r['rounds_to_90']:.2f}")
+                  + f" ({r['reached_90']:.0%})"),
            Column("WER", number("wer", 3)), Column("uses/round", number("channel_uses_per_round", 1))]
 
 
@@ -50,53 +66,182 @@ def parse_policies(text: str) -> list[str]:
     return list(POLICIES) if names == ["all"] else [check_policy(p) for p in names]
 
 
+IMAGE_COLUMNS = [Column("policy", lambda r: r["policy"], key=True), CHANNEL_COLUMN, SNR_COLUMN,
+                 Column("round", lambda r: str(r["round"]), key=True), Column("LPIPS", number("lpips", 3)),
+                 Column("CLIP score", number("clip_score", 1)), Column("sim", number("similarity", 3)),
+                 Column("uses so far", number("channel_uses", 0)), Column("images", lambda r: str(r["images"]))]
+ATTENTION_HELP = ("Word-attention source of the attention policies: minilm (the bundled sentence encoder) | clip "
+                  "(DIR/clip of --model-dir) | a CLIP model folder. Default: clip with --model-dir, else minilm.")
+
+
+def attention_source(attention: str | None, models, device: str = "cpu"):
+    """None (the sentence encoder) or a ``ClipScorer`` to take word attention from (``models.clip`` for clip)."""
+    from semcom.adapters.vision_language import ClipScorer
+
+    if attention is None:
+        attention = "clip" if models is not None else "minilm"
+    if attention == "minilm":
+        return None
+    if attention == "clip":
+        if models is None:
+            raise SemcomError("--attention clip takes CLIP from --model-dir DIR (DIR/clip); or give a CLIP folder")
+        return models.clip
+    return ClipScorer(Path(attention), device=device)
+
+
+def image_items(images: Path | None, captions: Path | None, limit: int | None, captioner) -> list[tuple]:
+    """[(name, image, caption)]: the images of --images (or the Flickr8k test images where present) with their
+    captions: from the captioner (DIR/blip), else the lines of a caption file (n-th line, n-th image), else their
+    first Flickr8k caption (by file name)."""
+    from semcom.data import list_images, load_image
+    from semcom.data.sources import shared_data_dir
+    from semcom.schemes.language.captions import first_captions, flickr8k_captions, flickr8k_image_folder
+
+    flickr = captions if captions is not None and captions.is_dir() else None
+    if flickr is None and shared_data_dir() is not None and (shared_data_dir() / "flickr8k_captions").is_dir():
+        flickr = shared_data_dir() / "flickr8k_captions"
+    if images is not None:
+        files = list_images(images)[:limit]
+    else:
+        folder = flickr8k_image_folder(flickr) if flickr is not None else None
+        if folder is None:
+            raise SemcomError("no images for --model-dir: give --images FOLDER (or put the Flickr8k images in "
+                              "flickr8k_captions/Flicker8k_Dataset)")
+        files = [folder / n for n, _ in flickr8k_captions(flickr, "test") if (folder / n).is_file()][:limit]
+        if not files:
+            raise SemcomError(f"no Flickr8k test images in {folder}")
+    if captioner is not None:
+        texts = [None] * len(files)
+    elif captions is not None and captions.is_file():
+        texts = [line.strip() for line in captions.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if len(texts) < len(files):
+            raise SemcomError(f"{captions} has {len(texts)} captions for {len(files)} images (one line per image)")
+    else:
+        first = first_captions(flickr) if flickr is not None else {}
+        texts = [first.get(f.name) for f in files]
+        if None in texts:
+            missing = files[texts.index(None)].name
+            raise SemcomError(f"no caption for {missing}: add a BLIP captioner as DIR/blip/, give --captions FILE "
+                              "(one per image) or use Flickr8k images")
+    items = []
+    for f, text in zip(files, texts):
+        x = load_image(f)
+        items.append((f.name, x, text if captioner is None else captioner.caption(x)))
+    return items
+
+
 @eval_app.command("language")
 def eval_language(
-    policy: str = typer.Option("all", help=POLICY_HELP),
-    snr: str = typer.Option("0,5,10", help="SNR grid in dB (Es/N0); ignored by --link ideal."),
-    rounds: Optional[int] = typer.Option(None, help="Round budget (default: one round per word)."),
-    link: str = typer.Option("ldpc", help=LINK_HELP),
-    channel: str = typer.Option("awgn", help=" | ".join(DIGITAL_CHANNELS)),
-    mode: str = typer.Option("word", help="word (one word per round) | caption (the whole caption at once)"),
-    captions: Optional[Path] = typer.Option(None, help="A text file, one caption per line, or a Flickr8k captions "
-                                                       "folder (default: the shared Flickr8k test captions)."),
-    limit: Optional[int] = typer.Option(20, help="Use only the first N captions."),
-    seed: int = typer.Option(0),
-    format: str = typer.Option("table", "--format", help=FORMAT_HELP),
+    policy: Annotated[str, typer.Option(help=POLICY_HELP)] = "all",
+    snr: Annotated[str, typer.Option(help="SNR grid in dB (Es/N0); ignored by --link ideal.")] = "0,5,10",
+    rounds: Annotated[int | None, typer.Option(help="Round budget (default: one round per word).")] = None,
+    link: Annotated[str, typer.Option(help=LINK_HELP)] = "ldpc",
+    channel: Annotated[str, typer.Option(help=" | ".join(DIGITAL_CHANNELS))] = "awgn",
+    mode: Annotated[str, typer.Option(help="word (one word per round) | caption (the whole caption at once)")] = "word",
+    captions: Annotated[Path | None, typer.Option(
+        help="A text file, one caption per line (with --model-dir: the n-th for the n-th image), or a Flickr8k "
+             "captions folder (default: the shared Flickr8k test captions).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N captions (images).")] = 20,
+    seed: Annotated[int, typer.Option()] = 0,
+    attention: Annotated[str | None, typer.Option(help=ATTENTION_HELP)] = None,
+    model_dir: Annotated[Path | None, typer.Option(
+        help="Run the image loop with the models in DIR: DIR/stable-diffusion, DIR/clip, DIR/lpips/alexnet.pth and "
+             "optionally DIR/blip (see the README).")] = None,
+    images: Annotated[Path | None, typer.Option(
+        help="--model-dir: the images to caption and regenerate (default: the Flickr8k test images, where present: "
+             "flickr8k_captions/Flicker8k_Dataset).")] = None,
+    device: Annotated[str, typer.Option(help="--model-dir: cpu | cuda.")] = "cpu",
+    steps: Annotated[int, typer.Option(help="--model-dir: Stable Diffusion steps (the seed's 50).")] = 50,
+    out: Annotated[Path | None, typer.Option(help="Write results.json and results.csv into this folder.")] = None,
+    save_images: Annotated[bool, typer.Option("--save-images", help="--model-dir: also write every generated image "
+                                                                    "into --out (one per distinct prompt).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
+    format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "table",
 ):
-    """Similarity of the received prompt to the full caption per round, rounds to 90 %, WER and channel uses."""
-    import torch
-
-    from semcom.schemes.language import LanguageScheme, Orderer, word_error_rate
+    """Similarity of the received prompt to the full caption per round, rounds to 90 %, WER and channel uses; with
+    --model-dir, per round the image Stable Diffusion makes of the prompt: LPIPS to the original, CLIP score."""
+    from semcom.schemes.language import LanguageScheme, Orderer
 
     fmt, policies = check_format(format), parse_policies(policy)
     snrs = [0.0] if link == "ideal" else parse_snrs(snr)
-    texts = read_captions(captions, limit)
-    orderer, rows = Orderer(), []
+    if model_dir is None:
+        given = [o for o, v in (("--images", images), ("--device", device != "cpu"), ("--steps", steps != 50),
+                                ("--save-images", save_images)) if v]
+        if given:
+            raise SemcomError(f"{', '.join(given)} need --model-dir DIR (the image loop)")
+    if save_images and out is None:
+        raise SemcomError("--save-images writes into --out FOLDER: give --out")
+    if out is not None:
+        check_output_folder(out, overwrite)
+    models = None
+    if model_dir is not None:
+        from semcom.schemes.language.images import load_model_dir
+
+        models = load_model_dir(model_dir, device, steps)
+    orderer = Orderer(attention=attention_source(attention, models, device))
+    schemes = {p: LanguageScheme(p, link, channel, rounds, mode, orderer=orderer) for p in policies}
+    with atomic_folder(out, overwrite) if out is not None else nullcontext() as tmp:
+        if models is None:
+            texts = read_captions(captions, limit)
+            rows, details = text_rows(schemes, snrs, texts, orderer, seed), None
+            title = f"language-oriented transmission of {len(texts)} captions over {link}"
+        else:
+            from semcom.schemes.language.images import evaluate_images
+
+            items = image_items(images, captions, limit, models.captioner)
+            with progress_bar() as bar:
+                task = bar.add_task("eval language (images)", total=len(policies) * len(snrs) * len(items))
+                rows, details = evaluate_images(items, schemes, snrs, models, orderer.sender.similarity, seed,
+                                                tmp / "images" if save_images else None, lambda: bar.advance(task))
+            common = {"scheme": "language", "link": link, "mode": mode, "channel": channel, "seed": seed}
+            rows = [{**common, **r, "snr_db": None if link == "ideal" else r["snr_db"]} for r in rows]
+            for d in details:
+                d["snr_db"] = None if link == "ideal" else d["snr_db"]
+            title = (f"language-oriented transmission of {len(items)} images over {link}: Stable Diffusion "
+                     f"({steps} steps) on each round's prompt")
+        if tmp is not None:  # summary: the table; rows: the table, or with images one row per image and round
+            from semcom.experiments.results import write_results
+
+            config = {**schemes[policies[0]].describe(), "policy": policies, "snrs": snrs, "seed": seed,
+                      "models": None if models is None else models.describe()}
+            flat = rows if details is None else [
+                {k: v for k, v in d.items() if k != "rounds"} | r for d in details for r in d["rounds"]]
+            write_results(tmp, config, flat, rows)
+    render(rows, IMAGE_COLUMNS if models else COLUMNS, title, fmt)
+    saved_note(out)
+
+
+def text_rows(schemes: dict, snrs: list[float], texts: list[str], orderer, seed: int) -> list[dict]:
+    """One row per (policy, SNR): mean similarity per round, rounds to 90 % (``reach_summary``), WER, uses."""
+    import torch
+
+    from semcom.schemes.language import reach_summary, rounds_to_reach, word_error_rate
+
+    rows = []
     with progress_bar() as bar:
-        task = bar.add_task("eval language", total=len(policies) * len(snrs) * len(texts))
-        for p in policies:
-            scheme = LanguageScheme(p, link, channel, rounds, mode, orderer=orderer)
+        task = bar.add_task("eval language", total=len(schemes) * len(snrs) * len(texts))
+        for p, scheme in schemes.items():
             for s in snrs:
-                budget = rounds or max(len(t.split()) for t in texts)
-                curve, final, to90, wer, uses, sent = [0.0] * budget, 0.0, 0.0, 0.0, 0, 0
+                budget = scheme.rounds or max(len(t.split()) for t in texts)
+                curve, final, hits, wer, uses, sent = [0.0] * budget, 0.0, [], 0.0, 0, 0
                 for i, text in enumerate(texts):
                     tx = scheme.transmit(text, s, torch.Generator().manual_seed(seed * 100003 + i))
                     sims = orderer.sender.similarity([r["prompt"] for r in tx.details["rounds"]], text).tolist()
                     for r in range(budget):
                         curve[r] += sims[min(r, len(sims) - 1)]
                     final += sims[-1]
-                    to90 += next((r + 1 for r, v in enumerate(sims) if v >= 0.9), len(text.split()) + 1)
+                    hits.append(rounds_to_reach(sims))
                     wer += word_error_rate(text.split(), tx.text.split())
                     uses, sent = uses + tx.channel_uses, sent + len(tx.details["rounds"])
                     bar.advance(task)
                 n = len(texts)
-                rows.append({"scheme": "language", "policy": p, "link": link, "mode": mode, "channel": channel,
-                             "snr_db": None if link == "ideal" else s, "captions": n,
-                             "similarity_by_round": [round(v / n, 4) for v in curve], "similarity": final / n,
-                             "rounds_to_90": to90 / n, "wer": wer / n, "channel_uses_per_round": uses / sent,
-                             "seed": seed})
-    render(rows, COLUMNS, f"language-oriented transmission of {len(texts)} captions over {link}", fmt)
+                to90, share = reach_summary(hits)
+                rows.append({"scheme": "language", "policy": p, "link": scheme.link.link, "mode": scheme.mode,
+                             "channel": scheme.link.channel_name, "snr_db": None if scheme.link.link == "ideal" else s,
+                             "captions": n, "similarity_by_round": [round(v / n, 4) for v in curve],
+                             "similarity": final / n, "rounds_to_90": to90, "reached_90": share, "wer": wer / n,
+                             "channel_uses_per_round": uses / sent, "seed": seed})
+    return rows
 
 
 def transmit_text(text: str, policy: str, link: str, rounds: int | None, mode: str, channel: str, snr_db: float,

@@ -3,8 +3,15 @@ chosen by a policy (nouns, SSC, attention, oracle, SKD, ...); the receiver's pro
 
 from semcom.schemes.language.link import LINKS, TextLink, split_words
 from semcom.schemes.language.policies import POLICIES, Orderer
-from semcom.schemes.language.progressive import Round, run_rounds, word_error_rate
+from semcom.schemes.language.progressive import (
+    THRESHOLD,
+    Round,
+    reach_summary,
+    rounds_to_reach,
+    run_rounds,
+    word_error_rate,
+)
 from semcom.schemes.language.scheme import LanguageScheme
 
-__all__ = ["LINKS", "POLICIES", "LanguageScheme", "Orderer", "Round", "TextLink", "run_rounds", "split_words",
-           "word_error_rate"]
+__all__ = ["LINKS", "POLICIES", "THRESHOLD", "LanguageScheme", "Orderer", "Round", "TextLink", "reach_summary",
+           "rounds_to_reach", "run_rounds", "split_words", "word_error_rate"]

@@ -48,9 +48,9 @@ def language_section(folder: Path, images=None, seed: int = 0) -> tuple[str, lis
     policy at 5 dB, and the mean similarity after 3 rounds per policy and SNR."""
     rows = language_rows(seed)
     esc = html.escape
-    parts = ["<p>Each caption goes one word per round over 5G LDPC + QAM (the cheapest MCS predicted to decode with "
-             "probability ≥ 0.99; a failed block is a missing word), AWGN. Similarity: cosine of sentence embeddings "
-             "(all-MiniLM-L6-v2, bundled) between the receiver's prompt and the full caption.</p>"]
+    parts = [("<p>Each caption goes one word per round over 5G LDPC + QAM (the cheapest MCS predicted to decode with "
+              "probability ≥ 0.99; a failed block is a missing word), AWGN. Similarity: cosine of sentence embeddings "
+              "(all-MiniLM-L6-v2, bundled) between the receiver's prompt and the full caption.</p>")]
     by = {(r["caption"], r["policy"], r["snr_db"], r["round"]): r for r in rows}
     last = {(r["caption"], r["policy"], r["snr_db"]): r["round"] for r in rows}
     for c, caption in enumerate(CAPTIONS):

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from semcom.channels import BitChannel, build_channel
+from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.digital.mcs import MCS_TABLE
 from semcom.digital.transport import mcs_for_payload, send_bytes
-from semcom.digital.capacity import DIGITAL_CHANNELS
 from semcom.errors import SemcomError
 
 LINKS = ("ldpc", "qam16", "ideal")

@@ -15,9 +15,11 @@ channel's outcome is not known when the order is fixed). "Context order" means t
 * ``oracle``: greedy, the word whose addition makes the receiver's prompt most similar to the full caption.
 * ``skd``: the order of ``ssc``, applied to the caption after the SKD rewrite (see ``scheme.py``).
 
-The offline attention and similarity source is one sentence encoder (all-MiniLM-L6-v2, ``semcom.adapters``); the
-seed's receiver model is Stable Diffusion's CLIP text encoder, which a ``SentenceEncoder`` on its directory can
-stand in for (the two attention policies then really differ in model, not only in context).
+The similarity source (oracle) is a sentence encoder, offline all-MiniLM-L6-v2 (``semcom.adapters``). The attention
+source of the three attention policies is, by default, the same encoder; ``Orderer(attention=ClipScorer(path))``
+takes it from a CLIP text encoder instead (the attention CLIP's end-of-text token pays to each word, see
+``semcom.adapters.vision_language.ClipScorer``), the kind of text model Stable Diffusion conditions on. Any object
+with ``word_attention_batch(list of word lists) -> list of [n_words] tensors`` is an attention source.
 """
 
 from __future__ import annotations
@@ -51,13 +53,24 @@ def prompt(words: list[str], indices) -> str:
 
 class Orderer:
     """Orders words by policy. ``sender``/``receiver``: the sender's and the receiver's text models (the receiver's
-    defaults to the sender's); ``pipeline``: the spaCy pipeline."""
+    defaults to the sender's; the sender's also gives the oracle's similarity); ``attention``: one word-attention
+    source for both sides of the attention policies instead of the two text models (e.g. a ``ClipScorer``);
+    ``pipeline``: the spaCy pipeline."""
 
     def __init__(self, sender: SentenceEncoder | None = None, receiver: SentenceEncoder | None = None,
-                 pipeline: str = DEFAULT_PIPELINE):
+                 pipeline: str = DEFAULT_PIPELINE, attention=None):
         self.sender = sender or SentenceEncoder()
         self.receiver = receiver or self.sender
         self.pipeline = pipeline
+        self.attention = attention
+        self.sender_attention = self.sender if attention is None else attention
+        self.receiver_attention = self.receiver if attention is None else attention
+
+    def describe(self) -> dict:
+        att = self.attention
+        source = ("sentence encoder" if att is None else
+                  getattr(att, "describe", lambda: {"attention": type(att).__name__})()["attention"])
+        return {**self.sender.describe(), "attention": source}
 
     def order(self, policy: str, words: list[str], generator: torch.Generator | None = None) -> list[int]:
         check_policy(policy)
@@ -72,13 +85,13 @@ class Orderer:
                 return first_then_rest([t in NOUNS | VERBS for t in p.pos])
             return first_then_rest([c > 0 for c in p.children])
         if policy == "sender-attention":
-            att = self.sender.word_attention(words)
+            att = self.sender_attention.word_attention_batch([words])[0]
             return sorted(range(n), key=lambda i: (-float(att[i]), i))
         return self._greedy(policy, words)
 
     def _greedy(self, policy: str, words: list[str]) -> list[int]:
         full = " ".join(words)
-        sender_att = self.sender.word_attention(words) if policy == "both-attention" else None
+        sender_att = self.sender_attention.word_attention_batch([words])[0] if policy == "both-attention" else None
         sent: list[int] = []
         left = list(range(len(words)))
         while left:
@@ -97,5 +110,5 @@ class Orderer:
     def _received_attention(self, words: list[str], sent: list[int], candidates: list[int]) -> torch.Tensor:
         """[len(candidates)]: attention each candidate would receive in the receiver's prompt (sent + it)."""
         held = [sorted(sent + [c]) for c in candidates]
-        att = self.receiver.word_attention_batch([[words[i] for i in h] for h in held])
+        att = self.receiver_attention.word_attention_batch([[words[i] for i in h] for h in held])
         return torch.stack([a[h.index(c)] for a, h, c in zip(att, held, candidates)])

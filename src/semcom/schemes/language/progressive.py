@@ -81,3 +81,22 @@ def word_error_rate(reference: list[str], hypothesis: list[str]) -> float:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
         prev = cur
     return prev[-1] / len(reference)
+
+
+THRESHOLD = 0.9
+"""Similarity to the full caption (1.0 for the caption itself) that counts as "reached": 90 % of it."""
+
+
+def rounds_to_reach(similarities, threshold: float = THRESHOLD) -> int | None:
+    """The first round (1-based) whose prompt's similarity to the full caption is >= ``threshold``; None if no
+    round of ``similarities`` (one per round sent) reaches it."""
+    return next((r for r, v in enumerate(similarities, 1) if v >= threshold), None)
+
+
+def reach_summary(hits: list[int | None]) -> tuple[float | None, float]:
+    """(mean of ``rounds_to_reach`` over the captions that reach the threshold (None if none does), share of the
+    captions that reach it). Captions that never reach it are left out of the mean, not counted as a round more."""
+    if not hits:
+        raise SemcomError("rounds to reach the threshold need at least one caption")
+    reached = [h for h in hits if h is not None]
+    return (sum(reached) / len(reached) if reached else None), len(reached) / len(hits)

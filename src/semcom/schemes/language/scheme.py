@@ -43,7 +43,7 @@ class LanguageScheme:
     def describe(self) -> dict:
         rw = getattr(self.rewriter, "describe", lambda: {"rewriter": type(self.rewriter).__name__})()
         return {"scheme": self.name, "policy": self.policy, "mode": self.mode, "rounds": self.rounds,
-                **self.link.describe(), **rw, **self.orderer.sender.describe()}
+                **self.link.describe(), **rw, **self.orderer.describe()}
 
     def caption_of(self, x) -> str:
         if isinstance(x, str):
