@@ -25,14 +25,18 @@ def expected_uses(name: str, scheme, tx: Transmission, x: torch.Tensor) -> int:
     """The channel uses each scheme must report, from its own parts (side information included)."""
     from semcom.digital.capacity import capacity_bits_per_use
     from semcom.digital.mcs import get_mcs
+    from semcom.digital.side import SideLink
 
-    if name == "jscc":
-        side = {"hybrid": 16}.get(scheme.model.cfg.name, 0)  # the hybrid's float16 power scale, 16 side bits
+    if name == "jscc":  # the hybrid's float16 power scale (16 side bits) goes as one LDPC block on the side link
+        side = {"hybrid": 16}.get(scheme.model.cfg.name, 0)
         assert tx.details.get("side_bits", 0) == side
-        return scheme.channels * math.ceil(x.shape[1] / 16) * math.ceil(x.shape[2] / 16) // 2 + side
-    if name == "softcast":
+        side_uses = SideLink("awgn").channel_uses(side, SNR)
+        assert tx.details.get("side_uses", 0) == side_uses
+        return scheme.channels * math.ceil(x.shape[1] / 16) * math.ceil(x.shape[2] / 16) // 2 + side_uses
+    if name == "softcast":  # its side payload (scale; dct: + the variances) as one LDPC block on the side link
         blocks = math.ceil(x.shape[1] / 16) * math.ceil(x.shape[2] / 16)
-        return math.ceil(tx.details["components"] * blocks / 2) + tx.details["side_bits"]
+        assert tx.details["side_uses"] == SideLink("awgn").channel_uses(tx.details["side_bits"], SNR)
+        return math.ceil(tx.details["components"] * blocks / 2) + tx.details["side_uses"]
     if name == "digital":
         return tx.details["codewords"] * get_mcs(tx.details["mcs"]).symbols_per_codeword
     if name == "bound":

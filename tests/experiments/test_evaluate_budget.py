@@ -29,9 +29,11 @@ def test_a_375x500_image_costs_every_scheme_the_same_channel_uses():
         (row,) = run_cell(spec, "awgn", [("odd", x)], 10.0, 1 / 16, seed=0)
         rows[spec.label] = row
     budget = 36864
-    assert rows["jscc"]["channel_uses"] == budget + 16  # the hybrid JSCC at CBR 1/16: + its power scale, like SoftCast
-    assert rows["softcast-pca"]["channel_uses"] == budget + 16  # + the power scale, float16 side bits
-    assert rows["softcast-dct"]["channel_uses"] == budget + 16 + 16 * 96  # + one float16 variance per coefficient
+    # + the side block (issue 20 item 3) at 10 dB on AWGN: the float16 power scale in one 16-QAM 1/2 codeword (480)
+    assert rows["jscc"]["channel_uses"] == budget + 480  # the hybrid JSCC at CBR 1/16, like SoftCast
+    assert rows["softcast-pca"]["channel_uses"] == budget + 480
+    # dct: + one float16 variance per coefficient, 1552 bits in one QPSK 5/6 codeword
+    assert rows["softcast-dct"]["channel_uses"] == budget + 960 and rows["softcast-dct"]["side_bits"] == 16 + 16 * 96
     for label in ("digital-jpeg", "bound-jpeg"):
         assert rows[label]["channel_use_budget"] == budget and rows[label]["ok"]
         assert 0 < rows[label]["channel_uses"] <= budget

@@ -62,12 +62,14 @@ def test_shipped_hybrid_clears_the_linear_floor_and_the_old_model_on_the_demo_ph
     from semcom.jscc.transmitter import default_checkpoint
 
     path = default_checkpoint(1 / 16)
-    hybrid = JSCCTransmitter.from_checkpoint(AWGN(), path)
+    # the models' pictures: both analog schemes get their side payload on the ideal link (its price and losses on the
+    # real one are tests/jscc/test_side_scale.py's)
+    hybrid = JSCCTransmitter.from_checkpoint(AWGN(), path, side_link="ideal")
     assert hybrid.meta["train_config"]["data"].endswith("photos-train") and hybrid.meta["cpu_hours"] > 1.0
     assert path.stat().st_size < 6e6
     with pytest.raises(SemcomError, match="not supported"):
         JSCCTransmitter.from_checkpoint(AWGN(), path, 1 / 8)  # a single-rate model refuses other CBRs
-    softcast = SoftCastTransmitter(load_softcast("pca"), AWGN(), 1 / 16)
+    softcast = SoftCastTransmitter(load_softcast("pca"), AWGN(), 1 / 16, side_link="ideal")
     adjscc = JSCCTransmitter.from_checkpoint(AWGN(), DEFAULT_CHECKPOINT, 1 / 16)
     images = [x for _, x in demo_images(256)]
 

@@ -141,5 +141,5 @@ def test_shipped_basis_and_transmitter():
     assert sc.basis.kind == "pca" and sc.basis.components >= 192
     x = torch.rand(3, 40, 56, generator=torch.Generator().manual_seed(9))
     t = SoftCastTransmitter(sc, AWGN(), 1 / 16).transmit(x, 10.0, torch.Generator().manual_seed(0))
-    assert t.x_hat.shape == x.shape and t.channel_uses == 96 * 12 // 2 + 16
+    assert t.x_hat.shape == x.shape and t.channel_uses == 96 * 12 // 2 + 480  # + the scale's 16-QAM 1/2 side block
     assert t.details["model"] == "softcast-pca"

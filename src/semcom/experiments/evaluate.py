@@ -30,22 +30,31 @@ SOFTCAST_KINDS = ("pca", "dct")
 @dataclass(frozen=True)
 class SchemeSpec:
     """A scheme as named on the command line: ``jscc`` (checkpoint), ``softcast`` (``codec``: its transform, pca or
-    dct; ``checkpoint``: a basis file instead of the shipped pca one), ``digital``/``bound`` (codec)."""
+    dct; ``checkpoint``: a basis file instead of the shipped pca one), ``digital``/``bound`` (codec). ``side_link``
+    (jscc, softcast): how their side payload travels, ``semcom.jscc.softcast.side_link_for`` (None: the default, a
+    real LDPC block where the channel has a BLER table; "ideal": the labelled optimistic count, rows
+    ``*-ideal-side``)."""
 
     name: str
     codec: str | None = None
     checkpoint: str | None = None
     decode: bool = True  # digital: really LDPC-decode every codeword (False: outcome from the BLER table)
+    side_link: str | None = None
 
     def __post_init__(self):
+        from semcom.digital.side import SIDE_LINKS
+
         if self.name not in SCHEMES:
             raise SemcomError(f"unknown scheme {self.name!r}; choose one of {', '.join(SCHEMES)}")
         if self.name == "softcast" and self.codec not in SOFTCAST_KINDS:
             raise SemcomError(f"unknown softcast transform {self.codec!r}; choose one of {', '.join(SOFTCAST_KINDS)}")
+        if self.side_link is not None and (self.name not in ("jscc", "softcast") or self.side_link not in SIDE_LINKS):
+            raise SemcomError(f"side_link {self.side_link!r}: jscc and softcast take one of {', '.join(SIDE_LINKS)}")
 
     @property
     def label(self) -> str:
-        return self.name if self.name == "jscc" else f"{self.name}-{self.codec}"
+        base = self.name if self.name == "jscc" else f"{self.name}-{self.codec}"
+        return f"{base}-ideal-side" if self.side_link == "ideal" else base
 
 
 @lru_cache(maxsize=8)
@@ -61,11 +70,12 @@ def build_transmitter(spec: SchemeSpec, channel: str, cbr: float):
     if spec.name == "jscc":
         from semcom.jscc.transmitter import JSCCTransmitter
 
-        return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint, cbr)
+        return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint, cbr, spec.side_link)
     if spec.name == "softcast":
         from semcom.jscc.softcast import SoftCastTransmitter
 
-        return SoftCastTransmitter(shared_softcast(str(spec.checkpoint or spec.codec)), build_channel(channel), cbr)
+        return SoftCastTransmitter(shared_softcast(str(spec.checkpoint or spec.codec)), build_channel(channel), cbr,
+                                   spec.side_link)
     from semcom.digital import CapacityBound, DigitalChain
 
     if spec.name == "digital":

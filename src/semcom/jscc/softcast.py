@@ -15,8 +15,13 @@ Two transforms:
   coefficients in a fixed low-to-high frequency order; each image's coefficient variances are measured by the
   transmitter and sent as side information (one float16 per sent coefficient), as SoftCast does.
 
-Side information is counted as channel uses at one bit per use (an ideal digital side link) and included in
-``channel_uses``; the receiver uses the side values rounded to float16, exactly as sent.
+Side information (the float16 scale, and for ``dct`` the float16 variances): ``SoftCast.transmit_batch`` counts it
+at one bit per channel use (an ideal digital side link, always delivered) in ``channel_uses`` and returns the values
+it sent (``side``). The deployment path (``SoftCastTransmitter``, and the hybrid JSCC's ``JSCCTransmitter``) really
+sends those bytes after the symbols on a side link (``semcom.digital.side``; by default one 5G LDPC + QAM block at
+the cheapest MCS predicted to decode with probability >= 0.99, issue 20 item 3) and counts what that block spends; a
+lost block loses the image (the receiver cannot de-normalise the symbols). The receiver uses the side values rounded
+to float16, exactly as sent.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from semcom.channels import ComplexChannel
+from semcom.digital.chain import lost
+from semcom.digital.side import SIDE_LINKS, IdealSideLink, SideLink, digital_channel_name
+from semcom.digital.transport import Delivery
 from semcom.errors import SemcomError
 from semcom.jscc.models import maps_for_cbr, pad_to_grid
 from semcom.types import Transmission
@@ -229,7 +237,9 @@ class SoftCast:
     def transmit_batch(self, x: torch.Tensor, snr_db, channel: ComplexChannel, cbr: float,
                        generator: torch.Generator | None = None, clamp: bool = True) -> dict:
         """``x`` [B, 3, H, W] float; returns ``x_hat`` (clamped to [0, 1] unless ``clamp`` is False), ``channel_uses``
-        [B] and ``cbr`` [B] (exact, side information included)."""
+        [B] and ``cbr`` [B] (the symbols + ``side_bits(k)`` at the ideal 1 bit per use; ``SoftCastTransmitter`` prices
+        the side payload on a real side link instead) and ``side`` [B, 1 (+ k for dct)] float16 (the scale, then the
+        variances: the side payload as sent)."""
         k = self.components_for_cbr(cbr)
         batch, _, h, w = x.shape
         coeffs, grid = self.coefficients(x, k)
@@ -254,7 +264,11 @@ class SoftCast:
         x_hat = image_of(blocks, grid, self.basis.block)[..., :h, :w]
         x_hat = x_hat.clamp(0, 1) if clamp else x_hat
         uses = channel.uses(z) + self.side_bits(k)
-        return {"x_hat": x_hat, "channel_uses": torch.full((batch,), uses), "cbr": torch.full((batch,), uses / (3 * h * w))}
+        side = scale.half()[:, None]
+        if self.basis.variances is None:
+            side = torch.cat([side, lam[:, 0].half()], dim=1)
+        return {"x_hat": x_hat, "channel_uses": torch.full((batch,), uses),
+                "cbr": torch.full((batch,), uses / (3 * h * w)), "side": side}
 
 
 SHIPPED_BASIS = Path(__file__).resolve().parents[1] / "checkpoints" / "softcast-pca16.safetensors"
@@ -271,31 +285,95 @@ def load_softcast(kind_or_path: str | Path = "pca") -> SoftCast:
     return SoftCast(load_basis(kind_or_path))
 
 
+SIDE_FALLBACK = "ideal (no BLER table for this channel)"
+"""``details["side_link"]`` of a transmitter left to its default side link on a channel without a BLER table."""
+
+
+def side_link_for(channel: ComplexChannel, side_link=None) -> tuple[SideLink | IdealSideLink, str]:
+    """(the side link a transmitter over ``channel`` sends its side payload on, its label for ``details``).
+
+    ``side_link``: None (the default): a ``SideLink`` ("ldpc") on the channel's BLER table where it has one (AWGN,
+    fast Rayleigh with ZF: ``digital_channel_name``), else ``IdealSideLink()`` labelled ``SIDE_FALLBACK``; a name of
+    ``SIDE_LINKS`` ("ldpc" on a channel without a BLER table is a SemcomError); or a side-link object (``kind`` and
+    ``send(data, channel, snr_db, generator) -> Delivery``, see ``semcom.digital.side``)."""
+    if side_link is None:
+        try:
+            return SideLink(digital_channel_name(channel)), SideLink.kind
+        except SemcomError:
+            return IdealSideLink(), SIDE_FALLBACK
+    if isinstance(side_link, str):
+        if side_link not in SIDE_LINKS:
+            raise SemcomError(f"unknown side link {side_link!r}; choose one of {', '.join(SIDE_LINKS)}")
+        link = IdealSideLink() if side_link == "ideal" else SideLink(digital_channel_name(channel))
+        return link, link.kind
+    if not callable(getattr(side_link, "send", None)):
+        raise SemcomError(f"side_link must be None, one of {', '.join(SIDE_LINKS)} or a side link (with send), "
+                          f"got {type(side_link).__name__}")
+    return side_link, str(getattr(side_link, "kind", type(side_link).__name__))
+
+
+def side_bytes(side: torch.Tensor) -> bytes:
+    """A side payload [n] float16 as its 2n little-endian bytes."""
+    return side.detach().cpu().half().numpy().astype("<f2").tobytes()
+
+
+def side_details(label: str, side_bits: int, side_uses: int, side_mcs: str | None) -> dict:
+    """The side fields of a transmission's ``details``: the side link, the payload's bits, the channel uses its block
+    spent and its MCS (None on the ideal link)."""
+    return {"side_link": label, "side_bits": side_bits, "side_uses": side_uses, "side_mcs": side_mcs}
+
+
+def side_outcome(x_hat: torch.Tensor, channel_uses: int, details: dict, reason: str | None = None) -> Transmission:
+    """``x_hat`` (the model's decode) when the side payload arrived (``reason`` None); else the failed-transmission
+    convention of the digital chain (``semcom.digital.chain.lost``: the mid-grey image, ``ok`` False,
+    ``details["reason"]``): without its scale the receiver cannot de-normalise the symbols it received."""
+    if reason is not None:
+        return lost(x_hat, f"side payload lost ({reason})", channel_uses_used=channel_uses, **details)
+    return Transmission(x_hat=x_hat, channel_uses=channel_uses, details=details)
+
+
+def send_side(x_hat: torch.Tensor, data_uses: int, side: torch.Tensor, side_link, label: str, channel: ComplexChannel,
+              snr_db: float, generator: torch.Generator | None, details: dict) -> Transmission:
+    """Send the side payload ``side`` ([n] float16) on ``side_link`` over ``channel`` after the ``data_uses`` channel
+    uses of symbols that gave ``x_hat`` (so their noise draws are those of the ideal count) and return the
+    transmission: ``data_uses`` + the side block's channel uses, ``details`` + ``side_details``, ``side_outcome``."""
+    payload = side_bytes(side)
+    delivery: Delivery = side_link.send(payload, channel, float(snr_db), generator)
+    fields = {**details, **side_details(label, 8 * len(payload), delivery.channel_uses, delivery.mcs)}
+    return side_outcome(x_hat, data_uses + delivery.channel_uses, fields, None if delivery.ok else delivery.reason)
+
+
 class SoftCastTransmitter:
     """Sends one image with SoftCast over ``channel`` at ``cbr`` (an image ``semcom.types.Scheme``, like the learned
-    JSCC's transmitter); ``cbr`` is checked against the basis when the scheme is built."""
+    JSCC's transmitter); ``cbr`` is checked against the basis when the scheme is built. The side payload (the float16
+    scale; ``dct``: and the k float16 variances) is really sent on ``side_link`` after the symbols (``side_link_for``:
+    by default one 5G LDPC + QAM block; "ideal": 1 bit per channel use, always delivered, the labelled optimistic
+    count); ``channel_uses`` = the symbols + what the side block spent; a lost side block loses the image."""
 
     task = "image"
 
-    def __init__(self, softcast: SoftCast, channel: ComplexChannel, cbr: float = 1 / 16):
+    def __init__(self, softcast: SoftCast, channel: ComplexChannel, cbr: float = 1 / 16, side_link=None):
         self.softcast, self.channel = softcast, channel
         self.components = softcast.components_for_cbr(cbr)  # SemcomError for a CBR the basis does not serve
         self.cbr = float(cbr)
         self.name = f"softcast-{softcast.basis.kind}"
+        self.side_link, self.side_label = side_link_for(channel, side_link)
 
     def describe(self) -> dict:
         return {"scheme": self.name, "cbr": self.cbr, "components": self.components,
-                "channel": type(self.channel).__name__}
+                "channel": type(self.channel).__name__, "side_link": self.side_label}
 
     def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
+        """``x`` [3, H, W] float in [0, 1] at ``snr_db``; ``details``: the model, the components sent and
+        ``side_details``."""
         from semcom.data.images import check_image
 
         check_image(x)
         out = self.softcast.transmit_batch(x[None], snr_db, self.channel, self.cbr, generator)
         k = self.components
-        return Transmission(x_hat=out["x_hat"][0], channel_uses=int(out["channel_uses"][0]),
-                            details={"model": f"softcast-{self.softcast.basis.kind}", "components": k,
-                                     "side_bits": self.softcast.side_bits(k)})
+        data_uses = int(out["channel_uses"][0]) - self.softcast.side_bits(k)  # the symbols alone
+        return send_side(out["x_hat"][0], data_uses, out["side"][0], self.side_link, self.side_label, self.channel,
+                         snr_db, generator, {"model": self.name, "components": k})
 
 
 def images_for_fit(paths: list[Path]) -> list[torch.Tensor]:
@@ -304,8 +382,9 @@ def images_for_fit(paths: list[Path]) -> list[torch.Tensor]:
     return [load_image(p) for p in paths]
 
 
-__all__ = ["BLOCK", "LinearBasis", "SoftCast", "SoftCastTransmitter", "blocks_of", "dct_basis", "dct_matrix",
-           "fit_pca", "image_of", "load_basis", "load_softcast", "noise_per_real", "save_basis", "SHIPPED_BASIS"]
+__all__ = ["BLOCK", "LinearBasis", "SIDE_FALLBACK", "SoftCast", "SoftCastTransmitter", "blocks_of", "dct_basis",
+           "dct_matrix", "fit_pca", "image_of", "load_basis", "load_softcast", "noise_per_real", "save_basis",
+           "send_side", "side_details", "side_link_for", "side_outcome", "SHIPPED_BASIS"]
 
 
 def fit_shipped_basis(data: str | Path, out: str | Path, components: int = 384, val_count: int = 4) -> LinearBasis:

@@ -12,7 +12,7 @@ from semcom.data.images import check_image
 from semcom.jscc import tiling
 from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.models import FACTOR, JSCC
-from semcom.jscc.softcast import SIDE_BITS_SCALE
+from semcom.jscc.softcast import SIDE_BITS_SCALE, send_side, side_link_for
 from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 
@@ -80,14 +80,21 @@ class JSCCTransmitter:
 
     ``by_snr`` (what ``from_checkpoint`` without a path builds): each transmission uses the shipped model for its
     SNR (``default_checkpoint(cbr, snr_db)``: a single-SNR specialist where one ships and wins, else the general
-    model, which is ``model``); ``details["checkpoint"]`` names the file used."""
+    model, which is ``model``); ``details["checkpoint"]`` names the file used.
+
+    The hybrid JSCC's side payload (its float16 power scale, 2 bytes) is really sent on ``side_link`` after the
+    symbols (``semcom.jscc.softcast.side_link_for``: by default one 5G LDPC + QAM block at the cheapest MCS predicted
+    to decode with probability >= 0.99 on the channel's BLER table, the ideal 1 bit per use where the channel has
+    none, said in ``details["side_link"]``; "ideal": the labelled optimistic count); ``channel_uses`` = the symbols +
+    what the side block spent, and a lost side block loses the image (mid-grey, ``ok`` False). The model's own
+    ``transmit_batch`` / ``forward`` (training) keep the ideal count of 16 uses."""
 
     name = "jscc"
     task = "image"
 
     def __init__(self, model: JSCC, channel: ComplexChannel, cbr: float = DEFAULT_CBR, meta: dict | None = None,
                  checkpoint: str | None = None, tile: int | None = tiling.TILE, margin: int = tiling.MARGIN,
-                 by_snr: bool = False):
+                 by_snr: bool = False, side_link=None):
         self.model = model.eval()
         self.channel = channel
         self.channels = model.channels_for_cbr(cbr)  # SemcomError for a CBR the model does not serve
@@ -99,20 +106,25 @@ class JSCCTransmitter:
         self.progress: tiling.Progress | None = None
         self.by_snr = bool(by_snr)
         self._specialists: dict[Path, JSCCTransmitter] = {}
+        self.hybrid = hasattr(model, "transmit_batch")  # the hybrid JSCC: its receiver needs the side scale and CSI
+        self._side_link_option = side_link
+        self.side_link, self.side_label = side_link_for(channel, side_link)
 
     @classmethod
     def from_checkpoint(cls, channel: ComplexChannel, path: str | Path | None = None,
-                        cbr: float = DEFAULT_CBR) -> JSCCTransmitter:
-        """The model at ``path``; without one, the shipped models for ``cbr``, picked by SNR per transmission."""
+                        cbr: float = DEFAULT_CBR, side_link=None) -> JSCCTransmitter:
+        """The model at ``path``; without one, the shipped models for ``cbr``, picked by SNR per transmission.
+        ``side_link``: see the class docstring (None: the default)."""
         by_snr, path = path is None, path or default_checkpoint(cbr)
         model, meta = shared_jscc(path)
-        return cls(model, channel, cbr, meta, str(path), by_snr=by_snr)
+        return cls(model, channel, cbr, meta, str(path), by_snr=by_snr, side_link=side_link)
 
     def describe(self) -> dict:
-        return {"scheme": self.name, "model": self.model.cfg.name, "cbr": self.cbr,
-                "channel": type(self.channel).__name__,
-                "checkpoint": f"shipped, by SNR ({self.checkpoint} unless a specialist wins)" if self.by_snr
-                else self.checkpoint}
+        out = {"scheme": self.name, "model": self.model.cfg.name, "cbr": self.cbr,
+               "channel": type(self.channel).__name__,
+               "checkpoint": f"shipped, by SNR ({self.checkpoint} unless a specialist wins)" if self.by_snr
+               else self.checkpoint}
+        return (out | {"side_link": self.side_label}) if self.hybrid else out
 
     def for_snr(self, snr_db: float) -> JSCCTransmitter:
         """The transmitter a transmission at ``snr_db`` uses: ``self``, or (``by_snr``) the shipped model for that SNR."""
@@ -122,7 +134,7 @@ class JSCCTransmitter:
         if path not in self._specialists:
             model, meta = shared_jscc(path)
             self._specialists[path] = JSCCTransmitter(model, self.channel, self.cbr, meta, str(path), self.tile,
-                                                      self.margin)
+                                                      self.margin, side_link=self._side_link_option)
         specialist = self._specialists[path]
         specialist.progress = self.progress
         return specialist
@@ -130,7 +142,8 @@ class JSCCTransmitter:
     @torch.no_grad()
     def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
         """``x`` [3, H, W] float in [0, 1] at ``snr_db``; channel uses: the latent's complex symbols (the hybrid JSCC:
-        plus its float16 power scale, 16 side bits, named in ``details``)."""
+        plus the side block carrying its float16 power scale, ``details``: side_link, side_bits, side_uses,
+        side_mcs)."""
         check_image(x)
         scheme = self.for_snr(snr_db)
         tx = scheme._transmit(x, snr_db, generator)
@@ -141,10 +154,8 @@ class JSCCTransmitter:
     def _transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None) -> Transmission:
         if tiling.needs_tiles(tuple(x.shape[-2:]), self.tile):
             return self.transmit_tiled(x, snr_db, generator)
-        if hasattr(self.model, "transmit_batch"):  # the hybrid JSCC: its receiver needs the side scale and CSI
-            out = self.model.transmit_batch(x[None], snr_db, self.channel, self.cbr, generator)
-            return Transmission(x_hat=out["x_hat"][0], channel_uses=int(out["channel_uses"][0]),
-                                details={"model": self.model.cfg.name, "side_bits": SIDE_BITS_SCALE})
+        if self.hybrid:
+            return self._hybrid(x, snr_db, generator, tiled=False)
         z = self.model.encode(x[None], snr_db, self.cbr)
         z_hat = self.channel(z, snr_db, generator)
         x_hat = self.model.decode(z_hat, snr_db, self.cbr, tuple(x.shape[-2:]))[0]
@@ -158,39 +169,59 @@ class JSCCTransmitter:
 
     def transmit_tiled(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
         """``transmit`` with the encoder and the decoder run tile by tile (see the class docstring)."""
+        if self.hybrid:
+            return self._hybrid(x, snr_db, generator, tiled=True)
         model, h, w = self.model, *x.shape[-2:]
         xp = model.pad(x[None].float())
         grid = (xp.shape[-2] // FACTOR, xp.shape[-1] // FACTOR)
         count = self.tiles((h, w))
         total, tile, margin = 2 * count, self.tile, self.margin
-
-        def size(rows: slice, cols: slice) -> tuple[int, int]:
-            return ((rows.stop - rows.start) * FACTOR, (cols.stop - cols.start) * FACTOR)
-
-        details = {"model": model.cfg.name}
-        if hasattr(model, "transmit_batch"):
-            x_hat, uses = self._hybrid_tiled(xp, snr_db, generator, grid, size, total)
-            details["side_bits"] = SIDE_BITS_SCALE
-        else:
-            latent = tiling.encode_tiled(lambda p: model.latent(p, snr_db, self.cbr), xp, tile, margin,
-                                         self.progress, total)
-            z = normalize_power(latent)  # over the whole latent, exactly as ``model.encode``
-            z_hat = self.channel(torch.view_as_complex(z.reshape(1, -1, 2).contiguous()), snr_db, generator)
-            received = torch.view_as_real(z_hat).reshape(latent.shape)
-            x_hat = tiling.decode_tiled(
-                lambda rows, cols: model.reconstruct(received[..., rows, cols], snr_db, self.cbr, size(rows, cols)),
-                grid, tile, margin, self.progress, count, total)
-            uses = z_hat.shape[1]
-        return Transmission(x_hat=x_hat[0, :, :h, :w], channel_uses=int(uses), details=details)
-
-    def _hybrid_tiled(self, xp, snr_db, generator, grid, size, total):
-        """The hybrid JSCC's ``forward`` (eval mode) with ``encode_latent``/``decode_latent`` run tile by tile and
-        ``through_channel`` on the whole latent; ``tests/jscc/test_tiling.py`` checks it against ``transmit_batch``."""
-        model = self.model
-        snr, counts = model.prepare(xp, snr_db, self.cbr)
-        u = tiling.encode_tiled(model.encode_latent, xp, self.tile, self.margin, self.progress, total)
-        _, u_hat, noise_u, uses = model.through_channel(u, counts, snr, self.channel, generator)
+        latent = tiling.encode_tiled(lambda p: model.latent(p, snr_db, self.cbr), xp, tile, margin, self.progress,
+                                     total)
+        z = normalize_power(latent)  # over the whole latent, exactly as ``model.encode``
+        z_hat = self.channel(torch.view_as_complex(z.reshape(1, -1, 2).contiguous()), snr_db, generator)
+        received = torch.view_as_real(z_hat).reshape(latent.shape)
         x_hat = tiling.decode_tiled(
-            lambda rows, cols: model.decode_latent(u_hat[..., rows, cols], noise_u[..., rows, cols], size(rows, cols)),
-            grid, self.tile, self.margin, self.progress, total // 2, total)
-        return x_hat.clamp(0, 1), uses[0]
+            lambda rows, cols: model.reconstruct(received[..., rows, cols], snr_db, self.cbr, tile_size(rows, cols)),
+            grid, tile, margin, self.progress, count, total)
+        return Transmission(x_hat=x_hat[0, :, :h, :w], channel_uses=int(z_hat.shape[1]),
+                            details={"model": model.cfg.name})
+
+    def _hybrid(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None, tiled: bool) -> Transmission:
+        """The hybrid JSCC's ``forward`` (eval mode) around its two halves, ``encode_latent``/``decode_latent`` on the
+        whole image or tile by tile (``tiled``), ``through_channel`` on the whole latent; then its float16 power scale
+        on the side link (``send_side``). ``tests/jscc/test_tiling.py`` and ``tests/jscc/test_side_scale.py`` check
+        the image and the symbols' channel uses against ``transmit_batch``."""
+        model, (h, w) = self.model, x.shape[-2:]
+        xp = model.pad(x[None].float())
+        snr, counts = model.prepare(xp, snr_db, self.cbr)
+        if tiled:
+            grid = (xp.shape[-2] // FACTOR, xp.shape[-1] // FACTOR)
+            count = self.tiles((h, w))
+            u = tiling.encode_tiled(model.encode_latent, xp, self.tile, self.margin, self.progress, 2 * count)
+        else:
+            u = model.encode_latent(xp)
+        _, u_hat, noise_u, uses = model.through_channel(u, counts, snr, self.channel, generator)
+        if tiled:
+            x_hat = tiling.decode_tiled(
+                lambda rows, cols: model.decode_latent(u_hat[..., rows, cols], noise_u[..., rows, cols],
+                                                       tile_size(rows, cols)),
+                grid, self.tile, self.margin, self.progress, count, 2 * count)
+        else:
+            x_hat = model.decode_latent(u_hat, noise_u, tuple(xp.shape[-2:]))
+        data_uses = int(uses[0]) - SIDE_BITS_SCALE  # the model counts its scale at the ideal 1 bit per use
+        return send_side(x_hat[0, :, :h, :w].clamp(0, 1), data_uses, power_scale(u, counts)[0].half()[None],
+                         self.side_link, self.side_label, self.channel, snr_db, generator,
+                         {"model": model.cfg.name})
+
+
+def tile_size(rows: slice, cols: slice) -> tuple[int, int]:
+    """Pixel size (H, W) of a tile spanning latent ``rows`` x ``cols``."""
+    return ((rows.stop - rows.start) * FACTOR, (cols.stop - cols.start) * FACTOR)
+
+
+def power_scale(u: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """[B]: the hybrid JSCC's power scale of latents ``u`` [B, C, h, w] whose first ``counts`` maps are sent (what
+    ``HybridJSCC.through_channel`` normalises by and sends as float16 side information)."""
+    mask = (torch.arange(u.shape[1], device=u.device)[None, :] < counts[:, None]).to(u.dtype)[:, :, None, None]
+    return (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()

@@ -68,6 +68,14 @@ class JSCCSplit:
     def describe(self) -> dict:
         return self.transmitter.describe()
 
+    def base_details(self) -> dict:
+        """The details of an in-process transmission: the model and its checkpoint file's name."""
+        from pathlib import Path
+
+        checkpoint = self.transmitter.checkpoint
+        details = {"model": self.transmitter.model.cfg.name}
+        return (details | {"checkpoint": Path(checkpoint).name}) if checkpoint else details
+
     def check_input(self, shape: tuple[int, ...]) -> None:
         from semcom.jscc import tiling
 
@@ -85,7 +93,7 @@ class JSCCSplit:
         self.check_input(tuple(x.shape))
         z = self.transmitter.model.encode(x[None], snr_db, self.cbr)
         return Payload(data=to_bytes(z[0], "complex64"), dtype="complex64", shape=tuple(x.shape), snr_db=float(snr_db),
-                       channel_uses=int(z.shape[1]), details={"model": self.transmitter.model.cfg.name})
+                       channel_uses=int(z.shape[1]), details=self.base_details())
 
     @torch.no_grad()
     def channel_part(self, payload: Payload, snr_db: float, generator: torch.Generator | None = None) -> Payload:
@@ -130,13 +138,15 @@ class HybridSplit(JSCCSplit):
     """The hybrid JSCC (``semcom.jscc.hybrid``) cut at the channel, the same calls as its ``forward`` in eval mode.
 
     Device: ``encode_latent`` and the power normalisation of the sent maps; the payload is float32 ``[scale,
-    symbols]``: the float16 power scale (its 16 side bits are counted in the channel uses, as in process) and the
-    first ``maps`` latent maps' real parts. Channel: the transmitter's channel on the whole latent (the unsent maps
-    are zeros, so the noise draws are those of ``transmit``); what arrives is ``[scale, received symbols, noise
-    variance]``, the noise variance being the receiver's CSI after equalisation (one value on AWGN, one per complex
-    symbol of the whole latent on fading; a real receiver estimates it from pilots; none when the client sends without
-    a channel: decoded as noise-free). Server: de-normalise, LMMSE +
-    decoder (``decode_latent``), crop, clamp: ``transmit_batch`` exactly."""
+    symbols]``: the float16 power scale and the first ``maps`` latent maps' real parts; its channel uses are the
+    symbols + the price of the scale's block on the transmitter's side link (``side_link.channel_uses``), as in
+    process. Channel: the transmitter's channel on the whole latent (the unsent maps are zeros, so the noise draws are
+    those of ``transmit``), then the scale's 2 bytes really sent on the transmitter's side link (the same draws as in
+    process: a lost block is ``ok`` False, nothing goes to the server and ``result`` is the transmitter's lost image);
+    what arrives is ``[scale, received symbols, noise variance]``, the noise variance being the receiver's CSI after
+    equalisation (one value on AWGN, one per complex symbol of the whole latent on fading; a real receiver estimates it
+    from pilots; none when the client sends without a channel: decoded as noise-free). Server: de-normalise, LMMSE +
+    decoder (``decode_latent``), crop, clamp: the transmitter's ``transmit`` exactly."""
 
     def _grid(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
         """(maps sent, all latent maps, latent height, latent width) for a [3, H, W] image."""
@@ -150,22 +160,25 @@ class HybridSplit(JSCCSplit):
     def device_part(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Payload:
         from semcom.channels import normalize_power
         from semcom.data.images import check_image
-        from semcom.jscc.softcast import SIDE_BITS_SCALE
+        from semcom.jscc.softcast import SIDE_BITS_SCALE, side_details
+        from semcom.jscc.transmitter import power_scale
 
         check_image(x)
         self.check_input(tuple(x.shape))
-        model = self.transmitter.model
+        model, link = self.transmitter.model, self.transmitter.side_link
         xp = model.pad(x[None].float())
         _, counts = model.prepare(xp, snr_db, self.cbr)
         u = model.encode_latent(xp)
         maps = int(counts[0])
         mask = (torch.arange(u.shape[1]) < maps).to(u.dtype)[None, :, None, None]
         z = normalize_power(u, mask)
-        scale = (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()
+        scale = power_scale(u, counts)
         data = torch.cat([scale.half().float(), z[0, :maps].reshape(-1)])
+        side_uses = link.channel_uses(SIDE_BITS_SCALE, float(snr_db))  # what its block costs at this SNR
+        side_mcs = link.mcs(SIDE_BITS_SCALE, float(snr_db)).name if hasattr(link, "mcs") else None
+        details = self.base_details() | side_details(self.transmitter.side_label, SIDE_BITS_SCALE, side_uses, side_mcs)
         return Payload(data=to_bytes(data, "float32"), dtype="float32", shape=tuple(x.shape), snr_db=float(snr_db),
-                       channel_uses=maps * u.shape[2] * u.shape[3] // 2 + SIDE_BITS_SCALE,
-                       details={"model": model.cfg.name, "side_bits": SIDE_BITS_SCALE})
+                       channel_uses=maps * u.shape[2] * u.shape[3] // 2 + side_uses, details=details)
 
     def _unpack(self, payload: Payload, arrived: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(scale [1], sent maps [maps, h, w], noise variance [1] or [symbols of the whole latent] or None)."""
@@ -185,13 +198,20 @@ class HybridSplit(JSCCSplit):
     def channel_part(self, payload: Payload, snr_db: float, generator: torch.Generator | None = None) -> Payload:
         import torch.nn.functional as F
 
+        from semcom.jscc.softcast import side_bytes
+
         scale, sent, _ = self._unpack(payload, arrived=False)
         maps, total, h, w = self._grid(tuple(payload.shape))
         z = F.pad(sent, (0, 0, 0, 0, 0, total - maps))[None]
         snr = torch.full((1,), float(snr_db))
         z_hat, noise_var = self.transmitter.channel.transmit(z, snr, generator)
         data = torch.cat([scale, z_hat[0, :maps].reshape(-1), noise_var.reshape(-1).float()])
-        return replace(payload, data=to_bytes(data, "float32"))
+        side = self.transmitter.side_link.send(side_bytes(scale), self.transmitter.channel, float(snr_db), generator)
+        uses = maps * h * w // 2 + side.channel_uses
+        details = payload.details | {"side_uses": side.channel_uses, "side_mcs": side.mcs}
+        if not side.ok:  # the server cannot de-normalise without the scale: nothing goes to it
+            details |= {"reason": side.reason}
+        return replace(payload, data=to_bytes(data, "float32"), channel_uses=uses, ok=side.ok, details=details)
 
     @torch.no_grad()
     def server_part(self, payloads: list[Payload]) -> list[torch.Tensor]:
@@ -216,6 +236,16 @@ class HybridSplit(JSCCSplit):
             x_hat = model.decode_latent(z_hat * s, noise_u, (h * 16, w * 16))
             out.append(x_hat[0, :, : p.shape[1], : p.shape[2]].clamp(0, 1))
         return out
+
+    def result(self, payload: Payload, x_hat: torch.Tensor | None) -> Transmission:
+        """The transmission, as in process: a lost side block (``ok`` False) is ``side_outcome``'s lost image."""
+        from semcom.jscc.softcast import side_outcome
+
+        if payload.ok:
+            return super().result(payload, x_hat)
+        details = dict(payload.details)
+        reason = details.pop("reason", None) or "decode failed"
+        return side_outcome(torch.zeros(payload.shape), payload.channel_uses, details, reason)
 
 
 @dataclass
