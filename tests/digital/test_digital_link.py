@@ -86,3 +86,20 @@ def test_bad_inputs_raise_semcom_error(qpsk_half):
         qpsk_half.send(bits, BinarySymmetricChannel(0.1), 10.0)
     with pytest.raises(SemcomError, match="snr_db"):
         qpsk_half.send(bits, AWGN(), float("nan"))
+
+
+def test_scrambling_gives_a_zero_padded_codeword_the_nominal_power_and_undoes_exactly():
+    """A nearly all-zero codeword (a short payload padded with zeros) unscrambled sits on one inner 16-QAM point
+    (power 0.2) at well under unit power; scrambled, its symbols have the constellation's unit average power. Descrambling restores the LLRs."""
+    link = DigitalLink("16qam", Fraction(1, 2))
+    bits = torch.zeros(2, link.k)
+    bits[:, :16] = 1.0
+    coded = link.encode(bits)
+    assert (link.modulate(coded).abs() ** 2).mean() < 0.7  # mostly the inner point (0.2), a few parity ones
+    scrambled = link.scramble(coded)
+    assert 0.4 < scrambled.mean() < 0.6 and torch.equal(link.scramble(scrambled), coded)
+    assert abs((link.modulate(scrambled).abs() ** 2).mean().item() - 1.0) < 0.1
+    llr = link.demodulate(link.modulate(scrambled), torch.full((2, 1), 0.05))
+    assert torch.equal(link.descramble_llr(llr) > 0, coded == 1)
+    bits_hat, ok = link.send(bits, AWGN(), 10.0, torch.Generator().manual_seed(0))
+    assert ok.all() and torch.equal(bits_hat, bits)

@@ -195,9 +195,6 @@ def test_specialists_picked_by_snr_use_the_same_side_link(tmp_path, hybrid, monk
     assert auto.for_snr(SNR) is not auto and isinstance(auto.for_snr(SNR).side_link, IdealSideLink)
 
 
-@pytest.mark.xfail(strict=True, reason="semcom.digital.transport pads a payload with zero bits and does not scramble: "
-                   "a 16-bit payload's 16-QAM codeword is nearly all-zero, all its symbols sit on one inner point, and "
-                   "it fails ~85 % of the time at 7 dB on AWGN where the BLER table (random bits) predicts 1 %")
 def test_the_scales_side_block_arrives_as_often_as_the_bler_table_predicts():
     link = SideLink("awgn")
     assert link.mcs(16, 7.0).name == "16qam-1/2"  # predicted success >= 0.99 at 7 dB

@@ -1,8 +1,14 @@
 """A coded digital link: 5G NR LDPC and Gray-mapped QAM from Sionna, over a semcom complex channel.
 
-bits -> LDPC5GEncoder (with the 5G bit interleaver for the modulation order) -> QAM Mapper ->
-``channel.transmit`` (unit-power symbols; returns the equalised symbols and the effective noise
-variance of each) -> exact APP Demapper -> LDPC5GDecoder (flooding sum-product) -> bits.
+bits -> LDPC5GEncoder (with the 5G bit interleaver for the modulation order) -> 5G scrambler (the
+TS 38.211 Gold sequence, ``TB5GScrambler``) -> QAM Mapper -> ``channel.transmit`` (unit-power symbols;
+returns the equalised symbols and the effective noise variance of each) -> exact APP Demapper ->
+descrambling (LLR signs flipped where the sequence is 1) -> LDPC5GDecoder (flooding sum-product) -> bits.
+
+Scrambling is what makes a real link's symbols uniform whatever the payload: without it a short payload
+padded with zeros (a 16-bit scale in a 16-QAM codeword) is a nearly all-zero codeword whose symbols sit on
+one inner constellation point, at a fraction of the nominal power, and it fails far more often than the
+BLER table (measured with random bits) says (85 % instead of 1 % at 7 dB on AWGN).
 
 LLR sign convention: Sionna's demapper outputs logits ln P(b=1|y) / P(b=0|y) (positive means bit 1)
 and ``LDPC5GDecoder`` takes logits of the same sign (it negates them internally), so LLRs pass from
@@ -43,6 +49,7 @@ class DigitalLink:
 
     def __init__(self, modulation: str, code_rate: float | Fraction, n: int = CODEWORD_BITS, num_iter: int = NUM_ITER):
         from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+        from sionna.phy.fec.scrambling import TB5GScrambler
         from sionna.phy.mapping import Demapper, Mapper
 
         if modulation not in MODULATIONS:
@@ -62,6 +69,7 @@ class DigitalLink:
         except (ValueError, AssertionError) as exc:
             raise SemcomError(f"no 5G LDPC code with k={k}, n={n}: {exc}") from exc
         self.decoder = LDPC5GDecoder(self.encoder, num_iter=num_iter, hard_out=True)
+        self.scrambler = TB5GScrambler()  # the same sequence for every codeword (a fixed RNTI and cell id)
         self.mapper = Mapper("qam", m)
         self.demapper = Demapper("app", "qam", m)
         self.modulation, self.bits_per_symbol = modulation, m
@@ -82,6 +90,14 @@ class DigitalLink:
     def encode(self, bits: torch.Tensor) -> torch.Tensor:
         """[C, k] float 0/1 information bits -> [C, n] float32 code bits."""
         return self.encoder(bits.float())
+
+    def scramble(self, codewords: torch.Tensor) -> torch.Tensor:
+        """[C, n] code bits -> the scrambled bits the mapper sends (the same call descrambles)."""
+        return self.scrambler(codewords)
+
+    def descramble_llr(self, llr: torch.Tensor) -> torch.Tensor:
+        """[C, n] LLRs of the scrambled bits -> LLRs of the code bits (signs flipped where the sequence is 1)."""
+        return self.scrambler(llr, binary=False)
 
     def modulate(self, codewords: torch.Tensor) -> torch.Tensor:
         """[C, n] code bits -> [C, n / bits_per_symbol] complex64 symbols, unit average power."""
@@ -117,7 +133,8 @@ class DigitalLink:
         for start in range(0, num_cw, DECODE_CHUNK):
             chunk = bits[start : start + DECODE_CHUNK].float()
             chunk_snr = snr[start : start + DECODE_CHUNK] if snr.numel() > 1 else snr
-            z_hat, noise_var = channel.transmit(self.modulate(self.encode(chunk)), chunk_snr, generator)
-            decoded.append(self.decode(self.demodulate(z_hat, noise_var)))
+            sent = self.modulate(self.scramble(self.encode(chunk)))
+            z_hat, noise_var = channel.transmit(sent, chunk_snr, generator)
+            decoded.append(self.decode(self.descramble_llr(self.demodulate(z_hat, noise_var))))
         bits_hat = torch.cat(decoded)
         return bits_hat, (bits_hat == bits.float()).all(dim=1)
