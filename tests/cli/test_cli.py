@@ -49,6 +49,20 @@ def test_eval_cli_writes_results(scheme, folder, tiny_ckpt, tmp_path, capsys):
     assert "PSNR" in capsys.readouterr().out
 
 
+def test_eval_softcast_side_link_is_priced_on_ldpc_by_default_and_ideal_on_request(folder, tmp_path):
+    """The power scale's 16 bits: one LDPC + QAM block by default (480 uses at 10 dB on AWGN), 16 uses when ideal."""
+    uses = {}
+    for side in (None, "ideal"):
+        out = tmp_path / f"res-{side}"
+        extra = ["--side-link", side] if side else []
+        assert main(["eval", "softcast", "--data", str(folder), "--snr", "10", "--cbr", "1/16", "--out", str(out),
+                     *extra]) == 0
+        rows = json.loads((out / "results.json").read_text())["rows"]
+        uses[side] = [r["channel_uses"] for r in rows]
+    assert [a - b for a, b in zip(uses[None], uses["ideal"])] == [480 - 16] * len(uses[None])
+    assert main(["eval", "softcast", "--data", str(folder), "--side-link", "carrier-pigeon"]) != 0
+
+
 def test_eval_rayleigh_in_parallel_workers_matches_serial(folder, tiny_ckpt, tmp_path):
     args = ["eval", "jscc", "--data", str(folder), "--snr", "2,9", "--cbr", "12/1536", "--channel", "rayleigh",
             "--checkpoint", str(tiny_ckpt)]

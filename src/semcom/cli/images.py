@@ -51,10 +51,15 @@ COMMON = [
     parameter("overwrite", bool, typer.Option(False, "--overwrite", help=OVERWRITE_HELP)),
     parameter("format", str, typer.Option("table", "--format", help=FORMAT_HELP)),
 ]
+SIDE_LINK = parameter("side_link", Optional[str], typer.Option(
+    None, help="The power scale's side payload: ldpc (default where the channel has a BLER table: really sent as one "
+               "5G LDPC + QAM block and counted at what it spends) | ideal (1 bit per use, always delivered: optimistic)."))
 OWN = {
-    "jscc": [parameter("checkpoint", Optional[Path], typer.Option(None, help="JSCC checkpoint (default: the shipped model)."))],
+    "jscc": [parameter("checkpoint", Optional[Path], typer.Option(
+        None, help="JSCC checkpoint (default: the shipped models for the CBR, picked by SNR).")), SIDE_LINK],
     "softcast": [parameter("transform", str, typer.Option("pca", help="pca (shipped basis) | dct (training-free), comma-separated.")),
-                 parameter("checkpoint", Optional[Path], typer.Option(None, help="A basis file from 'semcom train softcast' instead of the shipped PCA basis."))],
+                 parameter("checkpoint", Optional[Path], typer.Option(None, help="A basis file from 'semcom train softcast' instead of the shipped PCA basis.")),
+                 SIDE_LINK],
     "digital": [parameter("codec", str, typer.Option("jpeg", help="Codec name(s), comma-separated.")),
                 parameter("fast", bool, typer.Option(False, help="Draw decode outcomes from the measured BLER table instead of decoding."))],
     "bound": [parameter("codec", str, typer.Option("jpeg", help="Codec name(s), comma-separated."))],
@@ -65,10 +70,11 @@ def specs_for(scheme: str, options: dict) -> list:
     from semcom.experiments.evaluate import SchemeSpec
 
     checkpoint = str(options["checkpoint"]) if options.get("checkpoint") else None
+    side = options.get("side_link")
     if scheme == "jscc":
-        return [SchemeSpec("jscc", checkpoint=checkpoint)]
+        return [SchemeSpec("jscc", checkpoint=checkpoint, side_link=side)]
     if scheme == "softcast":
-        return [SchemeSpec("softcast", t, checkpoint) for t in parse_names(options["transform"])]
+        return [SchemeSpec("softcast", t, checkpoint, side_link=side) for t in parse_names(options["transform"])]
     return [SchemeSpec(scheme, c, decode=not options.get("fast")) for c in parse_names(options["codec"])]
 
 

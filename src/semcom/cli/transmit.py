@@ -37,8 +37,9 @@ def transmit(
     scorer: Optional[str] = typer.Option(None, help=f"lamsc: ASI scorer, {PARTS_HELP}."),
     asc: Optional[str] = typer.Option(None, help=f"lamsc: ASC mask, {PARTS_HELP}."),
     receiver: Optional[str] = typer.Option(None, help=f"lamsc: JSCC copy that codes masked latents, {PARTS_HELP}."),
-    side_link: Optional[str] = typer.Option(None, help="lamsc: ASC side payload, ldpc (default: really sent "
-                                                       "over 5G LDPC + QAM) | ideal (1 bit per use, optimistic)."),
+    side_link: Optional[str] = typer.Option(None, help="lamsc: ASC side payload; jscc/softcast: the power "
+                                                       "scale; ldpc (default: really sent over 5G LDPC + QAM) | ideal "
+                                                       "(1 bit per use, optimistic)."),
     link: Optional[str] = typer.Option(None, help="attention-ci: how requests cross the channel, digital (default) | analog."),
     text: Optional[str] = typer.Option(None, help="language: the caption to send (or give a caption file)."),
     policy: Optional[str] = typer.Option(None, help="language: word order, ssc (default) | random | nouns | "

@@ -4,7 +4,9 @@ Encoder: ``u = W_enc (x_blocks - mean) + conv_enc(x)``, ``latent_channels`` real
 (map ``i`` at a block position is "coefficient ``i``" of that 16x16 block). The linear path ``W_enc`` starts
 as SoftCast's power-allocated transform (``init_linear``), the convolutional head starts at zero, so at step 0
 the model *is* SoftCast and training only has to improve on it. Each image is normalised to unit average power
-per complex use and its scale ``a`` is sent as 16 bits of side information (counted in ``channel_uses``).
+per complex use and its scale ``a`` is sent as 16 bits of side information (``forward`` counts them at 1 bit per
+channel use, the ideal count training uses; the deployment path, ``JSCCTransmitter``, really sends them as one
+LDPC + QAM block on the core's side link, ``semcom.digital.side``, and counts what that block spends).
 
 Decoder: ``u_hat = a * z_hat``; a per-coefficient LMMSE gain computed in closed form from the channel's actual
 noise variance per symbol (so the receiver adapts to the SNR, and to fading gains after equalisation, with no
