@@ -85,6 +85,18 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
+def sent_mask(u: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """[B, C, 1, 1]: 1 for the first ``counts`` latent maps of each example (those sent), else 0."""
+    return (torch.arange(u.shape[1], device=u.device)[None, :] < counts[:, None]).to(u.dtype)[:, :, None, None]
+
+
+def power_scale(u: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """[B]: the scale ``a`` of latents ``u`` [B, C, h, w] whose first ``counts`` maps are sent: the RMS per complex
+    use that ``through_channel`` normalises by (and sends as float16 side information)."""
+    mask = sent_mask(u, counts)
+    return (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()
+
+
 class HybridJSCC(nn.Module):
     """See the module docstring. ``forward(x, snr_db, channel, cbr, generator)`` -> dict with ``x_hat``
     [B, 3, H, W] (clamped to [0, 1] in eval mode), ``z`` (sent symbols, real [B, C, h, w]), ``channel_uses``
@@ -213,10 +225,9 @@ class HybridJSCC(nn.Module):
         """Send latents u [B, C, h, w] (the first ``counts`` maps of each example) with unit power and the float16
         scale as side information; returns (sent symbols z, de-normalised received latents, their noise variance,
         channel uses [B] with the side bits)."""
-        mask = (torch.arange(self.cfg.latent_channels, device=u.device)[None, :] < counts[:, None]).to(u.dtype)
-        mask = mask[:, :, None, None]
+        mask = sent_mask(u, counts)
         z = normalize_power(u, mask)
-        scale = (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()
+        scale = power_scale(u, counts)
         scale_rx = scale + (scale.half().float() - scale).detach()  # the receiver sees the float16 it was sent
         z_hat, noise_var = channel.transmit(z, snr, generator)
         s = scale_rx[:, None, None, None]

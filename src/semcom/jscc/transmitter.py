@@ -11,6 +11,7 @@ from semcom.channels import ComplexChannel, normalize_power
 from semcom.data.images import check_image
 from semcom.jscc import tiling
 from semcom.jscc.checkpoint import load_jscc
+from semcom.jscc.hybrid import power_scale
 from semcom.jscc.models import FACTOR, JSCC
 from semcom.jscc.softcast import SIDE_BITS_SCALE, send_side, side_link_for
 from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
@@ -218,10 +219,3 @@ class JSCCTransmitter:
 def tile_size(rows: slice, cols: slice) -> tuple[int, int]:
     """Pixel size (H, W) of a tile spanning latent ``rows`` x ``cols``."""
     return ((rows.stop - rows.start) * FACTOR, (cols.stop - cols.start) * FACTOR)
-
-
-def power_scale(u: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
-    """[B]: the hybrid JSCC's power scale of latents ``u`` [B, C, h, w] whose first ``counts`` maps are sent (what
-    ``HybridJSCC.through_channel`` normalises by and sends as float16 side information)."""
-    mask = (torch.arange(u.shape[1], device=u.device)[None, :] < counts[:, None]).to(u.dtype)[:, :, None, None]
-    return (u * mask).pow(2).flatten(1).sum(1).div(mask.expand_as(u).flatten(1).sum(1) / 2).sqrt()

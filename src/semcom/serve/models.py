@@ -160,8 +160,8 @@ class HybridSplit(JSCCSplit):
     def device_part(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Payload:
         from semcom.channels import normalize_power
         from semcom.data.images import check_image
+        from semcom.jscc.hybrid import power_scale, sent_mask
         from semcom.jscc.softcast import SIDE_BITS_SCALE, side_details
-        from semcom.jscc.transmitter import power_scale
 
         check_image(x)
         self.check_input(tuple(x.shape))
@@ -170,8 +170,7 @@ class HybridSplit(JSCCSplit):
         _, counts = model.prepare(xp, snr_db, self.cbr)
         u = model.encode_latent(xp)
         maps = int(counts[0])
-        mask = (torch.arange(u.shape[1]) < maps).to(u.dtype)[None, :, None, None]
-        z = normalize_power(u, mask)
+        z = normalize_power(u, sent_mask(u, counts))
         scale = power_scale(u, counts)
         data = torch.cat([scale.half().float(), z[0, :maps].reshape(-1)])
         side_uses = link.channel_uses(SIDE_BITS_SCALE, float(snr_db))  # what its block costs at this SNR
