@@ -49,6 +49,8 @@ def test_each_cbr_has_its_default_model():
     from semcom.jscc.transmitter import SHIPPED_BY_CBR, default_checkpoint
 
     assert default_checkpoint(1 / 16).name == SHIPPED_BY_CBR[1 / 16] == "hybrid-cbr16.pt"
+    assert default_checkpoint(1 / 16, 7.9).name == "hybrid-cbr16.pt"  # the general model below 8 dB
+    assert default_checkpoint(1 / 16, 8.0).name == default_checkpoint(1 / 16, 13.0).name == "hybrid-cbr16-10db.pt"
     assert default_checkpoint(1 / 8) == default_checkpoint(1 / 32) == DEFAULT_CHECKPOINT  # no dedicated model yet
     assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 16).model.cfg.name == "hybrid"
     assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 8).model.cfg.name == "adjscc"

@@ -24,6 +24,14 @@ TRAINED_BY = {  # file (relative to semcom/checkpoints) -> (scheme, the command 
                                 "--batch 32 --crop 64 --lr 1e-3 --clip 1 --schedule late-cosine --cpu-budget 3600 "
                                 "--loss log-mse --init-from runs/recipes/hybrid-b2-snr-range-logmse/last.pt "
                                 f"--export src/semcom/checkpoints/hybrid-cbr16.pt ({README})"),
+    "hybrid-cbr16-10db.pt": ("jscc", "benchmarks/jscc_recipes.py --only hybrid-strided-10db (20 CPU-min), then "
+                                     "semcom train jscc --data ../shared/data/photos-train --out "
+                                     "runs/jscc-hybrid16-strided-10db --model hybrid --widths 64 --latent 96 --stem "
+                                     "strided --cbr 1/16 --snr-range=10,10 --batch 32 --crop 64 --lr 1e-3 --clip 1 "
+                                     "--schedule late-cosine --cpu-budget 3600 --init-from "
+                                     "runs/recipes/hybrid-strided-10db/last.pt; exported with "
+                                     f"semcom.training.checkpoint.slim_copy ({README}); used from 8 dB up "
+                                     "(benchmarks/jscc_pick.py)"),
     "softcast-pca16.safetensors": ("softcast", "semcom train softcast --data ../shared/data/photos-train --out "
                                                "src/semcom/checkpoints/softcast-pca16.safetensors"),
     "cifar_resnet20.th": ("splitnn", "third-party pretrained CIFAR-10 ResNet-20 (see cifar_resnet20.LICENSE); the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +27,9 @@ DEFAULT_CBR = 1 / 16
 SHIPPED_BY_CBR: dict[float, str] = {1 / 16: "hybrid-cbr16.pt"}
 """CBR -> the shipped general model for it (trained over the whole SNR range; file under ``semcom/checkpoints``);
 see the README's JSCC section for the recipe, the command and the measured CPU-hours of each."""
-SPECIALISTS_BY_CBR: dict[float, tuple[tuple[float, float, str], ...]] = {}
+SPECIALISTS_BY_CBR: dict[float, tuple[tuple[float, float, str], ...]] = {
+    1 / 16: ((8.0, math.inf, "hybrid-cbr16-10db.pt"),),  # the 10 dB specialist, from 8 dB up
+}
 """CBR -> ((lowest SNR dB, highest SNR dB, file), ...): single-SNR specialists and the SNR interval in which each
 beats the general model on held-out photos (``benchmarks/jscc_pick.py`` measures the crossovers; never Kodak).
 A transmitter built without a checkpoint picks, per transmission, the specialist whose interval holds the channel
