@@ -24,7 +24,7 @@ for a CBR without a dedicated model in ``SHIPPED_BY_CBR``, and LAM-SC's JSCC (it
 on it)."""
 DEFAULT_CBR = 1 / 16
 """The operating point every image scheme uses unless told otherwise (the CLI's default too)."""
-SHIPPED_BY_CBR: dict[float, str] = {1 / 16: "hybrid-cbr16.pt"}
+SHIPPED_BY_CBR: dict[float, str] = {1 / 16: "hybrid-cbr16.pt", 1 / 8: "hybrid-cbr8.pt"}
 """CBR -> the shipped general model for it (trained over the whole SNR range; file under ``semcom/checkpoints``);
 see the README's JSCC section for the recipe, the command and the measured CPU-hours of each."""
 SPECIALISTS_BY_CBR: dict[float, tuple[tuple[float, float, str], ...]] = {
