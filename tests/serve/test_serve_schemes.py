@@ -134,3 +134,16 @@ def test_adjscc_served_equals_the_transmitter(start_server):
     x = images(1, (48, 64), seed=6)[0]
     with OffloadClient(server.url, served, TOKEN) as client:
         same(client.offload(x, SNR, True, gen(0)), served.scheme.transmitter.transmit(x, SNR, gen(0)))
+
+
+def test_served_jscc_without_a_checkpoint_is_the_general_model_at_every_snr():
+    """Device and server must code with the same weights (the model id and hash name them), so the shipped pick by
+    SNR is not served: the general model for the CBR, also where a specialist would be picked in process."""
+    from pathlib import Path
+
+    from semcom.serve.models import build_served
+
+    served = build_served("jscc")
+    transmitter = served.scheme.transmitter
+    assert not transmitter.by_snr and transmitter.for_snr(13.0) is transmitter
+    assert Path(transmitter.checkpoint).name == "hybrid-cbr16.pt"

@@ -291,6 +291,9 @@ def build_served(name: str, channel: str = "awgn", **options) -> Served:
         raise SemcomError(f"scheme {name!r} is not served; choose one of {', '.join(SERVED)}")
     scheme = registry.get(name).build({"channel": channel, **options})
     if name == "jscc":
+        # one model per server: device and server must code with the same weights, and the model id/hash name them,
+        # so the shipped pick by SNR (specialists) is not served: the general model, or the --checkpoint given
+        scheme.by_snr = False
         scheme = HybridSplit(scheme) if hasattr(scheme.model, "transmit_batch") else JSCCSplit(scheme)
     if name == "attention-ci" and scheme.link != "digital":
         raise SemcomError("attention-ci is served with the digital link (its request is bytes)")
