@@ -19,6 +19,10 @@ at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiv
   the region quality LAM-SC reaches (log-linear interpolation in channel uses) and, the other way round, the
   region PSNR it reaches with LAM-SC's channel uses (where the curve is flat, small PSNR differences move the
   first number a lot; the second shows the same comparison in dB);
+- ``shipped-c{n}``: the whole image sent by the JSCC ``semcom`` ships for each CBR n/1536 with a dedicated model
+  (``SHIPPED_BY_CBR``: the hybrid JSCC, picked by SNR where a specialist ships), i.e. the stronger whole-image
+  baseline of issue #21; the same region quality, and a second savings table (``savings_shipped``) against this
+  curve. LAM-SC itself still runs on the ADJSCC (its mask and receiver were trained on it);
 - ``jscc-c48-tuned``: the control for the receiver: whole-image JSCC at LAM-SC's CBR with a JSCC copy fine-tuned end
   to end with the receiver's budget on whole crops (``lamsc/control.pt``); if it gained as much as the
   receiver, the receiver's gain would be extra training, not LAM-SC;
@@ -51,7 +55,7 @@ from semcom.channels import build_channel
 from semcom.data import load_folder
 from semcom.digital import DigitalChain
 from semcom.digital.side import SideLink
-from semcom.jscc.transmitter import JSCCTransmitter
+from semcom.jscc.transmitter import DEFAULT_CHECKPOINT, SHIPPED_BY_CBR, JSCCTransmitter, entries_for_cbr
 from semcom.metrics import psnr_db
 from semcom.schemes.lamsc.evaluate import build_lamsc
 from semcom.schemes.lamsc.loaders import load_receiver
@@ -65,7 +69,13 @@ SNRS = [1.0, 4.0, 7.0, 10.0, 13.0]
 CBR = 1 / 32
 SIDE_SUCCESS = 0.99  # predicted success of the side payload when it is priced on a real MCS
 CONTROL = f"jscc-c{round(CBR * 1536)}-tuned"  # the receiver's control: whole images at LAM-SC's CBR
-JSCC_MAPS = [12, 24, 48, 96, 144, 192]
+JSCC_MAPS = [12, 24, 48, 96, 144, 192]  # the ADJSCC LAM-SC runs on, with n of its latent maps (CBR n/1536)
+SHIPPED_CBRS = [1 / 64, 1 / 32, 1 / 16, 1 / 8]  # the shipped default JSCC, where a dedicated model ships for the CBR
+
+
+def shipped_maps() -> list[int]:
+    """Latent maps (CBR x 1536) of the CBRs in ``SHIPPED_CBRS`` with a dedicated shipped model."""
+    return [round(c * 1536) for c in SHIPPED_CBRS if entries_for_cbr(SHIPPED_BY_CBR, c)]
 VARIANTS = {"lamsc": ("shipped", "shipped", "shipped", "ldpc"), "lamsc-ideal-side": ("shipped", "shipped", "shipped", "ideal"),
             "lamsc-plain-decoder": ("shipped", "shipped", "none", "ldpc"), "lamsc-no-asi": ("none", "shipped", "shipped", "ldpc"),
             "lamsc-no-asc": ("shipped", "none", "none", "ldpc")}  # scorer, asc, receiver, side link (no ASC: none sent)
@@ -97,8 +107,10 @@ def psnr_at_uses(curve: list[tuple[float, float]], uses: float) -> float | None:
 BOOTSTRAP = 2000  # resamples of the 24 images for the confidence intervals (fixed seed: the table is reproducible)
 
 
-def image_statistics(rows: list[dict], variant: str, snr: float, resamples: int = BOOTSTRAP, seed: int = 0) -> dict:
-    """Per-image and bootstrap statistics of ``variant`` against the whole-image JSCC curve on its own regions.
+def image_statistics(rows: list[dict], variant: str, snr: float, resamples: int = BOOTSTRAP, seed: int = 0,
+                     prefix: str = "jscc-c", maps: list[int] = JSCC_MAPS) -> dict:
+    """Per-image and bootstrap statistics of ``variant`` against a whole-image JSCC curve (rows ``prefix`` + n for n in
+    ``maps``) on its own regions.
 
     Per image: the equal-uses gain (the variant's region PSNR minus the curve's, interpolated at the variant's uses on
     that image's curve) and whether it wins (gain > 0). Bootstrap (images resampled with replacement, ``resamples``
@@ -106,12 +118,12 @@ def image_statistics(rows: list[dict], variant: str, snr: float, resamples: int 
     computed from the resampled mean curve, with the share of resamples in which that figure is only a lower bound
     (the variant's region PSNR above the whole curve)."""
     mine = {r["image"]: r for r in rows if r["scheme"] == variant and r["region_of"] == variant and r["snr_db"] == snr}
-    curves = {m: {r["image"]: r for r in rows if r["scheme"] == f"jscc-c{m}" and r["region_of"] == variant
-                  and r["snr_db"] == snr} for m in JSCC_MAPS}
+    curves = {m: {r["image"]: r for r in rows if r["scheme"] == f"{prefix}{m}" and r["region_of"] == variant
+                  and r["snr_db"] == snr} for m in maps}
     images = sorted(mine)
     gains = []
     for im in images:
-        at = psnr_at_uses([(curves[m][im]["channel_uses"], curves[m][im]["region_psnr_db"]) for m in JSCC_MAPS],
+        at = psnr_at_uses([(curves[m][im]["channel_uses"], curves[m][im]["region_psnr_db"]) for m in maps],
                           mine[im]["channel_uses"])
         gains.append(None if at is None else mine[im]["region_psnr_db"] - at)
     gen = torch.Generator().manual_seed(seed)
@@ -119,7 +131,7 @@ def image_statistics(rows: list[dict], variant: str, snr: float, resamples: int 
     for _ in range(resamples):
         pick = [images[i] for i in torch.randint(len(images), (len(images),), generator=gen).tolist()]
         curve = [(mean(curves[m][im]["channel_uses"] for im in pick), mean(curves[m][im]["region_psnr_db"] for im in pick))
-                 for m in JSCC_MAPS]
+                 for m in maps]
         uses, psnr = mean(mine[im]["channel_uses"] for im in pick), mean(mine[im]["region_psnr_db"] for im in pick)
         at = psnr_at_uses(curve, uses)
         if at is not None:
@@ -188,7 +200,8 @@ def main(argv=None) -> int:
         kept = [r for r in saved["rows"] if r["scheme"] not in redo]
     schemes = {name: build_lamsc("awgn", CBR, scorer, asc, receiver=receiver, side_link=side)
                for name, (scorer, asc, receiver, side) in VARIANTS.items() if only is None or name in only}
-    jscc = {m: JSCCTransmitter.from_checkpoint(build_channel("awgn"), cbr=m / 1536) for m in JSCC_MAPS}
+    jscc = {m: JSCCTransmitter.from_checkpoint(build_channel("awgn"), DEFAULT_CHECKPOINT, cbr=m / 1536) for m in JSCC_MAPS}
+    shipped = {m: JSCCTransmitter.from_checkpoint(build_channel("awgn"), cbr=m / 1536) for m in shipped_maps()}
     control = shipped_file("lamsc/control.pt", "LAM-SC receiver control", "run the control phase of scripts/train_lamsc.sh")
     tuned = JSCCTransmitter(load_receiver(control, jscc[JSCC_MAPS[0]].model)[0], build_channel("awgn"), CBR)
     digital = DigitalChain("webp", "awgn", CBR, decode=True)
@@ -213,7 +226,8 @@ def main(argv=None) -> int:
                      for snr in (SNRS if "lamsc" in only else [])]
             print(f"{name}: {time.time() - started:.0f} s", file=sys.stderr)
             continue
-        for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc[m]) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned)]:
+        for maps, scheme, transmitter in [*((m, f"jscc-c{m}", jscc[m]) for m in JSCC_MAPS), (round(CBR * 1536), CONTROL, tuned),
+                                          *((m, f"shipped-c{m}", shipped[m]) for m in shipped)]:
             cbr = maps / 1536
             for snr in SNRS:
                 t0 = time.perf_counter()
@@ -223,6 +237,7 @@ def main(argv=None) -> int:
                 for variant, region in regions.items():
                     rows.append({"scheme": scheme, "region_of": variant, "image": name, "snr_db": snr,
                                  "channel_uses": tx.channel_uses, "seconds": seconds, "psnr_db": whole,
+                                 "checkpoint": Path(tx.details.get("checkpoint") or transmitter.checkpoint or control).name,
                                  **region_metrics(x, tx.x_hat, region)})
         for snr in SNRS:
             tx = digital.transmit(x, snr, make_generator(noise_seed(args.seed, index, snr, CBR)))
@@ -240,7 +255,8 @@ def main(argv=None) -> int:
     else:
         timing[whole] = {"encode+channel+decode": mean(r["seconds"] for r in rows if r["scheme"] == whole)}
     config = {"command": "python benchmarks/kodak_lamsc.py " + " ".join(argv or sys.argv[1:]), "images": [n for n, _ in images],
-              "snr_db": SNRS, "cbr": CBR, "control": CONTROL, "jscc_maps": JSCC_MAPS, "variants": VARIANTS, "seed": args.seed,
+              "snr_db": SNRS, "cbr": CBR, "control": CONTROL, "jscc_maps": JSCC_MAPS,
+              "shipped_maps": shipped_maps(), "jscc_checkpoint": DEFAULT_CHECKPOINT.name, "variants": VARIANTS, "seed": args.seed,
               "threads": args.threads, "torch": torch.__version__, "machine": platform.machine(),
               "wall_seconds": time.time() - started}
     if only is not None:
@@ -260,6 +276,32 @@ def digital_semantic_row(name: str, index: int, x: torch.Tensor, snr: float, see
             "channel_uses": tx.channel_uses, "ok": tx.ok, **region_metrics(x, tx.x_hat, region)}
 
 
+VARIANTS_VS_SHIPPED = ("lamsc", "lamsc-no-asc")  # the headline and the equal-uses ablation against the shipped curve
+
+
+def savings_against(get: dict, rows: list[dict], prefix: str, maps: list[int], variants=tuple(VARIANTS)) -> list[dict]:
+    """Per variant and SNR: LAM-SC's region PSNR against the whole-image curve ``prefix`` + n (n in ``maps``) on the
+    variant's own region, at equal channel uses and at equal region PSNR, with the per-image statistics."""
+    savings = []
+    for variant in variants:
+        for snr in SNRS:
+            mine = get[(variant, variant, snr)]
+            curve = [(get[(f"{prefix}{m}", variant, snr)]["channel_uses"], get[(f"{prefix}{m}", variant, snr)]["region_psnr_db"])
+                     for m in maps]
+            uses, relation = needed_uses(curve, mine["region_psnr_db"])
+            equal_uses = psnr_at_uses(curve, mine["channel_uses"])
+            savings.append({"scheme": variant, "snr_db": snr, "channel_uses": mine["channel_uses"],
+                            "region_psnr_db": mine["region_psnr_db"], "jscc_uses_for_equal_region_psnr": uses,
+                            "relation": relation, "fewer_uses_than_jscc": 1 - mine["channel_uses"] / uses,
+                            "jscc_region_psnr_at_equal_uses": equal_uses,
+                            "region_psnr_gain_db": None if equal_uses is None else mine["region_psnr_db"] - equal_uses})
+            savings[-1].update(image_statistics(rows, variant, snr, prefix=prefix, maps=maps))
+            if "channel_uses_ldpc_side" in mine:
+                ldpc = mine["channel_uses_ldpc_side"]
+                savings[-1].update({"channel_uses_ldpc_side": ldpc, "fewer_uses_than_jscc_ldpc_side": 1 - ldpc / uses})
+    return savings
+
+
 def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     """Summary, savings (also with the ASC side payload priced on a real MCS), printed tables and the JSON file."""
     link = SideLink("awgn", SIDE_SUCCESS)  # the MCS rule of the default side link, to price the ideal variant
@@ -277,23 +319,9 @@ def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
         summary.append({"scheme": scheme, "region_of": region_of, "snr_db": snr, "images": len(rs),
                         **{k: mean(float(r[k]) for r in rs) for k in keys if k in rs[0]}})
     get = {(s["scheme"], s["region_of"], s["snr_db"]): s for s in summary}
-    savings = []
-    for variant in VARIANTS:
-        for snr in SNRS:
-            mine = get[(variant, variant, snr)]
-            curve = [(get[(f"jscc-c{m}", variant, snr)]["channel_uses"], get[(f"jscc-c{m}", variant, snr)]["region_psnr_db"])
-                     for m in JSCC_MAPS]
-            uses, relation = needed_uses(curve, mine["region_psnr_db"])
-            equal_uses = psnr_at_uses(curve, mine["channel_uses"])
-            savings.append({"scheme": variant, "snr_db": snr, "channel_uses": mine["channel_uses"],
-                            "region_psnr_db": mine["region_psnr_db"], "jscc_uses_for_equal_region_psnr": uses,
-                            "relation": relation, "fewer_uses_than_jscc": 1 - mine["channel_uses"] / uses,
-                            "jscc_region_psnr_at_equal_uses": equal_uses,
-                            "region_psnr_gain_db": None if equal_uses is None else mine["region_psnr_db"] - equal_uses})
-            savings[-1].update(image_statistics(rows, variant, snr))
-            if "channel_uses_ldpc_side" in mine:
-                ldpc = mine["channel_uses_ldpc_side"]
-                savings[-1].update({"channel_uses_ldpc_side": ldpc, "fewer_uses_than_jscc_ldpc_side": 1 - ldpc / uses})
+    savings = savings_against(get, rows, "jscc-c", JSCC_MAPS)
+    maps = sorted({int(r["scheme"].removeprefix("shipped-c")) for r in rows if r["scheme"].startswith("shipped-c")})
+    shipped = savings_against(get, rows, "shipped-c", maps, VARIANTS_VS_SHIPPED) if len(maps) > 1 else []
     print("\nLAM-SC vs whole-image JSCC on LAM-SC's regions (AWGN, Kodak): the gain at equal channel uses (headline), "
           "images won, and the channel uses saved at equal region PSNR; [95 % bootstrap intervals over images]; "
           "'>=' where the whole JSCC curve stays below LAM-SC (a lower bound)")
@@ -302,8 +330,17 @@ def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for s in savings:
         print(" ".join(savings_row(s)))
+    if shipped:
+        print("\nThe same against the JSCC semcom ships for each CBR (the hybrid; LAM-SC still on the ADJSCC): "
+              + ", ".join(f"shipped-c{m}" for m in maps))
+        print("| scheme | SNR dB | channel uses | region PSNR dB | JSCC region PSNR at equal uses | gain dB [95 % CI] "
+              "| images won | JSCC uses for equal region PSNR | fewer uses [95 % CI] |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for s in shipped:
+            print(" ".join(savings_row(s)))
     print("\nRegion PSNR dB on LAM-SC's region (channel uses)")
-    names = ["lamsc", *[f"jscc-c{m}" for m in JSCC_MAPS], CONTROL, "digital-webp", "digital-webp-semantic"]
+    names = ["lamsc", *[f"jscc-c{m}" for m in JSCC_MAPS], CONTROL, *[f"shipped-c{m}" for m in maps], "digital-webp",
+             "digital-webp-semantic"]
     print("| scheme | " + " | ".join(f"{s:g} dB" for s in SNRS) + " |")
     print("|---" * (len(SNRS) + 1) + "|")
     for n in names:
@@ -319,7 +356,7 @@ def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     print("\nseconds per image and stage:", json.dumps(timing, indent=1))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps({"config": config, "summary": summary, "savings": savings,
-                                    "seconds_per_image": timing, "rows": rows}, indent=1))
+                                    "savings_shipped": shipped, "seconds_per_image": timing, "rows": rows}, indent=1))
     print(f"\nwritten {out}")
     return 0
 

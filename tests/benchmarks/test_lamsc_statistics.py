@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from kodak_lamsc import JSCC_MAPS, image_statistics, needed_uses, psnr_at_uses, savings_row  # noqa: E402
+from kodak_lamsc import (JSCC_MAPS, SNRS, image_statistics, needed_uses, psnr_at_uses, savings_against,  # noqa: E402
+                         savings_row)
 
 
 def rows_for(offsets: list[float], uses: float = 20000.0) -> list[dict]:
@@ -56,3 +57,30 @@ def test_a_variant_above_the_whole_curve_is_printed_as_a_lower_bound():
          "jscc_uses_for_equal_region_psnr": top, "fewer_uses_than_jscc": 1 - 20000 / top, **stats}
     line = " ".join(savings_row(s))
     assert f"> {top:.0f}" in line and "≥ 86.4 %" in line and line.count("≥") == 2
+
+
+def test_savings_against_the_shipped_curve_use_its_own_rows():
+    """The second table compares LAM-SC with the shipped-c{n} rows (another curve on the same regions), not jscc-c{n}:
+    a curve 3 dB stronger turns a +1 dB gain into -2 dB."""
+    rows = []
+    for i in range(24):
+        for snr in SNRS:
+            for m in (24, 48, 96):
+                u = m * 768.0
+                rows.append({"scheme": f"shipped-c{m}", "region_of": "lamsc", "image": f"im{i:02d}", "snr_db": snr,
+                             "channel_uses": u, "region_psnr_db": 10 * math.log10(u) + 3.0})
+                rows.append({"scheme": f"jscc-c{m}", "region_of": "lamsc", "image": f"im{i:02d}", "snr_db": snr,
+                             "channel_uses": u, "region_psnr_db": 10 * math.log10(u)})
+            rows.append({"scheme": "lamsc", "region_of": "lamsc", "image": f"im{i:02d}", "snr_db": snr,
+                         "channel_uses": 20000.0, "region_psnr_db": 10 * math.log10(20000.0) + 1.0})
+    get = {}
+    for r in rows:
+        s = get.setdefault((r["scheme"], r["region_of"], r["snr_db"]), {"channel_uses": 0.0, "region_psnr_db": 0.0})
+        s["channel_uses"] += r["channel_uses"] / 24
+        s["region_psnr_db"] += r["region_psnr_db"] / 24
+    shipped = savings_against(get, rows, "shipped-c", [24, 48, 96], ("lamsc",))
+    assert len(shipped) == len(SNRS)
+    assert all(s["region_psnr_gain_db"] == pytest.approx(-2.0) and s["wins_equal_uses"] == 0 for s in shipped)
+    assert shipped[0]["fewer_uses_than_jscc"] < 0  # the stronger curve needs fewer uses than LAM-SC
+    adjscc = savings_against(get, rows, "jscc-c", [24, 48, 96], ("lamsc",))
+    assert all(s["region_psnr_gain_db"] == pytest.approx(1.0) and s["wins_equal_uses"] == 24 for s in adjscc)
