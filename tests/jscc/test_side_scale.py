@@ -9,11 +9,11 @@ import torch
 
 from semcom.channels import AWGN, build_channel
 from semcom.digital.chain import FAILURE_FILL
-from semcom.digital.side import IdealSideLink, SideLink
+from semcom.digital.side import SIDE_FALLBACK, IdealSideLink, SideLink
 from semcom.digital.transport import Delivery
 from semcom.errors import SemcomError
 from semcom.jscc.hybrid import HybridConfig, HybridJSCC
-from semcom.jscc.softcast import SIDE_FALLBACK, SoftCast, SoftCastTransmitter, dct_basis, fit_pca
+from semcom.jscc.softcast import SoftCast, SoftCastTransmitter, dct_basis, fit_pca
 from semcom.jscc.transmitter import JSCCTransmitter
 
 SNR = 10.0

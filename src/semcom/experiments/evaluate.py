@@ -31,7 +31,7 @@ SOFTCAST_KINDS = ("pca", "dct")
 class SchemeSpec:
     """A scheme as named on the command line: ``jscc`` (checkpoint), ``softcast`` (``codec``: its transform, pca or
     dct; ``checkpoint``: a basis file instead of the shipped pca one), ``digital``/``bound`` (codec). ``side_link``
-    (jscc, softcast): how their side payload travels, ``semcom.jscc.softcast.side_link_for`` (None: the default, a
+    (jscc, softcast): how their side payload travels, ``semcom.digital.side.side_link_for`` (None: the default, a
     real LDPC block where the channel has a BLER table; "ideal": the labelled optimistic count, rows
     ``*-ideal-side``)."""
 

@@ -35,9 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from semcom.channels import ComplexChannel
-from semcom.digital.chain import lost
-from semcom.digital.side import SIDE_LINKS, IdealSideLink, SideLink, digital_channel_name
-from semcom.digital.transport import Delivery
+from semcom.digital.side import send_side, side_link_for
 from semcom.errors import SemcomError
 from semcom.jscc.models import maps_for_cbr, pad_to_grid
 from semcom.types import Transmission
@@ -285,64 +283,6 @@ def load_softcast(kind_or_path: str | Path = "pca") -> SoftCast:
     return SoftCast(load_basis(kind_or_path))
 
 
-SIDE_FALLBACK = "ideal (no BLER table for this channel)"
-"""``details["side_link"]`` of a transmitter left to its default side link on a channel without a BLER table."""
-
-
-def side_link_for(channel: ComplexChannel, side_link=None) -> tuple[SideLink | IdealSideLink, str]:
-    """(the side link a transmitter over ``channel`` sends its side payload on, its label for ``details``).
-
-    ``side_link``: None (the default): a ``SideLink`` ("ldpc") on the channel's BLER table where it has one (AWGN,
-    fast Rayleigh with ZF: ``digital_channel_name``), else ``IdealSideLink()`` labelled ``SIDE_FALLBACK``; a name of
-    ``SIDE_LINKS`` ("ldpc" on a channel without a BLER table is a SemcomError); or a side-link object (``kind`` and
-    ``send(data, channel, snr_db, generator) -> Delivery``, see ``semcom.digital.side``)."""
-    if side_link is None:
-        try:
-            return SideLink(digital_channel_name(channel)), SideLink.kind
-        except SemcomError:
-            return IdealSideLink(), SIDE_FALLBACK
-    if isinstance(side_link, str):
-        if side_link not in SIDE_LINKS:
-            raise SemcomError(f"unknown side link {side_link!r}; choose one of {', '.join(SIDE_LINKS)}")
-        link = IdealSideLink() if side_link == "ideal" else SideLink(digital_channel_name(channel))
-        return link, link.kind
-    if not callable(getattr(side_link, "send", None)):
-        raise SemcomError(f"side_link must be None, one of {', '.join(SIDE_LINKS)} or a side link (with send), "
-                          f"got {type(side_link).__name__}")
-    return side_link, str(getattr(side_link, "kind", type(side_link).__name__))
-
-
-def side_bytes(side: torch.Tensor) -> bytes:
-    """A side payload [n] float16 as its 2n little-endian bytes."""
-    return side.detach().cpu().half().numpy().astype("<f2").tobytes()
-
-
-def side_details(label: str, side_bits: int, side_uses: int, side_mcs: str | None) -> dict:
-    """The side fields of a transmission's ``details``: the side link, the payload's bits, the channel uses its block
-    spent and its MCS (None on the ideal link)."""
-    return {"side_link": label, "side_bits": side_bits, "side_uses": side_uses, "side_mcs": side_mcs}
-
-
-def side_outcome(x_hat: torch.Tensor, channel_uses: int, details: dict, reason: str | None = None) -> Transmission:
-    """``x_hat`` (the model's decode) when the side payload arrived (``reason`` None); else the failed-transmission
-    convention of the digital chain (``semcom.digital.chain.lost``: the mid-grey image, ``ok`` False,
-    ``details["reason"]``): without its scale the receiver cannot de-normalise the symbols it received."""
-    if reason is not None:
-        return lost(x_hat, f"side payload lost ({reason})", channel_uses_used=channel_uses, **details)
-    return Transmission(x_hat=x_hat, channel_uses=channel_uses, details=details)
-
-
-def send_side(x_hat: torch.Tensor, data_uses: int, side: torch.Tensor, side_link, label: str, channel: ComplexChannel,
-              snr_db: float, generator: torch.Generator | None, details: dict) -> Transmission:
-    """Send the side payload ``side`` ([n] float16) on ``side_link`` over ``channel`` after the ``data_uses`` channel
-    uses of symbols that gave ``x_hat`` (so their noise draws are those of the ideal count) and return the
-    transmission: ``data_uses`` + the side block's channel uses, ``details`` + ``side_details``, ``side_outcome``."""
-    payload = side_bytes(side)
-    delivery: Delivery = side_link.send(payload, channel, float(snr_db), generator)
-    fields = {**details, **side_details(label, 8 * len(payload), delivery.channel_uses, delivery.mcs)}
-    return side_outcome(x_hat, data_uses + delivery.channel_uses, fields, None if delivery.ok else delivery.reason)
-
-
 class SoftCastTransmitter:
     """Sends one image with SoftCast over ``channel`` at ``cbr`` (an image ``semcom.types.Scheme``, like the learned
     JSCC's transmitter); ``cbr`` is checked against the basis when the scheme is built. The side payload (the float16
@@ -382,9 +322,22 @@ def images_for_fit(paths: list[Path]) -> list[torch.Tensor]:
     return [load_image(p) for p in paths]
 
 
-__all__ = ["BLOCK", "LinearBasis", "SIDE_FALLBACK", "SoftCast", "SoftCastTransmitter", "blocks_of", "dct_basis",
-           "dct_matrix", "fit_pca", "image_of", "load_basis", "load_softcast", "noise_per_real", "save_basis",
-           "send_side", "side_details", "side_link_for", "side_outcome", "SHIPPED_BASIS"]
+__all__ = [
+    "BLOCK",
+    "SHIPPED_BASIS",
+    "LinearBasis",
+    "SoftCast",
+    "SoftCastTransmitter",
+    "blocks_of",
+    "dct_basis",
+    "dct_matrix",
+    "fit_pca",
+    "image_of",
+    "load_basis",
+    "load_softcast",
+    "noise_per_real",
+    "save_basis",
+]
 
 
 def fit_shipped_basis(data: str | Path, out: str | Path, components: int = 384, val_count: int = 4) -> LinearBasis:

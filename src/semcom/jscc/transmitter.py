@@ -10,11 +10,12 @@ import torch
 
 from semcom.channels import ComplexChannel, normalize_power
 from semcom.data.images import check_image
+from semcom.digital.side import send_side, side_link_for
 from semcom.jscc import tiling
 from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.hybrid import power_scale
 from semcom.jscc.models import FACTOR, JSCC
-from semcom.jscc.softcast import SIDE_BITS_SCALE, send_side, side_link_for
+from semcom.jscc.softcast import SIDE_BITS_SCALE
 from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 
@@ -87,7 +88,7 @@ class JSCCTransmitter:
     model, which is ``model``); ``details["checkpoint"]`` names the file used.
 
     The hybrid JSCC's side payload (its float16 power scale, 2 bytes) is really sent on ``side_link`` after the
-    symbols (``semcom.jscc.softcast.side_link_for``: by default one 5G LDPC + QAM block at the cheapest MCS predicted
+    symbols (``semcom.digital.side.side_link_for``: by default one 5G LDPC + QAM block at the cheapest MCS predicted
     to decode with probability >= 0.99 on the channel's BLER table, the ideal 1 bit per use where the channel has
     none, said in ``details["side_link"]``; "ideal": the labelled optimistic count); ``channel_uses`` = the symbols +
     what the side block spent, and a lost side block loses the image (mid-grey, ``ok`` False). The model's own

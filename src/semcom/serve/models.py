@@ -160,8 +160,9 @@ class HybridSplit(JSCCSplit):
     def device_part(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Payload:
         from semcom.channels import normalize_power
         from semcom.data.images import check_image
+        from semcom.digital.side import side_details
         from semcom.jscc.hybrid import power_scale, sent_mask
-        from semcom.jscc.softcast import SIDE_BITS_SCALE, side_details
+        from semcom.jscc.softcast import SIDE_BITS_SCALE
 
         check_image(x)
         self.check_input(tuple(x.shape))
@@ -197,7 +198,7 @@ class HybridSplit(JSCCSplit):
     def channel_part(self, payload: Payload, snr_db: float, generator: torch.Generator | None = None) -> Payload:
         import torch.nn.functional as F
 
-        from semcom.jscc.softcast import side_bytes
+        from semcom.digital.side import side_bytes
 
         scale, sent, _ = self._unpack(payload, arrived=False)
         maps, total, h, w = self._grid(tuple(payload.shape))
@@ -238,7 +239,7 @@ class HybridSplit(JSCCSplit):
 
     def result(self, payload: Payload, x_hat: torch.Tensor | None) -> Transmission:
         """The transmission, as in process: a lost side block (``ok`` False) is ``side_outcome``'s lost image."""
-        from semcom.jscc.softcast import side_outcome
+        from semcom.digital.side import side_outcome
 
         if payload.ok:
             return super().result(payload, x_hat)
