@@ -196,3 +196,72 @@ def test_eval_language_text_with_clip_attention(model_dir, tmp_path, capsys):
                  "--format", "json"]) == 0
     config = json.loads((tmp_path / "out" / "results.json").read_text())["config"]
     assert config["attention"].startswith("CLIP text encoder")
+
+
+# ---- transmit --scheme language --model-dir: the receiver draws each round's prompt ------------------------------
+
+def test_transmit_image_with_model_dir_writes_a_png_per_round(model_dir, smooth_photos, tmp_path, capsys):
+    from semcom.adapters.vision_language import BlipCaptioner
+    from semcom.data import load_image
+
+    out = tmp_path / "rounds"
+    assert main(["transmit", str(smooth_photos / "im0.png"), "--scheme", "language", "--model-dir", str(model_dir),
+                 "--link", "ideal", "--rounds", "3", "--steps", "1", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    caption = BlipCaptioner(model_dir / "blip").caption(load_image(smooth_photos / "im0.png"))
+    assert f"caption of im0.png: {caption!r}" in lines and f"images written to {out}" in lines
+    rounds = [line for line in lines if line.startswith("round ")]
+    assert len(rounds) == 3
+    assert all("LPIPS " in line and "CLIP score " in line and f"(round_{k:02d}.png)" in line
+               for k, line in enumerate(rounds, 1))
+    assert sorted(p.name for p in out.glob("*.png")) == ["round_01.png", "round_02.png", "round_03.png"]
+    assert all(load_image(p).shape[0] == 3 for p in out.glob("*.png"))
+
+
+def test_transmit_text_with_model_dir_scores_clip_only(model_dir, tmp_path, capsys):
+    from semcom.adapters.vision_language import StableDiffusion
+    from semcom.data import load_image
+
+    models = linked(model_dir, tmp_path / "models", ["stable-diffusion", "clip", "lpips"])  # no blip: none needed
+    argv = ["transmit", "--scheme", "language", "--model-dir", str(models), "--text", IMAGE_CAPTIONS[1], "--link",
+            "ideal", "--policy", "nouns", "--steps", "2"]
+    assert main(argv) == 0
+    rounds = [line for line in capsys.readouterr().out.splitlines() if line.startswith("round ")]
+    assert len(rounds) == 3 and all("CLIP score" in line and "LPIPS" not in line for line in rounds)
+    assert main([*argv, "--out", str(tmp_path / "out"), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["image"] is None and row["rounds"][-1]["prompt"] == IMAGE_CAPTIONS[1]
+    assert [r["file"] for r in row["rounds"]] == ["round_01.png", "round_02.png", "round_03.png"]
+    assert all(r["lpips"] is None and 0 <= r["clip_score"] <= 100 for r in row["rounds"])
+    drawn = StableDiffusion(models / "stable-diffusion", steps=2).generate(IMAGE_CAPTIONS[1], 100)
+    written = load_image(tmp_path / "out" / "round_03.png")
+    assert (written - drawn).abs().max() <= 1 / 255 + 1e-6  # the receiver's image of the full prompt, 8-bit
+
+
+@pytest.mark.parametrize("names, argv, message", [
+    (["stable-diffusion", "clip", "lpips"], [], "lacks blip/, the captioner that describes im0.png"),
+    (["clip", "lpips", "blip"], [], "lacks stable-diffusion/"),
+    (["stable-diffusion", "clip", "lpips", "blip"], ["--device", "tpu"], "unknown device"),
+])
+def test_transmit_image_loop_bad_input_is_one_line_and_writes_nothing(model_dir, smooth_photos, tmp_path, capsys,
+                                                                      names, argv, message):
+    models = linked(model_dir, tmp_path / "models", names)
+    assert main(["transmit", str(smooth_photos / "im0.png"), "--scheme", "language", "--model-dir", str(models),
+                 "--steps", "1", "--out", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr()
+    assert message in err.out + err.err and len((err.out + err.err).strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--scheme", "jscc", "--model-dir", "models"], "--model-dir applies only to --scheme language"),
+    (["--scheme", "gesco", "--model-dir", "models", "--device", "cuda"], "--model-dir, --device apply only to"),
+    (["--scheme", "language", "--text", "a dog", "--steps", "2"], "--steps need --model-dir"),
+    (["--scheme", "language", "--text", "a dog", "--out", "rounds"], "--out does not apply to --scheme language"),
+    (["--scheme", "language", "--model-dir", "models"], "sends an IMAGE (captioned by DIR/blip) or --text"),
+    (["--scheme", "language", "--text", "a dog", "--guidance", "2"], "--guidance does not apply"),
+])
+def test_transmit_image_loop_options_elsewhere_are_one_line(argv, message, capsys):
+    assert main(["transmit", *argv]) == 2
+    err = capsys.readouterr()
+    assert message in err.out + err.err and len((err.out + err.err).strip().splitlines()) == 1

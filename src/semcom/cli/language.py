@@ -23,6 +23,7 @@ from semcom.cli.common import (
     parse_names,
     parse_snrs,
     progress_bar,
+    progress_steps,
     render,
     saved_note,
 )
@@ -252,31 +253,108 @@ def transmit_text(text: str, policy: str, link: str, rounds: int | None, mode: s
 
     scheme = LanguageScheme(policy or "ssc", link or "ldpc", channel, rounds, mode or "word")
     tx = scheme.transmit(text, snr_db, make_generator(seed))
-    row = {"scheme": "language", "snr_db": snr_db, "channel": channel, "channel_uses": tx.channel_uses, "ok": tx.ok,
-           "received": tx.text, "seed": seed, **scheme.describe(), **tx.details}
+    print_transmission(transmission_row(scheme, tx, channel, snr_db, seed), as_json)
+
+
+def transmit_image_rounds(image: Path | None, text: str | None, policy, link, rounds, mode, channel: str,
+                          snr_db: float, seed: int, out: Path | None, overwrite: bool, as_json: bool, model_dir: Path,
+                          device: str, steps: int) -> None:
+    """``semcom transmit --scheme language --model-dir DIR``: the caption (``text``, else DIR/blip's description of
+    ``image``) sent word by word; after every round the receiver's Stable Diffusion draws its prompt
+    (``image_rounds``), scored by LPIPS to ``image`` (when given) and the CLIP score to the caption. ``out``: a
+    folder of one PNG per round (round_01.png, ...), written whole at the end (``atomic_folder``)."""
+    from semcom.data import load_image, save_image
+    from semcom.schemes.language import LanguageScheme, Orderer
+    from semcom.schemes.language.images import SEED, image_rounds, load_model_dir
+    from semcom.seeding import make_generator
+
+    if out is not None:
+        check_output_folder(out, overwrite)
+    x = load_image(image) if image is not None else None
+    models = load_model_dir(model_dir, device, steps)
+    if text is None and models.captioner is None:
+        raise SemcomError(f"--model-dir {model_dir} lacks blip/, the captioner that describes {image.name}: add a "
+                          "BLIP model there (see the README) or give the caption with --text")
+    scheme = LanguageScheme(policy or "ssc", link or "ldpc", channel, rounds, mode or "word",
+                            orderer=Orderer(attention=attention_source(None, models, device)),
+                            captioner=models.captioner)
+    with progress_steps() as step:
+        step(f"captioning {image.name} and sending" if text is None else "sending")
+        tx = scheme.transmit(text if text is not None else x, snr_db, make_generator(seed))
+        step(f"Stable Diffusion ({steps} steps) on each round's prompt")
+        scored = image_rounds(tx, models.t2i, x, SEED, models.lpips, models.clip)
+        row = transmission_row(scheme, tx, channel, snr_db, seed)
+        row.update(image=None if image is None else str(image), captioned=text is None, models=models.describe(),
+                   written_to=None)
+        with atomic_folder(out, overwrite) if out is not None else nullcontext() as tmp:
+            for r, s in zip(row["rounds"], scored):
+                picture = s["image"]
+                r.update(lpips=s["lpips"], clip_score=s["clip_score"], file=None)
+                if tmp is not None and picture is not None:
+                    r["file"] = f"round_{s['round']:02d}.png"
+                    save_image(picture, tmp / r["file"])
+        if out is not None:
+            row["written_to"] = str(out)
+    print_transmission(row, as_json)
+
+
+def transmission_row(scheme, tx, channel: str, snr_db: float, seed: int) -> dict:
+    return {"scheme": "language", "snr_db": snr_db, "channel": channel, "channel_uses": tx.channel_uses, "ok": tx.ok,
+            "received": tx.text, "seed": seed, **scheme.describe(), **tx.details}
+
+
+def print_transmission(row: dict, as_json: bool) -> None:
+    """The row as JSON, or one line per round: the word sent, its fate, the receiver's prompt and, in the image loop,
+    the scores of the image drawn from that prompt."""
     if as_json:
         out_console.out(json.dumps(row, indent=1, default=str), highlight=False)
         return
-    lines = [f"language ({row['policy']}, {row['link']}) over {channel} at {snr_db:g} dB: {tx.channel_uses} channel uses"]
-    for i, r in enumerate(tx.details["rounds"], 1):
+    head = f"language ({row['policy']}, {row['link']}) over {row['channel']} at {row['snr_db']:g} dB"
+    lines = [f"{head}: {row['channel_uses']} channel uses"]
+    if row.get("captioned"):
+        lines.append(f"caption of {Path(row['image']).name}: {row['caption']!r}")
+    for i, r in enumerate(row["rounds"], 1):
         moved = "" if r["lost"] or r["placed"] == r["position"] else (
             ", dropped: position header out of range" if r["placed"] is None else f", misplaced at {r['placed']}")
         fate = "lost" if r["lost"] else (f"corrupted -> {r['arrived']!r}{moved}" if r["corrupted"] else "ok")
-        lines.append(f"round {i}: sent {r['sent']!r} ({fate}, {r['channel_uses']} uses) -> {r['prompt']!r}")
-    lines.append(f"received: {tx.text!r} ({tx.details['lost']} lost, {tx.details['corrupted']} corrupted)")
+        line = f"round {i}: sent {r['sent']!r} ({fate}, {r['channel_uses']} uses) -> {r['prompt']!r}"
+        if "clip_score" in r:
+            line += ": " + image_scores(r)
+        lines.append(line)
+    lines.append(f"received: {row['received']!r} ({row['lost']} lost, {row['corrupted']} corrupted)")
+    if row.get("written_to"):
+        lines.append(f"images written to {row['written_to']}")
     out_console.print("\n".join(lines), highlight=False, soft_wrap=True, markup=False)
 
 
+def image_scores(r: dict) -> str:
+    """The image-loop part of a round's line: LPIPS (when there is an original image) and CLIP score."""
+    if r["clip_score"] is None:
+        return "no image (nothing received yet)"
+    scores = ([] if r["lpips"] is None else [f"LPIPS {r['lpips']:.3f}"]) + [f"CLIP score {r['clip_score']:.1f}"]
+    return ", ".join(scores) + (f" ({r['file']})" if r["file"] else "")
+
+
 def transmit_text_command(caption_file: Path | None, text: str | None, policy, link, rounds, mode, channel: str,
-                          snr: str, seed: int, out, as_json: bool) -> None:
-    """The checks of ``semcom transmit --scheme language`` (exactly one of --text and a caption file), then send."""
+                          snr: str, seed: int, out, as_json: bool, model_dir: Path | None = None,
+                          device: str | None = None, steps: int | None = None, overwrite: bool = False) -> None:
+    """The checks of ``semcom transmit --scheme language`` (exactly one of --text and a caption file; with
+    --model-dir an image, --text or both), then send."""
     from semcom.cli.common import check_channel
 
-    if out is not None:
-        raise SemcomError("--out does not apply to --scheme language: it prints the text that arrives")
-    if (text is None) == (caption_file is None):
-        raise SemcomError("--scheme language sends text: give --text \"...\" or a caption file (not both)")
-    if caption_file is not None:
+    if model_dir is None:
+        given = [o for o, v in (("--device", device), ("--steps", steps), ("--overwrite", overwrite))
+                 if v not in (None, False)]
+        if given:
+            raise SemcomError(f"{', '.join(given)} need --model-dir DIR (the image loop)")
+        if out is not None:
+            raise SemcomError("--out does not apply to --scheme language without --model-dir: it prints the text that "
+                              "arrives")
+        if (text is None) == (caption_file is None):
+            raise SemcomError("--scheme language sends text: give --text \"...\" or a caption file (not both)")
+    elif text is None and caption_file is None:
+        raise SemcomError("--scheme language --model-dir sends an IMAGE (captioned by DIR/blip) or --text \"...\"")
+    if caption_file is not None and model_dir is None:
         if not caption_file.is_file():
             raise SemcomError(f"no caption file {caption_file}")
         try:
@@ -288,4 +366,8 @@ def transmit_text_command(caption_file: Path | None, text: str | None, policy, l
     snrs = parse_snrs(snr)
     if len(snrs) != 1:
         raise SemcomError(f"transmit sends at one SNR, got {snr!r} (use 'semcom eval language' for a grid)")
-    transmit_text(text, policy, link, rounds, mode, check_channel(channel), snrs[0], seed, as_json)
+    if model_dir is None:
+        transmit_text(text, policy, link, rounds, mode, check_channel(channel), snrs[0], seed, as_json)
+    else:
+        transmit_image_rounds(caption_file, text, policy, link, rounds, mode, check_channel(channel), snrs[0], seed,
+                              out, overwrite, as_json, model_dir, device or "cpu", 50 if steps is None else steps)

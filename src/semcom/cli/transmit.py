@@ -11,8 +11,8 @@ import typer
 
 from semcom.experiments import registry
 from semcom.cli.common import (
-    CHANNEL_HELP, DEFAULT_CBR_TEXT, app, check_channel, out_console, parse_cbr, parse_snrs, progress_steps,
-    refuse_inapplicable
+    CHANNEL_HELP, DEFAULT_CBR_TEXT, OVERWRITE_HELP, app, check_channel, out_console, parse_cbr, parse_snrs,
+    progress_steps, refuse_inapplicable
 )
 from semcom.errors import SemcomError
 from semcom.outputs import atomic_file, check_output_file
@@ -24,7 +24,8 @@ PARTS_HELP = "checkpoint path, 'shipped' (default) or 'none'"
 
 @app.command()
 def transmit(
-    image: Optional[Path] = typer.Argument(None, help="Image file to send (--scheme language: a caption file)."),
+    image: Optional[Path] = typer.Argument(None, help="Image file to send (--scheme language: a caption file; with "
+                                                      "--model-dir an image to caption)."),
     scheme: str = typer.Option("jscc", help=" | ".join(registry.SCHEMES)),
     snr: str = typer.Option("10", help="SNR in dB."),
     cbr: Optional[str] = typer.Option(None, help=f"Channel bandwidth ratio (default {DEFAULT_CBR_TEXT}; lamsc: its "
@@ -54,12 +55,20 @@ def transmit(
                                                          "--checkpoint or the shipped one)."),
     diffusion: Optional[str] = typer.Option(None, help="gesco: the diffusion model, a checkpoint, 'shipped' (default) "
                                                        "or 'none' (write the received map in colour)."),
-    steps: Optional[int] = typer.Option(None, help="gesco: DDIM sampling steps (default: the model's)."),
+    steps: Optional[int] = typer.Option(None, help="gesco: DDIM sampling steps (default: the model's); language "
+                                                   "--model-dir: Stable Diffusion steps (default 50)."),
     guidance: Optional[float] = typer.Option(None, help="gesco: classifier-free guidance scale s >= 0 (1: none)."),
+    model_dir: Optional[Path] = typer.Option(None, help="language: after every round, Stable Diffusion draws the "
+                                                        "receiver's prompt, scored by LPIPS and CLIP, with the models "
+                                                        "in DIR (as 'semcom eval language --model-dir'; DIR/blip "
+                                                        "captions an IMAGE)."),
+    device: Optional[str] = typer.Option(None, help="language --model-dir: cpu (default) | cuda."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Image schemes: where to write the received image, a .png file (or "
                                                   "another lossless format: .bmp, .tif, .ppm); an existing file of that "
-                                                  "name is replaced."),
+                                                  "name is replaced. language --model-dir: a folder for one PNG per "
+                                                  "round (round_01.png, ...)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=f"language --model-dir: {OVERWRITE_HELP}"),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON instead of a summary."),
 ):
     """Send one image through a scheme and channel; write what arrived (image schemes) and print a short summary.
@@ -71,6 +80,11 @@ def transmit(
 
     entry = registry.get(scheme)
     gesco_options = {"transmitter": transmitter, "diffusion": diffusion, "steps": steps, "guidance": guidance}
+    image_loop = {"model_dir": model_dir, "device": device, "overwrite": overwrite}  # --scheme language only
+    if entry.task != "text" and any(v not in (None, False) for v in image_loop.values()):
+        given = ["--" + k.replace("_", "-") for k, v in image_loop.items() if v not in (None, False)]
+        raise SemcomError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to --scheme language "
+                          f"(its image loop), not to --scheme {scheme}")
     if entry.source == "label-map":  # a label map in, a generated image out: semcom.cli.gesco
         from semcom.cli.gesco import transmit_labels_command
 
@@ -87,8 +101,9 @@ def transmit(
     if entry.task == "text":  # text in, text out: semcom.cli.language prints what arrives each round
         from semcom.cli.language import transmit_text_command
 
-        refuse_inapplicable(gesco_options, set(), f"--scheme {scheme}")
-        return transmit_text_command(image, text, policy, link, rounds, mode, channel, snr, seed, out, as_json)
+        refuse_inapplicable(gesco_options, {"steps"}, f"--scheme {scheme}")
+        return transmit_text_command(image, text, policy, link, rounds, mode, channel, snr, seed, out, as_json,
+                                     model_dir=model_dir, device=device, steps=steps, overwrite=overwrite)
     if image is None or any(v is not None for v in (text, policy, rounds, mode)):
         raise SemcomError(f"--scheme {scheme} sends an IMAGE (--text, --policy, --rounds, --mode: --scheme language)")
     options = {"cbr": cbr, "codec": codec, "transform": transform, "checkpoint": checkpoint, "scorer": scorer,
