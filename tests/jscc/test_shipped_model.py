@@ -52,10 +52,11 @@ def test_each_cbr_has_its_default_model():
     assert default_checkpoint(1 / 16, 7.9).name == "hybrid-cbr16.pt"  # the general model below 8 dB
     assert default_checkpoint(1 / 16, 8.0).name == default_checkpoint(1 / 16, 13.0).name == "hybrid-cbr16-10db.pt"
     assert default_checkpoint(1 / 8).name == SHIPPED_BY_CBR[1 / 8] == "hybrid-cbr8.pt"
-    assert default_checkpoint(1 / 32) == default_checkpoint(1 / 32, 10.0) == DEFAULT_CHECKPOINT  # no dedicated model yet
-    assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 16).model.cfg.name == "hybrid"
-    assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 8).model.cfg.name == "hybrid"
-    assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 32).model.cfg.name == "adjscc"
+    assert default_checkpoint(1 / 32).name == default_checkpoint(1 / 32, 10.0).name == "hybrid-cbr32.pt"
+    assert default_checkpoint(3 / 32) == DEFAULT_CHECKPOINT  # no dedicated model: the rate-adaptive ADJSCC
+    for cbr in (1 / 32, 1 / 16, 1 / 8):
+        assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=cbr).model.cfg.name == "hybrid"
+    assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=3 / 32).model.cfg.name == "adjscc"
 
 
 def test_shipped_hybrid_clears_the_linear_floor_and_the_old_model_on_the_demo_photos():

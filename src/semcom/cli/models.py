@@ -29,6 +29,11 @@ TRAINED_BY = {  # file (relative to semcom/checkpoints) -> (scheme, the command 
                                "--batch 32 --crop 64 --lr 1e-3 --clip 1 --schedule late-cosine --cpu-budget 2400 "
                                "--loss log-mse --threads 2; exported with semcom.training.checkpoint.slim_copy "
                                f"({README})"),
+    "hybrid-cbr32.pt": ("jscc", "semcom train jscc --data ../shared/data/photos-train --out runs/jscc-hybrid32-b2 "
+                                "--model hybrid --widths 64 --latent 48 --blocks 2 --cbr 1/32 --snr-range=-2,16 "
+                                "--batch 32 --crop 64 --lr 1e-3 --clip 1 --schedule late-cosine --cpu-budget 2400 "
+                                "--loss log-mse --threads 2; exported with semcom.training.checkpoint.slim_copy "
+                                f"({README})"),
     "hybrid-cbr16-10db.pt": ("jscc", "benchmarks/jscc_recipes.py --only hybrid-strided-10db (20 CPU-min), then "
                                      "semcom train jscc --data ../shared/data/photos-train --out "
                                      "runs/jscc-hybrid16-strided-10db --model hybrid --widths 64 --latent 96 --stem "

@@ -71,7 +71,7 @@ def load_scheme(name: str = "jscc", channel: str = "awgn", cbr: float | None = N
 
 def load_jscc(path: str | Path | None = None, cbr: float = 1 / 16):
     """(model, metadata) of a JSCC checkpoint; by default the shipped model ``load_scheme("jscc", cbr=cbr)`` uses
-    (at CBR 1/16 the hybrid JSCC, at other CBRs the rate-adaptive ADJSCC). The model is in eval mode."""
+    (the general model ``SHIPPED_BY_CBR`` names for the CBR, the rate-adaptive ADJSCC where none ships). The model is in eval mode."""
     return _load_jscc(path or default_checkpoint(cbr))
 
 

@@ -20,12 +20,12 @@ from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 
 DEFAULT_CHECKPOINT = PACKAGE_CHECKPOINTS / "adjscc.pt"
-"""The rate-adaptive ADJSCC (CBR 1/16 and 1/8 of 192 maps, and the 48-map CBR 1/32 LAM-SC runs on): the default
+"""The rate-adaptive ADJSCC (CBR 1/64 to 1/8 of 192 maps; LAM-SC runs on its 48-map CBR 1/32): the default
 for a CBR without a dedicated model in ``SHIPPED_BY_CBR``, and LAM-SC's JSCC (its mask and receiver were trained
 on it)."""
 DEFAULT_CBR = 1 / 16
 """The operating point every image scheme uses unless told otherwise (the CLI's default too)."""
-SHIPPED_BY_CBR: dict[float, str] = {1 / 16: "hybrid-cbr16.pt", 1 / 8: "hybrid-cbr8.pt"}
+SHIPPED_BY_CBR: dict[float, str] = {1 / 32: "hybrid-cbr32.pt", 1 / 16: "hybrid-cbr16.pt", 1 / 8: "hybrid-cbr8.pt"}
 """CBR -> the shipped general model for it (trained over the whole SNR range; file under ``semcom/checkpoints``);
 see the README's JSCC section for the recipe, the command and the measured CPU-hours of each."""
 SPECIALISTS_BY_CBR: dict[float, tuple[tuple[float, float, str], ...]] = {
