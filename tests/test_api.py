@@ -60,9 +60,13 @@ def test_evaluate_gives_the_rows_of_semcom_eval():
     rows = semcom.evaluate(scheme, images, snr_db=[4], seed=3)
     reference = run_cell(SchemeSpec("jscc"), "awgn", images, 4.0, 1 / 32, seed=3)
     assert [r["psnr_db"] for r in rows] == [r["psnr_db"] for r in reference]
-    assert [r["channel_uses"] for r in rows] == [r["channel_uses"] for r in reference] == [48 * 4 * 6 // 2] * 2
     one = semcom.transmit(scheme, images[0][1], 4, seed=3)
+    # 48 maps of 4x6 real symbols at 1/32, plus the side block that carries the power scale (the shipped
+    # hybrid at 1/32 sends one; an LDPC block is large next to a 64x96 image, so it is counted, not hidden)
+    expected = 48 * 4 * 6 // 2 + one.details.get("side_uses", 0)
+    assert [r["channel_uses"] for r in rows] == [r["channel_uses"] for r in reference] == [expected] * 2
     assert one.channel_uses == rows[0]["channel_uses"]
+    assert rows[0]["cbr"] == pytest.approx(expected / (3 * 64 * 96))
 
 
 def readme_pycon_blocks() -> list[str]:
