@@ -60,6 +60,11 @@ def trained_by(relative: str, ckpt: dict) -> tuple[str, str]:
         return "lamsc", f"scripts/train_lamsc.sh (semcom train lamsc --part {ckpt.get('part', stem)})"
     if folder == "splitnn":
         return "splitnn", f"scripts/train_splitnn.sh (semcom train splitnn --variant {stem})"
+    if folder == "gesco":
+        part = {"map-jscc": "maps", "map-denoiser": "denoiser", "diffusion": "diffusion"}.get(stem.split("-cbr")[0])
+        if part:
+            cbr = f" --cbr 1/{stem.split('-cbr')[1]}" if "-cbr" in stem else ""
+            return "gesco", f"semcom train gesco --part {part}{cbr} --export src/semcom/checkpoints/{relative} ({README})"
     if folder == "attention_ci" and stem.startswith("vit-"):
         return "attention-ci", f"scripts/train_vit.sh (semcom train vit --preset {stem[4:]}, with warm restarts)"
     return "?", "unknown (not listed in semcom.cli.models)"
