@@ -103,7 +103,9 @@ def test_benchmark_summarises_rounds_to_90_with_the_scheme_function():
     spec.loader.exec_module(bench)
     acc = {("ideal", None, "ssc"): {"sim": [0.5, 1.0], "hits": [2, None, 4], "wer": 0.0, "uses": 30, "words": 6,
                                     "lost": 0, "corrupted": 0}}
-    args = types.SimpleNamespace(seed=0)
+    args = types.SimpleNamespace(seed=0, fast=True)
     orderer = types.SimpleNamespace(sender=types.SimpleNamespace(describe=dict))
-    (row,) = bench.summarise(acc, {}, 3, args, orderer, 0.0)["rows"]
+    result = bench.summarise(acc, {}, 3, args, orderer, 0.0)
+    assert result["ldpc_decode"] is False  # --fast: block outcomes drawn from the BLER table, and the JSON says so
+    (row,) = result["rows"]
     assert row["rounds_to_90_mean_reached"] == 3.0 and row["reached_90_share"] == pytest.approx(2 / 3)
