@@ -54,12 +54,16 @@ COMMON = [
 SIDE_LINK = parameter("side_link", Optional[str], typer.Option(
     None, help="The power scale's side payload: ldpc (default where the channel has a BLER table: really sent as one "
                "5G LDPC + QAM block and counted at what it spends) | ideal (1 bit per use, always delivered: optimistic)."))
+FIT_BUDGET = parameter("fit_budget", bool, typer.Option(
+    False, "--fit-budget", help="The CBR as a hard budget for the symbols and the side block together (fewer maps "
+                                "or components sent); default: the side block counted on top."))
 OWN = {
     "jscc": [parameter("checkpoint", Optional[Path], typer.Option(
-        None, help="JSCC checkpoint (default: the shipped models for the CBR, picked by SNR).")), SIDE_LINK],
+        None, help="JSCC checkpoint (default: the shipped models for the CBR, picked by SNR).")), SIDE_LINK,
+        FIT_BUDGET],
     "softcast": [parameter("transform", str, typer.Option("pca", help="pca (shipped basis) | dct (training-free), comma-separated.")),
                  parameter("checkpoint", Optional[Path], typer.Option(None, help="A basis file from 'semcom train softcast' instead of the shipped PCA basis.")),
-                 SIDE_LINK],
+                 SIDE_LINK, FIT_BUDGET],
     "digital": [parameter("codec", str, typer.Option("jpeg", help="Codec name(s), comma-separated.")),
                 parameter("fast", bool, typer.Option(False, help="Draw decode outcomes from the measured BLER table instead of decoding."))],
     "bound": [parameter("codec", str, typer.Option("jpeg", help="Codec name(s), comma-separated."))],
@@ -71,10 +75,12 @@ def specs_for(scheme: str, options: dict) -> list:
 
     checkpoint = str(options["checkpoint"]) if options.get("checkpoint") else None
     side = options.get("side_link")
+    fit = bool(options.get("fit_budget"))
     if scheme == "jscc":
-        return [SchemeSpec("jscc", checkpoint=checkpoint, side_link=side)]
+        return [SchemeSpec("jscc", checkpoint=checkpoint, side_link=side, fit_budget=fit)]
     if scheme == "softcast":
-        return [SchemeSpec("softcast", t, checkpoint, side_link=side) for t in parse_names(options["transform"])]
+        return [SchemeSpec("softcast", t, checkpoint, side_link=side, fit_budget=fit)
+                for t in parse_names(options["transform"])]
     return [SchemeSpec(scheme, c, decode=not options.get("fast")) for c in parse_names(options["codec"])]
 
 

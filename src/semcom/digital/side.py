@@ -23,6 +23,7 @@ loses the image, as the digital chain does).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -121,6 +122,27 @@ def digital_channel_name(channel: ComplexChannel) -> str:
         return "rayleigh"
     raise SemcomError(f"no BLER table for a {type(channel).__name__} channel, so no real MCS for its side payload: "
                       "pass side_link=IdealSideLink() (an optimistic count) explicitly")
+
+
+def side_uses(side_link, payload_bits: int, snr_db: float) -> int:
+    """Channel uses ``side_link`` will spend on a side payload of ``payload_bits`` at ``snr_db`` (known before sending:
+    the MCS is picked from the SNR), for a transmitter that fits its symbols and side block into one budget."""
+    count = getattr(side_link, "channel_uses", None)
+    if not callable(count):
+        raise SemcomError(f"fit_budget needs a side link that states its cost before sending (channel_uses), "
+                          f"{type(side_link).__name__} does not")
+    return int(count(payload_bits, float(snr_db)))
+
+
+def fit_to_budget(budget: int, most: int, uses_for: Callable[[int], int], what: str) -> int:
+    """The largest count ``k`` in 1..``most`` (maps, coefficients) whose channel uses with the side block,
+    ``uses_for(k)``, fit in ``budget``; SemcomError (one line) when even ``k = 1`` does not."""
+    for k in range(int(most), 0, -1):
+        if uses_for(k) <= budget:
+            return k
+    raise SemcomError(f"{what}: its side block needs {uses_for(0)} channel uses, which leaves less than one map "
+                      f"({uses_for(1) - uses_for(0)} uses) of the budget of {budget}; use a larger image or CBR, or "
+                      "fit_budget=False (the side block is then counted on top of the budget)")
 
 
 SIDE_FALLBACK = "ideal (no BLER table for this channel)"

@@ -33,13 +33,15 @@ class SchemeSpec:
     dct; ``checkpoint``: a basis file instead of the shipped pca one), ``digital``/``bound`` (codec). ``side_link``
     (jscc, softcast): how their side payload travels, ``semcom.digital.side.side_link_for`` (None: the default, a
     real LDPC block where the channel has a BLER table; "ideal": the labelled optimistic count, rows
-    ``*-ideal-side``)."""
+    ``*-ideal-side``); ``fit_budget`` (jscc, softcast): symbols and side block together within the CBR's budget
+    (fewer maps or components sent; rows ``*-fit``)."""
 
     name: str
     codec: str | None = None
     checkpoint: str | None = None
     decode: bool = True  # digital: really LDPC-decode every codeword (False: outcome from the BLER table)
     side_link: str | None = None
+    fit_budget: bool = False
 
     def __post_init__(self):
         from semcom.digital.side import SIDE_LINKS
@@ -50,11 +52,14 @@ class SchemeSpec:
             raise SemcomError(f"unknown softcast transform {self.codec!r}; choose one of {', '.join(SOFTCAST_KINDS)}")
         if self.side_link is not None and (self.name not in ("jscc", "softcast") or self.side_link not in SIDE_LINKS):
             raise SemcomError(f"side_link {self.side_link!r}: jscc and softcast take one of {', '.join(SIDE_LINKS)}")
+        if self.fit_budget and self.name not in ("jscc", "softcast"):
+            raise SemcomError(f"fit_budget applies to jscc and softcast (their side block), not {self.name}")
 
     @property
     def label(self) -> str:
         base = self.name if self.name == "jscc" else f"{self.name}-{self.codec}"
-        return f"{base}-ideal-side" if self.side_link == "ideal" else base
+        base = f"{base}-ideal-side" if self.side_link == "ideal" else base
+        return f"{base}-fit" if self.fit_budget else base
 
 
 @lru_cache(maxsize=8)
@@ -70,12 +75,13 @@ def build_transmitter(spec: SchemeSpec, channel: str, cbr: float):
     if spec.name == "jscc":
         from semcom.jscc.transmitter import JSCCTransmitter
 
-        return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint, cbr, spec.side_link)
+        return JSCCTransmitter.from_checkpoint(build_channel(channel), spec.checkpoint, cbr, spec.side_link,
+                                               spec.fit_budget)
     if spec.name == "softcast":
         from semcom.jscc.softcast import SoftCastTransmitter
 
         return SoftCastTransmitter(shared_softcast(str(spec.checkpoint or spec.codec)), build_channel(channel), cbr,
-                                   spec.side_link)
+                                   spec.side_link, spec.fit_budget)
     from semcom.digital import CapacityBound, DigitalChain
 
     if spec.name == "digital":

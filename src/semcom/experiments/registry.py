@@ -52,7 +52,8 @@ def image_scheme(name: str) -> Callable[[Options], Scheme]:
 
         kind = {"jscc": None, "softcast": o.get("transform") or "pca"}.get(name, o.get("codec") or "jpeg")
         spec = SchemeSpec(name, kind, _path(o.get("checkpoint")), decode=not o.get("fast"),
-                          side_link=o.get("side_link") if name in ("jscc", "softcast") else None)
+                          side_link=o.get("side_link") if name in ("jscc", "softcast") else None,
+                          fit_budget=bool(o.get("fit_budget")) if name in ("jscc", "softcast") else False)
         return build_transmitter(spec, o["channel"], o.get("cbr") or DEFAULT_CBR)
 
     return build
@@ -141,8 +142,8 @@ def language_demo(folder, images, seed):
     return language_section(folder, images, seed)
 
 
-IMAGE_OPTIONS = {"jscc": {"cbr", "checkpoint", "side_link"},
-                 "softcast": {"cbr", "transform", "checkpoint", "side_link"},
+IMAGE_OPTIONS = {"jscc": {"cbr", "checkpoint", "side_link", "fit_budget"},
+                 "softcast": {"cbr", "transform", "checkpoint", "side_link", "fit_budget"},
                  "digital": {"cbr", "codec"}, "bound": {"cbr", "codec"}}
 SCHEMES: dict[str, Entry] = {e.name: e for e in (
     Entry("jscc", "image", "the learned JSCC model", frozenset(IMAGE_OPTIONS["jscc"]), image_scheme("jscc")),

@@ -35,10 +35,11 @@ import torch
 import torch.nn.functional as F
 
 from semcom.channels import ComplexChannel
-from semcom.digital.side import send_side, side_link_for
+from semcom.digital.side import fit_to_budget, send_side, side_link_for, side_uses
 from semcom.errors import SemcomError
 from semcom.jscc.models import maps_for_cbr, pad_to_grid
 from semcom.types import Transmission
+from semcom.units import cbr_text
 
 BLOCK = 16
 SIDE_BITS_SCALE = 16  # the per-image power scale, float16
@@ -288,20 +289,26 @@ class SoftCastTransmitter:
     JSCC's transmitter); ``cbr`` is checked against the basis when the scheme is built. The side payload (the float16
     scale; ``dct``: and the k float16 variances) is really sent on ``side_link`` after the symbols (``side_link_for``:
     by default one 5G LDPC + QAM block; "ideal": 1 bit per channel use, always delivered, the labelled optimistic
-    count); ``channel_uses`` = the symbols + what the side block spent; a lost side block loses the image."""
+    count); ``channel_uses`` = the symbols + what the side block spent; a lost side block loses the image.
+
+    ``fit_budget``: the symbols and the side block together fit in ``cbr`` x 3 x H x W (on the block grid): the most
+    components (in decreasing variance) for which they do are sent (``details``: ``components`` and
+    ``channel_use_budget``); default off, the side block counted on top (see ``JSCCTransmitter``)."""
 
     task = "image"
 
-    def __init__(self, softcast: SoftCast, channel: ComplexChannel, cbr: float = 1 / 16, side_link=None):
+    def __init__(self, softcast: SoftCast, channel: ComplexChannel, cbr: float = 1 / 16, side_link=None,
+                 fit_budget: bool = False):
         self.softcast, self.channel = softcast, channel
         self.components = softcast.components_for_cbr(cbr)  # SemcomError for a CBR the basis does not serve
         self.cbr = float(cbr)
         self.name = f"softcast-{softcast.basis.kind}"
         self.side_link, self.side_label = side_link_for(channel, side_link)
+        self.fit_budget = bool(fit_budget)
 
     def describe(self) -> dict:
         return {"scheme": self.name, "cbr": self.cbr, "components": self.components,
-                "channel": type(self.channel).__name__, "side_link": self.side_label}
+                "channel": type(self.channel).__name__, "side_link": self.side_label, "fit_budget": self.fit_budget}
 
     def transmit(self, x: torch.Tensor, snr_db: float, generator: torch.Generator | None = None) -> Transmission:
         """``x`` [3, H, W] float in [0, 1] at ``snr_db``; ``details``: the model, the components sent and
@@ -309,11 +316,27 @@ class SoftCastTransmitter:
         from semcom.data.images import check_image
 
         check_image(x)
-        out = self.softcast.transmit_batch(x[None], snr_db, self.channel, self.cbr, generator)
-        k = self.components
+        k, cbr, fitted = self.components, self.cbr, {}
+        if self.fit_budget:
+            k, fitted = self._fit(tuple(x.shape[-2:]), snr_db)
+            cbr = k / (6 * self.softcast.basis.block ** 2)
+        out = self.softcast.transmit_batch(x[None], snr_db, self.channel, cbr, generator)
         data_uses = int(out["channel_uses"][0]) - self.softcast.side_bits(k)  # the symbols alone
         return send_side(out["x_hat"][0], data_uses, out["side"][0], self.side_link, self.side_label, self.channel,
-                         snr_db, generator, {"model": self.name, "components": k})
+                         snr_db, generator, {"model": self.name, "components": k, **fitted})
+
+    def _fit(self, size: tuple[int, int], snr_db: float) -> tuple[int, dict]:
+        """(components to send, details) for ``fit_budget``: symbols ceil(blocks * k / 2) plus the side block of
+        ``side_bits(k)`` bits within the budget of ``self.components``."""
+        block = self.softcast.basis.block
+        blocks = -(-size[0] // block) * -(-size[1] // block)
+        budget = -(-blocks * self.components // 2)
+
+        def uses(k: int) -> int:
+            return -(-blocks * k // 2) + side_uses(self.side_link, self.softcast.side_bits(k), snr_db)
+
+        k = fit_to_budget(budget, self.components, uses, f"SoftCast at CBR {cbr_text(self.cbr)} on a {size[0]}x{size[1]} image")
+        return k, {"channel_use_budget": budget}
 
 
 def images_for_fit(paths: list[Path]) -> list[torch.Tensor]:
