@@ -1,6 +1,6 @@
 """Measure the block error rate of every MCS on awgn and rayleigh; write the shipped BLER table.
 
-    python benchmarks/digital_bler_table.py [--codewords 100] [--seed 0] [--out PATH]
+    python benchmarks/digital_bler_table.py [--codewords 100] [--seed 0] [--out PATH] [--n 1920|240]
                                             [--channels awgn rayleigh] [--mcs qpsk-1/2 ...]
 
 Per (channel, MCS) the SNR grid (step 0.5 dB) starts at the Shannon limit of the MCS's spectral
@@ -26,7 +26,7 @@ from scipy.optimize import brentq
 from semcom.channels import build_channel
 from semcom.digital.capacity import DIGITAL_CHANNELS, capacity_bits_per_use
 from semcom.digital.link import CODEWORD_BITS, NUM_ITER
-from semcom.digital.mcs import MCS_TABLE, BlerCurve, BlerTable, MCS, get_mcs
+from semcom.digital.mcs import MCS_BY_LENGTH, MCS_TABLE, TABLES, BlerCurve, BlerTable, MCS, get_mcs
 from semcom.seeding import make_generator
 from semcom.units import SNR_DB_MAX
 
@@ -79,9 +79,13 @@ def main(argv: list[str] | None = None) -> BlerTable:
     parser.add_argument("--probe", type=int, default=25, help="codewords first sent per point; stop if all fail")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--channels", nargs="+", default=list(DIGITAL_CHANNELS), choices=DIGITAL_CHANNELS)
-    parser.add_argument("--mcs", nargs="+", default=[m.name for m in MCS_TABLE])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--mcs", nargs="+", default=None, help="MCS names (default: the whole ladder for --n)")
+    parser.add_argument("--n", type=int, default=CODEWORD_BITS, choices=sorted(MCS_BY_LENGTH),
+                        help="codeword length in code bits (240: the short family, tables/bler-n240.json)")
+    parser.add_argument("--out", type=Path, default=None, help="default: the shipped table for --n")
     args = parser.parse_args(argv)
+    args.out = args.out or DEFAULT_OUT.parent / Path(TABLES[args.n]).name
+    args.mcs = args.mcs or [m.name for m in MCS_BY_LENGTH[args.n]]
     torch.set_num_threads(1)
     import sionna
 
@@ -94,7 +98,9 @@ def main(argv: list[str] | None = None) -> BlerTable:
             t0 = time.perf_counter()
             generator = make_generator(args.seed + 1000 * ci + mi)
             curve = measure_curve(mcs, channel, args.codewords, args.probe, generator)
-            curves[channel][mcs.name] = curve
+            if mcs.n != args.n:
+                raise SystemExit(f"{mcs.name} has {mcs.n}-bit codewords, not --n {args.n}")
+            curves[channel][mcs.rate_name] = curve
             print(
                 f"{channel:8s} {mcs.name:11s} {len(curve.snr_db):2d} points "
                 f"{curve.snr_db[0]:5.1f}..{curve.snr_db[-1]:5.1f} dB "
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> BlerTable:
             )
     runtime = time.perf_counter() - began
     config = {
-        "n": CODEWORD_BITS, "num_iter": NUM_ITER, "codewords_per_point": args.codewords,
+        "n": args.n, "num_iter": NUM_ITER, "codewords_per_point": args.codewords,
         "probe_codewords": args.probe, "probe_rule": "a point stops after probe_codewords if all of them failed",
         "seed": args.seed, "snr_step_db": STEP_DB, "start_gap_db": START_GAP_DB,
         "code": "5G NR LDPC (Sionna LDPC5GEncoder, 5G bit interleaver)",
@@ -120,9 +126,9 @@ def main(argv: list[str] | None = None) -> BlerTable:
     for mcs in mcs_list:
         cells = []
         for channel in args.channels:
-            snr = curves[channel][mcs.name].min_snr_db(0.1)
+            snr = curves[channel][mcs.rate_name].min_snr_db(0.1)
             cells.append(f"{snr:9.1f}" if snr is not None else f"{'-':>9s}")
-        print(f"{mcs.name:11s} {mcs.spectral_efficiency:7.2f} " + " ".join(cells))
+        print(f"{mcs.name:15s} {mcs.spectral_efficiency:7.2f} " + " ".join(cells))
     return table
 
 

@@ -53,7 +53,8 @@ COMMON = [
 ]
 SIDE_LINK = parameter("side_link", Optional[str], typer.Option(
     None, help="The power scale's side payload: ldpc (default where the channel has a BLER table: really sent as one "
-               "5G LDPC + QAM block and counted at what it spends) | ideal (1 bit per use, always delivered: optimistic)."))
+               "5G LDPC + QAM block and counted at what it spends) | ldpc-short (may use 240-bit codewords: 60-120 uses "
+               "instead of 480-960) | ideal (1 bit per use, always delivered: optimistic)."))
 FIT_BUDGET = parameter("fit_budget", bool, typer.Option(
     False, "--fit-budget", help="The CBR as a hard budget for the symbols and the side block together (fewer maps "
                                 "or components sent); default: the side block counted on top."))

@@ -37,7 +37,8 @@ def eval_lamsc(
     segmenter: str = typer.Option("slic", help="slic (offline) | sam (needs --sam-model)"),
     sam_model: Optional[str] = typer.Option(None, help="Local folder or hub id of a SAM checkpoint."),
     side_link: str = typer.Option("ldpc", help="ASC side payload: ldpc (really sent as a 5G LDPC + QAM block at the "
-                                               "cheapest MCS with predicted success >= 0.99; awgn, rayleigh) | ideal "
+                                               "cheapest MCS with predicted success >= 0.99; awgn, rayleigh) | "
+                                               "ldpc-short (may use 240-bit codewords) | ideal "
                                                "(1 bit per channel use, assumed to arrive: optimistic)"),
     k: int = typer.Option(5), threshold: float = typer.Option(0.7),
     limit: Optional[int] = typer.Option(None), seed: int = typer.Option(0),

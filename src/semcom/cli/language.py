@@ -33,7 +33,8 @@ from semcom.outputs import atomic_folder, check_output_folder
 
 POLICY_HELP = ("random | nouns | nouns-verbs | ssc | sender-attention | receiver-attention | both-attention | oracle | "
                "skd, comma-separated, or all")
-LINK_HELP = "ldpc (5G LDPC + QAM, a failed block is a missing word) | qam16 (uncoded, corrupts words) | ideal"
+LINK_HELP = ("ldpc (5G LDPC + QAM on 1,920-bit codewords, a failed block is a missing word) | ldpc-short (may use "
+             "240-bit codewords too: what a word needs) | qam16 (uncoded, corrupts words) | ideal")
 COLUMNS = [Column("policy", lambda r: r["policy"], key=True), CHANNEL_COLUMN, SNR_COLUMN,
            Column("sim r1", lambda r: f"{r['similarity_by_round'][0]:.3f}"),
            Column("sim final", number("similarity", 3)),
@@ -341,6 +342,7 @@ def transmit_text_command(caption_file: Path | None, text: str | None, policy, l
     """The checks of ``semcom transmit --scheme language`` (exactly one of --text and a caption file; with
     --model-dir an image, --text or both), then send."""
     from semcom.cli.common import check_channel
+    from semcom.schemes.language.link import LINKS
 
     if model_dir is None:
         given = [o for o, v in (("--device", device), ("--steps", steps), ("--overwrite", overwrite))
@@ -361,8 +363,8 @@ def transmit_text_command(caption_file: Path | None, text: str | None, policy, l
             text = caption_file.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise SemcomError(f"{caption_file} is not UTF-8 text (--scheme language sends a caption)") from None
-    if link is not None and link not in ("ldpc", "qam16", "ideal"):
-        raise SemcomError(f"unknown text link {link!r}; choose ldpc, qam16 or ideal")
+    if link is not None and link not in LINKS:
+        raise SemcomError(f"unknown text link {link!r}; choose {', '.join(LINKS)}")
     snrs = parse_snrs(snr)
     if len(snrs) != 1:
         raise SemcomError(f"transmit sends at one SNR, got {snr!r} (use 'semcom eval language' for a grid)")

@@ -39,7 +39,8 @@ def transmit(
     asc: Optional[str] = typer.Option(None, help=f"lamsc: ASC mask, {PARTS_HELP}."),
     receiver: Optional[str] = typer.Option(None, help=f"lamsc: JSCC copy that codes masked latents, {PARTS_HELP}."),
     side_link: Optional[str] = typer.Option(None, help="lamsc: ASC side payload; jscc/softcast: the power "
-                                                       "scale; ldpc (default: really sent over 5G LDPC + QAM) | ideal "
+                                                       "scale; ldpc (default: really sent over 5G LDPC + QAM) | "
+                                                       "ldpc-short (may use 240-bit codewords) | ideal "
                                                        "(1 bit per use, optimistic)."),
     link: Optional[str] = typer.Option(None, help="attention-ci: how requests cross the channel, digital (default) | analog."),
     text: Optional[str] = typer.Option(None, help="language: the caption to send (or give a caption file)."),

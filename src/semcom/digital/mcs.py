@@ -39,6 +39,11 @@ from semcom.errors import SemcomError
 
 CRC_BITS = 24
 
+SHORT_CODEWORD_BITS = 240
+"""Code bits of a short codeword (the ``SHORT_MCS_TABLE`` family, 1/8 of ``CODEWORD_BITS``): for payloads of a few
+dozen bits (side information, single words), which a 1,920-bit codeword would mostly fill with padding. Its BLER is
+measured separately (``tables/bler-n240.json``): a short LDPC code needs more SNR for the same BLER."""
+
 TARGET_SUCCESS = 0.99
 """The one reliability target of every digital link in semcom (images, split features, SemanticNN's bits,
 collaborative-inference requests, side payloads): an MCS is used only when its predicted probability that every
@@ -55,8 +60,14 @@ class MCS:
     n: int = CODEWORD_BITS
 
     @property
-    def name(self) -> str:
+    def rate_name(self) -> str:
+        """Modulation and code rate, e.g. ``qpsk-1/2`` (how a BLER table keys its curves)."""
         return f"{self.modulation}-{self.code_rate.numerator}/{self.code_rate.denominator}"
+
+    @property
+    def name(self) -> str:
+        """``rate_name``, with ``-n<bits>`` for a codeword length other than ``CODEWORD_BITS`` (``qpsk-1/4-n240``)."""
+        return self.rate_name if self.n == CODEWORD_BITS else f"{self.rate_name}-n{self.n}"
 
     @property
     def bits_per_symbol(self) -> int:
@@ -98,12 +109,26 @@ MCS_TABLE: tuple[MCS, ...] = tuple(
 )
 """The MCS ladder, by increasing spectral efficiency (0.5 to 6.67 bit per channel use)."""
 
+SHORT_MCS_TABLE: tuple[MCS, ...] = tuple(MCS(m.modulation, m.code_rate, SHORT_CODEWORD_BITS) for m in MCS_TABLE)
+"""The same ladder on ``SHORT_CODEWORD_BITS``-bit codewords (names ``<mcs>-n240``)."""
+
+MCS_BY_LENGTH: dict[int, tuple[MCS, ...]] = {CODEWORD_BITS: MCS_TABLE, SHORT_CODEWORD_BITS: SHORT_MCS_TABLE}
+
+
+def check_lengths(lengths) -> tuple[int, ...]:
+    """Codeword lengths a link may choose from: a non-empty subset of ``MCS_BY_LENGTH``."""
+    lengths = tuple(lengths)
+    if not lengths or any(n not in MCS_BY_LENGTH for n in lengths):
+        raise SemcomError(f"codeword lengths must be some of {', '.join(map(str, MCS_BY_LENGTH))}, got {lengths!r}")
+    return lengths
+
 
 def get_mcs(name: str) -> MCS:
-    for mcs in MCS_TABLE:
+    for mcs in MCS_TABLE + SHORT_MCS_TABLE:
         if mcs.name == name:
             return mcs
-    raise SemcomError(f"unknown MCS {name!r}; choose one of {', '.join(m.name for m in MCS_TABLE)}")
+    raise SemcomError(f"unknown MCS {name!r}; choose one of {', '.join(m.name for m in MCS_TABLE)} "
+                      f"(add -n{SHORT_CODEWORD_BITS} for {SHORT_CODEWORD_BITS}-bit codewords)")
 
 
 def max_codewords(mcs: MCS, channel_uses: int) -> int:
@@ -182,8 +207,11 @@ class BlerTable:
     curves: dict[str, dict[str, BlerCurve]]
 
     def curve(self, channel: str, mcs: MCS) -> BlerCurve:
+        if self.config.get("n", CODEWORD_BITS) != mcs.n:
+            raise SemcomError(f"this BLER table was measured on {self.config.get('n')}-bit codewords, {mcs.name} "
+                              f"has {mcs.n}: use load_bler_table({mcs.n})")
         try:
-            return self.curves[check_channel(channel)][mcs.name]
+            return self.curves[check_channel(channel)][mcs.rate_name]
         except KeyError:
             raise SemcomError(
                 f"no measured BLER for {mcs.name} on {channel}; regenerate with benchmarks/digital_bler_table.py"
@@ -201,10 +229,10 @@ class BlerTable:
         Path(path).write_text(json.dumps({"config": self.config, "curves": curves}, indent=1) + "\n")
 
     @classmethod
-    def from_json(cls, path: str | Path) -> BlerTable:
+    def from_json(cls, path: str | Path, n: int = CODEWORD_BITS) -> BlerTable:
         raw = json.loads(Path(path).read_text())
-        if raw["config"]["n"] != CODEWORD_BITS:
-            raise SemcomError(f"BLER table {path} was measured with n={raw['config']['n']}, not {CODEWORD_BITS}")
+        if raw["config"]["n"] != n:
+            raise SemcomError(f"BLER table {path} was measured with n={raw['config']['n']}, not {n}")
         curves = {
             channel: {name: BlerCurve(**{key: tuple(values) for key, values in c.items()}) for name, c in by_mcs.items()}
             for channel, by_mcs in raw["curves"].items()
@@ -213,13 +241,17 @@ class BlerTable:
 
 
 DEFAULT_TABLE = "tables/bler.json"
+TABLES = {CODEWORD_BITS: DEFAULT_TABLE, SHORT_CODEWORD_BITS: f"tables/bler-n{SHORT_CODEWORD_BITS}.json"}
 
 
 @cache
-def load_bler_table() -> BlerTable:
-    """The BLER table shipped with semcom (tables/bler.json), loaded once."""
-    with resources.as_file(resources.files("semcom.digital") / DEFAULT_TABLE) as path:
-        return BlerTable.from_json(path)
+def load_bler_table(n: int = CODEWORD_BITS) -> BlerTable:
+    """The BLER table shipped with semcom for ``n``-bit codewords (tables/bler.json; tables/bler-n240.json for the
+    short family), loaded once."""
+    if n not in TABLES:
+        raise SemcomError(f"no BLER table for {n}-bit codewords; semcom ships {', '.join(map(str, TABLES))}")
+    with resources.as_file(resources.files("semcom.digital") / TABLES[n]) as path:
+        return BlerTable.from_json(path, n)
 
 
 def check_target_success(target_success: float) -> float:

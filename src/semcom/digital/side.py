@@ -30,13 +30,19 @@ import torch
 from semcom.channels import AWGN, ComplexChannel, Rayleigh
 from semcom.digital.capacity import DIGITAL_CHANNELS, check_channel
 from semcom.digital.chain import lost
-from semcom.digital.mcs import MCS, MCS_TABLE, TARGET_SUCCESS, check_target_success
+from semcom.digital.mcs import (
+    CODEWORD_BITS, MCS, MCS_TABLE, SHORT_CODEWORD_BITS, TARGET_SUCCESS, check_lengths, check_target_success,
+)
 from semcom.digital.transport import Delivery, channel_uses_needed, check_payload_bits, mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
 from semcom.types import Transmission
 
-SIDE_LINKS = ("ldpc", "ideal")
-"""Side-link names at the CLI/config boundary: ``ldpc`` (``SideLink``, the default) and ``ideal`` (``IdealSideLink``)."""
+SIDE_LINKS = ("ldpc", "ldpc-short", "ideal")
+"""Side-link names at the CLI/config boundary: ``ldpc`` (``SideLink`` on 1,920-bit codewords, the default),
+``ldpc-short`` (``SideLink`` that may also use the 240-bit family, whichever costs fewer channel uses at the
+reliability target) and ``ideal`` (``IdealSideLink``)."""
+
+LENGTHS = {"ldpc": (CODEWORD_BITS,), "ldpc-short": (CODEWORD_BITS, SHORT_CODEWORD_BITS)}
 
 
 class SideLink:
@@ -44,22 +50,26 @@ class SideLink:
 
     ``channel``: the BLER table's name for that channel ("awgn" or "rayleigh"; picks the MCS); ``target_success``:
     required predicted probability that the block decodes; ``decode``: really encode, send and decode (else draw the
-    outcome from the BLER table).
+    outcome from the BLER table); ``lengths``: the codeword lengths it may use (``(1920,)``: ``kind`` "ldpc";
+    with 240: "ldpc-short", a 16-bit scale then costs 60-120 channel uses instead of 480-960).
     """
 
-    kind = "ldpc"
-
-    def __init__(self, channel: str = "awgn", target_success: float = TARGET_SUCCESS, decode: bool = True):
+    def __init__(self, channel: str = "awgn", target_success: float = TARGET_SUCCESS, decode: bool = True,
+                 lengths: tuple[int, ...] = (CODEWORD_BITS,)):
         self.channel_name = check_channel(channel)
         self.target_success = check_target_success(target_success)
         self.decode = bool(decode)
+        self.lengths = check_lengths(lengths)
+        self.kind = "ldpc" if self.lengths == (CODEWORD_BITS,) else "ldpc-short"
 
     def __repr__(self) -> str:
-        return f"SideLink(channel={self.channel_name!r}, target_success={self.target_success}, decode={self.decode})"
+        return (f"SideLink(channel={self.channel_name!r}, target_success={self.target_success}, decode={self.decode}, "
+                f"lengths={self.lengths})")
 
     def mcs(self, payload_bits: int, snr_db: float) -> MCS:
-        """The MCS a payload of ``payload_bits`` goes with at ``snr_db``: the cheapest reliable one, else the most robust."""
-        return (mcs_for_payload(payload_bits, snr_db, self.channel_name, self.target_success)
+        """The MCS a payload of ``payload_bits`` goes with at ``snr_db``: the cheapest reliable one, else the most
+        robust (QPSK 1/4 on 1,920-bit codewords)."""
+        return (mcs_for_payload(payload_bits, snr_db, self.channel_name, self.target_success, lengths=self.lengths)
                 or min(MCS_TABLE, key=lambda m: m.spectral_efficiency))
 
     def channel_uses(self, payload_bits: int, snr_db: float) -> int:
@@ -110,7 +120,7 @@ def build_side_link(kind: str = "ldpc", channel: str = "awgn", decode: bool = Tr
     if channel not in DIGITAL_CHANNELS:
         raise SemcomError(f"the LDPC side link has BLER tables for {' and '.join(DIGITAL_CHANNELS)} only, not "
                           f"{channel!r}: use the ideal side link (side_link='ideal', an optimistic count) there")
-    return SideLink(channel, decode=decode)
+    return SideLink(channel, decode=decode, lengths=LENGTHS[kind])
 
 
 def digital_channel_name(channel: ComplexChannel) -> str:
@@ -158,13 +168,15 @@ def side_link_for(channel: ComplexChannel, side_link=None) -> tuple[SideLink | I
     ``send(data, channel, snr_db, generator) -> Delivery``, see ``semcom.digital.side``)."""
     if side_link is None:
         try:
-            return SideLink(digital_channel_name(channel)), SideLink.kind
+            link = SideLink(digital_channel_name(channel))
+            return link, link.kind
         except SemcomError:
             return IdealSideLink(), SIDE_FALLBACK
     if isinstance(side_link, str):
         if side_link not in SIDE_LINKS:
             raise SemcomError(f"unknown side link {side_link!r}; choose one of {', '.join(SIDE_LINKS)}")
-        link = IdealSideLink() if side_link == "ideal" else SideLink(digital_channel_name(channel))
+        link = (IdealSideLink() if side_link == "ideal"
+                else SideLink(digital_channel_name(channel), lengths=LENGTHS[side_link]))
         return link, link.kind
     if not callable(getattr(side_link, "send", None)):
         raise SemcomError(f"side_link must be None, one of {', '.join(SIDE_LINKS)} or a side link (with send), "

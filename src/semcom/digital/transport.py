@@ -20,7 +20,8 @@ import torch
 from semcom.channels import ComplexChannel
 from semcom.digital.capacity import check_channel, check_scalar_snr_db
 from semcom.digital.mcs import (
-    MCS, MCS_TABLE, TARGET_SUCCESS, BlerTable, check_target_success, codewords_needed, load_bler_table,
+    CODEWORD_BITS, MCS, MCS_BY_LENGTH, TARGET_SUCCESS, BlerTable, check_lengths, check_target_success,
+    codewords_needed, load_bler_table,
 )
 from semcom.errors import SemcomError
 
@@ -50,24 +51,33 @@ def channel_uses_needed(mcs: MCS, payload_bits: int) -> int:
 
 def mcs_for_payload(
     payload_bits: int, snr_db: float, channel: str, target_success: float = TARGET_SUCCESS,
-    table: BlerTable | None = None
+    table: BlerTable | None = None, lengths: tuple[int, ...] = (CODEWORD_BITS,),
 ) -> MCS | None:
     """The MCS needing the fewest channel uses for ``payload_bits`` whose predicted probability that
     every codeword decodes, (1 - BLER) ** codewords_needed, is at least ``target_success``.
 
-    ``table`` defaults to the shipped BLER table. Ties go to the lower spectral efficiency.
-    Returns None when no MCS is reliable enough at ``snr_db``.
+    ``lengths``: the codeword lengths to choose from (``MCS_BY_LENGTH``: 1920 bits, and 240 for the short family,
+    whose BLER is read from its own table). ``table`` replaces the shipped BLER table of the 1920-bit family. Ties
+    go to the lower spectral efficiency, then the longer codeword. Returns None when no MCS is reliable enough.
     """
     check_payload_bits(payload_bits)
     snr = check_scalar_snr_db(snr_db)
     check_channel(channel)
     check_target_success(target_success)
-    table = table or load_bler_table()
     reliable = [
-        mcs for mcs in MCS_TABLE
-        if table.success_probability(channel, mcs, snr, codewords_needed(mcs, payload_bits)) >= target_success
+        mcs for n in check_lengths(lengths) for mcs in MCS_BY_LENGTH[n]
+        if table_for(mcs, table).success_probability(channel, mcs, snr, codewords_needed(mcs, payload_bits))
+        >= target_success
     ]
-    return min(reliable, key=lambda m: (channel_uses_needed(m, payload_bits), m.spectral_efficiency), default=None)
+    return min(reliable, key=lambda m: (channel_uses_needed(m, payload_bits), m.spectral_efficiency, -m.n),
+               default=None)
+
+
+def table_for(mcs: MCS, table: BlerTable | None = None) -> BlerTable:
+    """``table`` when it was measured on ``mcs``'s codeword length, else the shipped table for that length."""
+    if table is not None and table.config.get("n", CODEWORD_BITS) == mcs.n:
+        return table
+    return load_bler_table(mcs.n)
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ def send_bytes(
         bits_hat, ok = mcs.link().send(bytes_to_block(data, mcs, codewords), channel, snr, generator)
         received = block_to_bytes(bits_hat, len(data))
     else:
-        bler = load_bler_table().bler(channel_name, mcs, snr)
+        bler = load_bler_table(mcs.n).bler(channel_name, mcs, snr)
         ok = torch.rand(codewords, generator=generator) >= bler
         received = data
     failed = int((~ok).sum())

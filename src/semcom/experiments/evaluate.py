@@ -32,8 +32,8 @@ class SchemeSpec:
     """A scheme as named on the command line: ``jscc`` (checkpoint), ``softcast`` (``codec``: its transform, pca or
     dct; ``checkpoint``: a basis file instead of the shipped pca one), ``digital``/``bound`` (codec). ``side_link``
     (jscc, softcast): how their side payload travels, ``semcom.digital.side.side_link_for`` (None: the default, a
-    real LDPC block where the channel has a BLER table; "ideal": the labelled optimistic count, rows
-    ``*-ideal-side``); ``fit_budget`` (jscc, softcast): symbols and side block together within the CBR's budget
+    real LDPC block where the channel has a BLER table; "ldpc-short": 240-bit codewords allowed too, rows
+    ``*-short-side``; "ideal": the labelled optimistic count, rows ``*-ideal-side``); ``fit_budget`` (jscc, softcast): symbols and side block together within the CBR's budget
     (fewer maps or components sent; rows ``*-fit``)."""
 
     name: str
@@ -58,7 +58,7 @@ class SchemeSpec:
     @property
     def label(self) -> str:
         base = self.name if self.name == "jscc" else f"{self.name}-{self.codec}"
-        base = f"{base}-ideal-side" if self.side_link == "ideal" else base
+        base = {"ideal": f"{base}-ideal-side", "ldpc-short": f"{base}-short-side"}.get(self.side_link or "", base)
         return f"{base}-fit" if self.fit_budget else base
 
 

@@ -25,11 +25,11 @@ import torch
 
 from semcom.channels import BitChannel, build_channel
 from semcom.digital.capacity import DIGITAL_CHANNELS
-from semcom.digital.mcs import MCS_TABLE
+from semcom.digital.mcs import CODEWORD_BITS, MCS_TABLE, SHORT_CODEWORD_BITS
 from semcom.digital.transport import mcs_for_payload, send_bytes
 from semcom.errors import SemcomError
 
-LINKS = ("ldpc", "qam16", "ideal")
+LINKS = ("ldpc", "ldpc-short", "qam16", "ideal")
 MAX_WORDS = 255
 """A caption has at most this many words (the position header is one byte)."""
 
@@ -66,9 +66,11 @@ class Arrival:
 
 
 class TextLink:
-    """Sends byte payloads over ``link`` (``ldpc``, ``qam16`` or ``ideal``) on ``channel`` (``awgn`` or
-    ``rayleigh``). ``decode``: for ``ldpc``, really encode and decode every codeword (default) or draw block
-    failures from the core's BLER table (fast, statistics only)."""
+    """Sends byte payloads over ``link`` (``ldpc``, ``ldpc-short``, ``qam16`` or ``ideal``) on ``channel`` (``awgn``
+    or ``rayleigh``). ``ldpc``: one transport block per payload on 1,920-bit codewords; ``ldpc-short``: the cheaper of
+    those and the core's 240-bit family (``semcom.digital.mcs.SHORT_MCS_TABLE``) at the same reliability target, what
+    a word of a few bytes needs. ``decode``: for the LDPC links, really encode and decode every codeword (default) or
+    draw block failures from the core's BLER tables (fast, statistics only)."""
 
     def __init__(self, link: str = "ldpc", channel: str = "awgn", decode: bool = True):
         if link not in LINKS:
@@ -76,7 +78,8 @@ class TextLink:
         if channel not in DIGITAL_CHANNELS:
             raise SemcomError(f"unknown channel {channel!r} for text; choose one of {', '.join(DIGITAL_CHANNELS)}")
         self.link, self.channel_name, self.decode = link, channel, decode
-        self.channel = build_channel(channel) if link == "ldpc" else None
+        self.channel = build_channel(channel) if link.startswith("ldpc") else None
+        self.lengths = (CODEWORD_BITS, SHORT_CODEWORD_BITS) if link == "ldpc-short" else (CODEWORD_BITS,)
         self.bits = BitChannel("16qam", channel) if link == "qam16" else None
 
     def describe(self) -> dict:
@@ -92,7 +95,7 @@ class TextLink:
             return [self._uncoded(p, float(snr_db), generator) for p in payloads]
         out = []
         for p in payloads:
-            mcs = mcs_for_payload(8 * len(p), float(snr_db), self.channel_name) or MCS_TABLE[0]
+            mcs = mcs_for_payload(8 * len(p), float(snr_db), self.channel_name, lengths=self.lengths) or MCS_TABLE[0]
             d = send_bytes(p, mcs, self.channel, self.channel_name, float(snr_db), self.decode, generator)
             out.append(Arrival(d.received, d.channel_uses, d.mcs))
         return out
