@@ -63,6 +63,24 @@ def test_eval_softcast_side_link_is_priced_on_ldpc_by_default_and_ideal_on_reque
     assert main(["eval", "softcast", "--data", str(folder), "--side-link", "carrier-pigeon"]) != 0
 
 
+def test_fit_budget_keeps_symbols_and_side_block_within_the_cbr(folder, tmp_path, capsys):
+    """--fit-budget on 48x64 photos at CBR 1/16 (a budget of 576 channel uses): a 1,920-bit side codeword (960 uses)
+    cannot fit, a one-line error; on the short-codeword side link it does, every row within the budget, labelled."""
+    args = ["eval", "softcast", "--data", str(folder), "--snr", "4", "--cbr", "1/16", "--fit-budget"]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "no")]) != 0
+    err = capsys.readouterr().err
+    assert "side block needs 960 channel uses" in err and "budget of 576" in err
+    assert not (tmp_path / "no").exists()
+    out = tmp_path / "fit"
+    assert main([*args, "--side-link", "ldpc-short", "--out", str(out)]) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert rows and all(r["scheme"] == "softcast-pca-short-side-fit" and r["channel_uses"] <= 576 for r in rows)
+    capsys.readouterr()
+    assert main(["eval", "digital", "--data", str(folder), "--fit-budget"]) != 0
+    assert "--fit-budget" in capsys.readouterr().err
+
+
 def test_eval_rayleigh_in_parallel_workers_matches_serial(folder, tiny_ckpt, tmp_path):
     args = ["eval", "jscc", "--data", str(folder), "--snr", "2,9", "--cbr", "12/1536", "--channel", "rayleigh",
             "--checkpoint", str(tiny_ckpt)]

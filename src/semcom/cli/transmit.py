@@ -42,6 +42,8 @@ def transmit(
                                                        "scale; ldpc (default: really sent over 5G LDPC + QAM) | "
                                                        "ldpc-short (may use 240-bit codewords) | ideal "
                                                        "(1 bit per use, optimistic)."),
+    fit_budget: bool = typer.Option(False, "--fit-budget", help="jscc/softcast: the CBR as a hard budget for the "
+                                                                "symbols and the side block together."),
     link: Optional[str] = typer.Option(None, help="attention-ci: how requests cross the channel, digital (default) | analog."),
     text: Optional[str] = typer.Option(None, help="language: the caption to send (or give a caption file)."),
     policy: Optional[str] = typer.Option(None, help="language: word order, ssc (default) | random | nouns | "
@@ -93,7 +95,8 @@ def transmit(
             raise SemcomError(f"--scheme {scheme} sends a label map (--text, --policy, --rounds, --mode: --scheme "
                               "language)")
         options = {"cbr": cbr, "codec": codec, "transform": transform, "checkpoint": checkpoint, "scorer": scorer,
-                   "asc": asc, "receiver": receiver, "side_link": side_link, "link": link, **gesco_options}
+                   "asc": asc, "receiver": receiver, "side_link": side_link, "fit_budget": fit_budget, "link": link,
+                   **gesco_options}
         out = check_output_file(out, IMAGE_OUT_SUFFIXES) if out is not None else None
         return transmit_labels_command(image, labels, options, snr, channel, seed, out, as_json)
     if labels is not None:
@@ -102,13 +105,14 @@ def transmit(
     if entry.task == "text":  # text in, text out: semcom.cli.language prints what arrives each round
         from semcom.cli.language import transmit_text_command
 
-        refuse_inapplicable(gesco_options, {"steps"}, f"--scheme {scheme}")
+        refuse_inapplicable({**gesco_options, "fit_budget": fit_budget}, {"steps"}, f"--scheme {scheme}")
         return transmit_text_command(image, text, policy, link, rounds, mode, channel, snr, seed, out, as_json,
                                      model_dir=model_dir, device=device, steps=steps, overwrite=overwrite)
     if image is None or any(v is not None for v in (text, policy, rounds, mode)):
         raise SemcomError(f"--scheme {scheme} sends an IMAGE (--text, --policy, --rounds, --mode: --scheme language)")
     options = {"cbr": cbr, "codec": codec, "transform": transform, "checkpoint": checkpoint, "scorer": scorer,
-               "asc": asc, "receiver": receiver, "side_link": side_link, "link": link, **gesco_options}
+               "asc": asc, "receiver": receiver, "side_link": side_link, "fit_budget": fit_budget, "link": link,
+                   **gesco_options}
     refuse_inapplicable(options, set(entry.options), f"--scheme {scheme}")
     if entry.task == "image":
         if out is None:
