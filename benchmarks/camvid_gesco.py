@@ -5,7 +5,7 @@ JSCC and the digital image chain at equal channel uses.
     .venv/bin/python benchmarks/camvid_gesco.py --diffusion runs/gesco-diffusion.pt --segmenter runs/seg.pt [--reuse]
 
 Grid: the CamVid test split (240x180 maps; ``--limit`` keeps the first N by name), map transmitters (digital, analog,
-and the learned analog+denoiser / map-jscc where a checkpoint for every CBR is given or shipped) x channel {AWGN,
+and the learned analog+denoiser / map-jscc / adaptive where a checkpoint for every CBR is given or shipped) x channel {AWGN,
 Rayleigh (fast, ZF)} x SNR {-5, 0, 5, 10, 20} dB x CBR {1/64, 1/32, 1/16} of the RGB image. Every scheme gets the same
 budget, ``channel_use_budget((3, 180, 240), cbr)`` (the pixel JSCC's count on the padded 192x240 image).
 
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="only the first N pairs of the split")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--reuse", action="store_true", help="keep the cells already in --out, run the rest")
-    ap.add_argument("--transmitters", default="digital,analog,analog+denoiser,map-jscc",
+    ap.add_argument("--transmitters", default="digital,analog,analog+denoiser,map-jscc,adaptive",
                     help="learned ones without a checkpoint for every CBR are skipped (and said so)")
     ap.add_argument("--map-jscc", default=None, help="map-jscc checkpoints, comma-separated (default: shipped)")
     ap.add_argument("--denoiser", default=None, help="map-denoiser checkpoints, comma-separated (default: shipped)")
@@ -145,13 +145,14 @@ def run(args) -> int:
     meter_factory = None if args.maps_only else load_distribution_meter()
     notes = []
     kinds = []
-    learned = {"map-jscc": args.map_jscc, "analog+denoiser": args.denoiser}
+    learned = {"map-jscc": args.map_jscc, "adaptive": args.map_jscc, "analog+denoiser": args.denoiser}
     checkpoints: dict[str, dict] = {}
     for kind in names(args.transmitters):
         if kind in learned:
-            found = learned_checkpoints("map-jscc" if kind == "map-jscc" else "map-denoiser", learned[kind], cbrs)
+            model = "map-denoiser" if kind == "analog+denoiser" else "map-jscc"
+            found = learned_checkpoints(model, learned[kind], cbrs)
             if found is None:
-                option = "--map-jscc" if kind == "map-jscc" else "--denoiser"
+                option = "--denoiser" if kind == "analog+denoiser" else "--map-jscc"
                 notes.append(f"{kind} skipped: no checkpoint for every CBR (give {option})")
                 continue
             checkpoints[kind] = found

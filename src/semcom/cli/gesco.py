@@ -26,7 +26,8 @@ PARTS = ("maps", "denoiser", "diffusion", "segmenter")
 CORRUPTIONS = ("blob", "digital", "analog", "analog+denoiser", "map-jscc")
 CAMVID_SIZE = (180, 240)
 """(H, W) of the shared CamVid maps: the size GESCO sends a map at, so the size corrupted training maps are sent at."""
-TRANSMITTER_HELP = "digital | analog | analog+denoiser | map-jscc"
+TRANSMITTER_HELP = ("digital | analog | analog+denoiser | map-jscc | adaptive (digital where it is reliable within the "
+                    "budget, else the map JSCC)")
 
 
 # ---- semcom train gesco ------------------------------------------------------------------------------------------
@@ -274,7 +275,9 @@ def eval_gesco(
         raise SemcomError(f"--limit must be >= 1, got {limit}")
     if out:
         out = check_output_folder(out, overwrite)
-    checkpoints = {"map-jscc": map_checkpoints(map_jscc, "map-jscc", cbrs, "--map-jscc") if "map-jscc" in kinds else {},
+    jscc_maps = (map_checkpoints(map_jscc, "map-jscc", cbrs, "--map-jscc")
+                 if {"map-jscc", "adaptive"} & set(kinds) else {})
+    checkpoints = {"map-jscc": jscc_maps, "adaptive": jscc_maps,
                    "analog+denoiser": (map_checkpoints(denoiser, "map-denoiser", cbrs, "--denoiser")
                                        if "analog+denoiser" in kinds else {})}
     diffusion_value, note = diffusion_option(diffusion)

@@ -54,7 +54,8 @@ def transmit(
     labels: Optional[Path] = typer.Option(None, help="gesco: the label map (8-bit PNG of class indices) of the photo "
                                                      "given as IMAGE; without it IMAGE is the label map."),
     transmitter: Optional[str] = typer.Option(None, help="gesco: how the map is sent, analog (default) | digital | "
-                                                         "analog+denoiser | map-jscc (the last two: a trained model, "
+                                                         "analog+denoiser | map-jscc | adaptive (digital where "
+                                                         "reliable, else map-jscc; the last three: a trained model, "
                                                          "--checkpoint or the shipped one)."),
     diffusion: Optional[str] = typer.Option(None, help="gesco: the diffusion model, a checkpoint, 'shipped' (default) "
                                                        "or 'none' (write the received map in colour)."),

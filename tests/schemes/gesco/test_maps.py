@@ -10,13 +10,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import shared_path
+from semcom.channels import AWGN
 from semcom.data.camvid import CAMVID, load_camvid
 from semcom.digital.chain import channel_use_budget
 from semcom.digital.mcs import get_mcs
 from semcom.errors import SemcomError
 from semcom.metrics.segmentation import miou, pixel_accuracy
 from semcom.schemes.gesco.maps import (
-    HEADER, AnalogOneHot, DenoiserConfig, DigitalMap, MapDenoiser, MapJSCC, MapJSCCConfig, decode_map, encode_map,
+    HEADER, AdaptiveMap, AnalogOneHot, DenoiserConfig, DigitalMap, MapDenoiser, MapJSCC, MapJSCCConfig, decode_map, encode_map,
     load_map_model, map_model_from_config,
 )
 from semcom.schemes.gesco.train_maps import MapTrainConfig, receive_logits, train_maps
@@ -106,6 +107,29 @@ def test_digital_failure_shows_the_fallback_and_says_why():
     out = digital.transmit(noisy, 40.0, "awgn")
     assert not out.ok.item() and out.details[0]["reason"] == "map does not fit the budget"
     assert out.channel_uses.item() == 0 and (out.labels_hat == 3).all()
+
+
+def test_adaptive_sends_digitally_where_reliable_and_falls_back_elsewhere():
+    """Per map: the digital branch exactly when an MCS fits it reliably (then lossless), the map JSCC otherwise (its
+    exact budget); both branches in one batch; the choice uses what the transmitter knows before sending."""
+    labels = blocky(2, (96, 128), block=32)  # budget at CBR 1/64: 576 channel uses
+    digital = DigitalMap(12, 1 / 64, fallback_class=3, decode=False)
+    fallback = MapJSCC(MapJSCCConfig(cbr=1 / 64, width=16, blocks=0))
+    adaptive = AdaptiveMap(digital, fallback)
+    assert adaptive.channel_uses_for(96, 128) == 576
+    out = adaptive.transmit(labels, torch.tensor([-5.0, 40.0]), "awgn", torch.Generator().manual_seed(0))
+    assert [d["branch"] for d in out.details] == ["map-jscc", "digital"]
+    assert out.channel_uses[0].item() == fallback.channel_uses_for(96, 128) == 576
+    assert 0 < out.channel_uses[1].item() <= 576 and torch.equal(out.labels_hat[1], labels[1])
+    assert out.ok.all() and out.probs.shape == (2, 12, 96, 128)
+    assert torch.allclose(out.probs[1].sum(0), torch.ones(96, 128)) and torch.equal(out.probs[1].argmax(0), labels[1])
+    assert adaptive.use_digital(labels[1], 40.0, AWGN()) and not adaptive.use_digital(labels[0], -5.0, AWGN())
+    noisy = torch.randint(12, (1, 96, 128), generator=torch.Generator().manual_seed(0))  # never fits: always analog
+    assert adaptive.transmit(noisy, 40.0, "awgn").details[0]["branch"] == "map-jscc"
+    with pytest.raises(SemcomError, match="must share CBR"):
+        AdaptiveMap(DigitalMap(12, 1 / 32, 3), fallback)
+    with pytest.raises(SemcomError, match="fallback must be"):
+        AdaptiveMap(digital, digital)
 
 
 def test_digital_mcs_choice_robust_spends_at_least_the_cheapest():

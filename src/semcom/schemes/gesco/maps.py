@@ -598,6 +598,79 @@ class DigitalMap:
                            ok=torch.tensor(ok), details=details)
 
 
+# ----------------------------------------------------------------------------------------------- adaptive
+
+
+class AdaptiveMap:
+    """Digital where it is reliable, analog elsewhere: per map, the ``DigitalMap`` when an MCS carries its compressed
+    bytes within the budget with the predicted success the digital chain requires (lossless then, except for that
+    ~1 % risk), else ``fallback`` (a ``MapJSCC`` or ``AnalogOneHot`` at the same CBR). The transmitter decides from
+    the map's compressed size and the SNR, before sending; which branch was used reaches the receiver out of band,
+    as the digital chain's MCS and payload length do (the same convention, no channel uses counted for it). At high
+    SNR it is the lossless digital map, at low SNR the learned one, with no cliff in between. ``details``:
+    ``branch`` ("digital" or the fallback's kind) plus that branch's own facts."""
+
+    def __init__(self, digital: DigitalMap, fallback):
+        if not isinstance(digital, DigitalMap):
+            raise SemcomError(f"digital must be a DigitalMap, got {type(digital).__name__}")
+        if not isinstance(fallback, (MapJSCC, AnalogOneHot)):
+            raise SemcomError(f"the fallback must be a MapJSCC or an AnalogOneHot, got {type(fallback).__name__}")
+        cbr = fallback.cfg.cbr if isinstance(fallback, MapJSCC) else fallback.cbr
+        if abs(cbr - digital.cbr) > 1e-12 or fallback.num_classes != digital.num_classes:
+            raise SemcomError(f"the digital map (CBR {digital.cbr:g}, {digital.num_classes} classes) and the fallback "
+                              f"(CBR {cbr:g}, {fallback.num_classes} classes) must share CBR and classes")
+        self.digital, self.fallback = digital, fallback
+        self.num_classes, self.cbr = digital.num_classes, digital.cbr
+
+    @property
+    def fallback_kind(self) -> str:
+        if isinstance(self.fallback, MapJSCC):
+            return "map-jscc"
+        return "analog" if self.fallback.denoiser is None else "analog+denoiser"
+
+    def describe(self) -> dict:
+        return {"map_transmitter": "adaptive", "digital": self.digital.describe(),
+                "fallback": self.fallback.describe()}
+
+    def channel_uses_for(self, h: int, w: int) -> int:
+        """The most one h x w map may spend: the budget (the fallback spends exactly it, the digital map at most)."""
+        return max(self.digital.channel_uses_for(h, w), self.fallback.channel_uses_for(h, w))
+
+    def use_digital(self, labels: torch.Tensor, snr_db: float, channel: ComplexChannel) -> bool:
+        """Whether the map ``labels`` [H, W] goes digitally at ``snr_db`` (an MCS fits it reliably in the budget)."""
+        h, w = labels.shape
+        data = encode_map(labels, self.num_classes)
+        mcs, _ = self.digital.choose_mcs(8 * len(data), snr_db, digital_channel_name(channel),
+                                         self.digital.channel_uses_for(h, w))
+        return mcs is not None
+
+    @torch.no_grad()
+    def transmit(self, labels: torch.Tensor, snr_db: torch.Tensor | float, channel: ComplexChannel | str,
+                 generator: torch.Generator | None = None) -> ReceivedMap:
+        labels = check_labels(labels, self.num_classes)
+        batch = labels.shape[0]
+        snr = snr_per_example(snr_db, batch, torch.device("cpu"))
+        channel = resolve_channel(channel)
+        digital = [self.use_digital(labels[b], float(snr[b]), channel) for b in range(batch)]
+        parts = {}
+        for branch, sender in ((True, self.digital), (False, self.fallback)):
+            index = [b for b in range(batch) if digital[b] == branch]
+            if index:
+                parts[branch] = (index, sender.transmit(labels[index], snr[index], channel, generator))
+        labels_hat = torch.empty_like(labels)
+        probs = torch.empty(batch, self.num_classes, *labels.shape[1:])
+        uses, ok, details = torch.zeros(batch, dtype=torch.int64), torch.zeros(batch, dtype=torch.bool), [{}] * batch
+        details = list(details)
+        for branch, (index, got) in parts.items():
+            labels_hat[index] = got.labels_hat
+            probs[index] = (got.probs.float() if got.probs is not None
+                            else one_hot(got.labels_hat, self.num_classes).float())
+            uses[index], ok[index] = got.channel_uses, got.ok
+            for i, b in enumerate(index):
+                details[b] = {"branch": "digital" if branch else self.fallback_kind, **got.details[i]}
+        return ReceivedMap(labels_hat=labels_hat, probs=probs, channel_uses=uses, ok=ok, details=details)
+
+
 # ----------------------------------------------------------------------------------------------- checkpoints
 
 

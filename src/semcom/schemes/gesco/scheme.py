@@ -35,15 +35,18 @@ from semcom.data.camvid import CAMVID, LabelSet, check_labels, one_hot, resize_l
 from semcom.errors import SemcomError
 from semcom.jscc.transmitter import DEFAULT_CBR
 from semcom.metrics.segmentation import miou, pixel_accuracy
-from semcom.schemes.gesco.maps import AnalogOneHot, DigitalMap, MapJSCC, load_map_model, resolve_channel
+from semcom.schemes.gesco.maps import (
+    AdaptiveMap, AnalogOneHot, DigitalMap, MapJSCC, load_map_model, resolve_channel,
+)
 from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.types import Transmission
 from semcom.units import cbr_text, check_snr_db
 
-TRANSMITTERS = ("digital", "analog", "analog+denoiser", "map-jscc")
+TRANSMITTERS = ("digital", "analog", "analog+denoiser", "map-jscc", "adaptive")
 """Map transmitters by name: ``digital`` (``DigitalMap``: lossless + LDPC + QAM), ``analog`` (``AnalogOneHot`` with
 the seed's cleaning), ``analog+denoiser`` (``AnalogOneHot`` with a trained ``MapDenoiser``), ``map-jscc`` (a
-trained ``MapJSCC``). The last two need a checkpoint trained for the CBR."""
+trained ``MapJSCC``), ``adaptive`` (``AdaptiveMap``: the digital map where it is reliable within the budget, else
+the map JSCC). The last three need a checkpoint trained for the CBR (``adaptive``: the map JSCC's)."""
 
 SHIPPED_FOLDER = PACKAGE_CHECKPOINTS / "gesco"
 """Where GESCO's trained models ship: ``diffusion-camvid.pt``, ``map-jscc-cbr<k>.pt`` and ``map-denoiser-cbr<k>.pt``
@@ -140,7 +143,10 @@ def transmitter_kind(transmitter) -> str:
         return "analog" if transmitter.denoiser is None else "analog+denoiser"
     if isinstance(transmitter, DigitalMap):
         return "digital"
-    raise SemcomError(f"not a map transmitter: {type(transmitter).__name__} (use MapJSCC, AnalogOneHot or DigitalMap)")
+    if isinstance(transmitter, AdaptiveMap):
+        return "adaptive"
+    raise SemcomError(f"not a map transmitter: {type(transmitter).__name__} (use MapJSCC, AnalogOneHot, DigitalMap or "
+                      "AdaptiveMap)")
 
 
 def transmitter_cbr(transmitter) -> float:
@@ -209,13 +215,13 @@ class GescoScheme:
         self.transmitter, self.diffusion = transmitter, diffusion
         self.channel_name = channel if isinstance(channel, str) else type(channel).__name__.lower()
         self.channel = resolve_channel(channel)
-        if self.kind == "digital":
+        if self.kind in ("digital", "adaptive"):
             from semcom.digital.side import digital_channel_name
 
             try:
                 digital_channel_name(self.channel)
             except SemcomError:
-                raise SemcomError(f"the digital map transmitter picks its MCS from the BLER tables of awgn and "
+                raise SemcomError(f"the {self.kind} map transmitter picks its MCS from the BLER tables of awgn and "
                                   f"rayleigh (fast, ZF); there is none for {self.channel_name}") from None
         self.steps, self.guidance, self.eta = steps, guidance, float(eta)
         self.checkpoints = dict(checkpoints or {})
@@ -310,7 +316,7 @@ def _map_transmitter(kind: str, cbr: float | None, label_set: LabelSet, checkpoi
         if kind == "digital":
             return DigitalMap(classes, cbr, label_set.prior_class, decode=decode), None
         return AnalogOneHot(classes, cbr), None
-    model_kind = "map-jscc" if kind == "map-jscc" else "map-denoiser"
+    model_kind = "map-jscc" if kind in ("map-jscc", "adaptive") else "map-denoiser"
     wants_shipped = checkpoint is None or str(checkpoint) == "shipped"
     if cbr is None and wants_shipped:
         cbr = DEFAULT_CBR
@@ -324,6 +330,8 @@ def _map_transmitter(kind: str, cbr: float | None, label_set: LabelSet, checkpoi
         raise SemcomError(f"{path} is a {model_kind} for CBR {cbr_text(trained)}, not {cbr_text(cbr)}")
     if kind == "map-jscc":
         return model, path
+    if kind == "adaptive":
+        return AdaptiveMap(DigitalMap(classes, trained, label_set.prior_class, decode=decode), model), path
     return AnalogOneHot(classes, trained, denoiser=model), path
 
 
