@@ -119,11 +119,13 @@ def lamsc(data: dict) -> str:
     if data.get("savings_shipped"):
         out.append("\n**The same against the JSCC semcom now ships for each CBR** (the hybrid, picked by SNR: "
                    + ", ".join(f"`shipped-c{m}` = CBR 1/{round(1536 / m)}" for m in shipped_maps)
-                   + "); LAM-SC itself still runs on the ADJSCC its mask and receiver were trained on\n")
+                   + "); `lamsc` runs on the ADJSCC its mask and receiver were trained on, `lamsc-hybrid` on the "
+                   "shipped hybrid itself (block-rule mask, no receiver training)\n")
         out += ["| scheme | SNR dB | channel uses | region PSNR dB | JSCC region PSNR at equal uses | gain dB [95 % CI] "
                 "| images won | JSCC uses for equal region PSNR | fewer uses [95 % CI] |", "|---|---|---|---|---|---|---|---|---|"]
         out += [" ".join(savings_row(s)) for s in data["savings_shipped"]]
-    variants = [v for v in ("lamsc", "lamsc-ideal-side", "lamsc-plain-decoder") if v in data["config"]["variants"]]
+    variants = [v for v in ("lamsc", "lamsc-hybrid", "lamsc-ideal-side", "lamsc-plain-decoder")
+                if v in data["config"]["variants"]]
     names = [*variants, *[f"jscc-c{m}" for m in data["config"]["jscc_maps"]], control,
              *[f"shipped-c{m}" for m in shipped_maps], "digital-webp", "digital-webp-semantic"]
     out.append("\n**Region PSNR dB on LAM-SC's region** (mean channel uses per image in brackets)\n")

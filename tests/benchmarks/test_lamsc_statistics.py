@@ -84,3 +84,28 @@ def test_savings_against_the_shipped_curve_use_its_own_rows():
     assert shipped[0]["fewer_uses_than_jscc"] < 0  # the stronger curve needs fewer uses than LAM-SC
     adjscc = savings_against(get, rows, "jscc-c", [24, 48, 96], ("lamsc",))
     assert all(s["region_psnr_gain_db"] == pytest.approx(1.0) and s["wins_equal_uses"] == 24 for s in adjscc)
+
+
+def test_a_variant_with_a_twin_region_is_scored_on_the_twins_rows():
+    """lamsc-hybrid selects lamsc's region (same segmenter, scorer, threshold), so the whole-image rows made on lamsc's
+    region score it; a variant missing from the rows (added after they were made) is left out, not a KeyError."""
+    from kodak_lamsc import REGION_OF
+
+    assert REGION_OF["lamsc-hybrid"] == "lamsc"
+    rows = []
+    for i in range(24):
+        for snr in SNRS:
+            for m in (24, 48, 96):
+                u = m * 768.0
+                rows.append({"scheme": f"shipped-c{m}", "region_of": "lamsc", "image": f"im{i:02d}", "snr_db": snr,
+                             "channel_uses": u, "region_psnr_db": 10 * math.log10(u)})
+            rows.append({"scheme": "lamsc-hybrid", "region_of": "lamsc-hybrid", "image": f"im{i:02d}", "snr_db": snr,
+                         "channel_uses": 20000.0, "region_psnr_db": 10 * math.log10(20000.0) + 0.5})
+    get = {}
+    for r in rows:
+        s = get.setdefault((r["scheme"], r["region_of"], r["snr_db"]), {"channel_uses": 0.0, "region_psnr_db": 0.0})
+        s["channel_uses"] += r["channel_uses"] / 24
+        s["region_psnr_db"] += r["region_psnr_db"] / 24
+    out = savings_against(get, rows, "shipped-c", [24, 48, 96], ("lamsc-hybrid", "lamsc-no-asc"))
+    assert [s["scheme"] for s in out] == ["lamsc-hybrid"] * len(SNRS)
+    assert all(s["region_psnr_gain_db"] == pytest.approx(0.5) and s["wins_equal_uses"] == 24 for s in out)

@@ -31,7 +31,10 @@ def eval_lamsc(
     snr: str = typer.Option("1,4,7,10,13", help=SNR_HELP), channel: str = typer.Option("awgn", help=CHANNEL_HELP),
     cbr: Optional[str] = typer.Option(None, help="JSCC rate before masking (default: the ASC's, else 1/16)."),
     scorer: str = typer.Option("shipped", help=f"ASI scorer: {PARTS_HELP}."),
-    asc: str = typer.Option("shipped", help=f"ASC mask: {PARTS_HELP}."),
+    jscc: str = typer.Option("adjscc", help="adjscc (the JSCC the shipped ASC and receiver were trained on) | hybrid "
+                                            "(the shipped hybrid JSCC at CBR 1/32 with the block-rule mask, "
+                                            "--asc blocks, and no receiver)"),
+    asc: str = typer.Option("shipped", help=f"ASC mask: {PARTS_HELP} (--jscc hybrid: blocks | none)."),
     receiver: str = typer.Option("shipped", help=f"JSCC copy that codes masked latents (used with ASC): {PARTS_HELP} "
                                                  "(none: the plain JSCC decoder)."),
     segmenter: str = typer.Option("slic", help="slic (offline) | sam (needs --sam-model)"),
@@ -57,7 +60,7 @@ def eval_lamsc(
     if out:
         out = check_output_folder(out, overwrite)
     lamsc = registry.get("lamsc").build({
-        "channel": channel, "cbr": parse_cbr(cbr), "scorer": scorer, "asc": asc, "receiver": receiver,
+        "channel": channel, "cbr": parse_cbr(cbr), "scorer": scorer, "asc": asc, "receiver": receiver, "jscc": jscc,
         "side_link": side_link, "segmenter": segmenter, "sam_model": sam_model, "k": k, "threshold": threshold})
     images = load_folder(data, limit)
     with progress_bar() as bar:
@@ -67,7 +70,7 @@ def eval_lamsc(
     render(summary, COLUMNS, f"LAM-SC on {data} ({channel}, CBR {cbr_text(lamsc.cbr)} before masking)", fmt)
     if out:
         config = {"command": "semcom eval lamsc", "argv": sys.argv[1:], "data": str(data), "snr_db": snrs,
-                  "channel": channel, "cbr": lamsc.cbr, "scorer": scorer, "asc": asc, "receiver": receiver,
+                  "channel": channel, "cbr": lamsc.cbr, "scorer": scorer, "asc": asc, "receiver": receiver, "jscc": jscc,
                   "segmenter": segmenter, "side_link": side_link,
                   "k": k, "threshold": threshold, "limit": limit, "seed": seed}
         with atomic_folder(out, overwrite) as tmp:

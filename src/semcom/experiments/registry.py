@@ -63,6 +63,13 @@ def build_lamsc(o: Options) -> Scheme:
     from semcom.schemes.lamsc.evaluate import build_lamsc as build
 
     extra = {k: o[k] for k in ("segmenter", "sam_model", "k", "threshold") if o.get(k) is not None}
+    if o.get("jscc") not in (None, "adjscc", "hybrid"):
+        raise SemcomError(f"unknown LAM-SC JSCC {o['jscc']!r}; choose adjscc (its trained mask and receiver) or hybrid "
+                          "(the shipped hybrid JSCC with the block-rule mask)")
+    if o.get("jscc") == "hybrid":
+        asc = o.get("asc") or "shipped"
+        return build(o["channel"], o.get("cbr"), o.get("scorer") or "shipped", "blocks" if asc == "shipped" else asc,
+                     jscc="hybrid", side_link=o.get("side_link") or "ldpc", **extra)
     return build(o["channel"], o.get("cbr"), o.get("scorer") or "shipped", o.get("asc") or "shipped",
                  receiver=o.get("receiver") or "shipped", side_link=o.get("side_link") or "ldpc", **extra)
 
@@ -154,7 +161,7 @@ SCHEMES: dict[str, Entry] = {e.name: e for e in (
     Entry("bound", "image", "codec at the channel capacity, error-free", frozenset(IMAGE_OPTIONS["bound"]),
           image_scheme("bound")),
     Entry("lamsc", "image", "LAM-SC: segment-based semantic transmission",
-          frozenset({"cbr", "scorer", "asc", "receiver", "side_link"}), build_lamsc,
+          frozenset({"cbr", "scorer", "asc", "receiver", "side_link", "jscc"}), build_lamsc,
           seed=lambda seed, snr_db, cbr: seed, report=lamsc_report,
           demo=("LAM-SC: segment-based semantic transmission", lamsc_demo)),
     Entry("splitnn", "classify", "split inference (SemanticNN) on a 32x32 image", frozenset({"checkpoint"}),

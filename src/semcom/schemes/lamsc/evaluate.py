@@ -18,7 +18,8 @@ from semcom.digital.side import build_side_link
 from semcom.jscc.checkpoint import load_jscc
 from semcom.jscc.transmitter import DEFAULT_CHECKPOINT
 from semcom.schemes.lamsc.loaders import asc_cbr, load_asc, load_receiver, load_scorer, resolve
-from semcom.schemes.lamsc.scheme import LamSC
+from semcom.errors import SemcomError
+from semcom.schemes.lamsc.scheme import BLOCKS, LamSC
 from semcom.schemes.lamsc.scorer import DEFAULT_K, THRESHOLD
 from semcom.seeding import make_generator, noise_seed
 from semcom.segmentation import build_segmenter
@@ -31,7 +32,24 @@ def build_lamsc(channel: str = "awgn", cbr: float | None = None, scorer: str | P
     """LAM-SC from checkpoints. ``cbr`` defaults to the ASC's training CBR (1/16 without ASC). ``receiver`` is
     ignored without ASC (the plain JSCC decoder then decodes the whole latent). ``side_link``: "ldpc" (the default: the
     ASC side payload really sent on 5G LDPC + QAM, ``semcom.digital.side.SideLink``) or "ideal" (counted at 1 bit per
-    channel use, assumed to arrive)."""
+    channel use, assumed to arrive). ``jscc``: a JSCC checkpoint, None (the ADJSCC the shipped ASC and receiver were
+    trained on) or "hybrid" (the shipped hybrid JSCC for ``cbr``, default 1/32, with ``asc="blocks"``, the rule-based
+    mask, or "none"; no receiver: ``semcom.schemes.lamsc.scheme.BLOCKS``)."""
+    if jscc == "hybrid":
+        from semcom.jscc.transmitter import SHIPPED_BY_CBR, default_checkpoint
+
+        cbr = 1 / 32 if cbr is None else cbr
+        if not any(abs(c - cbr) < 1e-12 for c in SHIPPED_BY_CBR):
+            raise SemcomError(f"no shipped hybrid JSCC for CBR {cbr:g}")
+        if asc not in (BLOCKS, "none", None):
+            raise SemcomError(f"LAM-SC on the hybrid JSCC masks with asc='{BLOCKS}' (or 'none'), not {asc!r}")
+        model = load_jscc(default_checkpoint(cbr))[0]
+        scorer_path = resolve(scorer, "scorer")
+        return LamSC(model, build_channel(channel), cbr, build_segmenter(segmenter, sam_model),
+                     load_scorer(scorer_path)[0] if scorer_path else None, BLOCKS if asc == BLOCKS else None, k,
+                     threshold, side_link=build_side_link(side_link, channel))
+    if asc == BLOCKS:
+        raise SemcomError(f"asc='{BLOCKS}' is LAM-SC's mask on the hybrid JSCC (jscc='hybrid')")
     model, _ = load_jscc(jscc or DEFAULT_CHECKPOINT)
     scorer_path, asc_path = resolve(scorer, "scorer"), resolve(asc, "asc")
     scorer_model = load_scorer(scorer_path)[0] if scorer_path else None

@@ -48,6 +48,11 @@ from semcom.units import check_snr_db
 
 SCALE_BITS = 8 * SCALES.size  # the two float16 scale factors of an ASC transmission, sent in the side payload
 
+BLOCKS = "blocks"
+"""``asc=BLOCKS``: LAM-SC's mask on the hybrid JSCC (``semcom.jscc.hybrid``), rule-based: keep every latent position
+whose 16x16 image block the selected region touches, drop the rest (what the learned ASC mostly does on the ADJSCC,
+with no training). The learned ASC and receiver were trained on the ADJSCC's latents and do not apply to it."""
+
 
 @dataclass(kw_only=True)
 class LamSCResult(Transmission):
@@ -129,6 +134,13 @@ class LamSC:
                  threshold: float = THRESHOLD, block_aligned: bool = True, receiver: JSCC | None = None,
                  side_link: SideLink | IdealSideLink | None = None):
         check_k(k)
+        self.hybrid = hasattr(jscc, "encode_latent")  # the hybrid JSCC: its own transmit path, ``send_hybrid``
+        if self.hybrid and (receiver is not None or (asc is not None and asc != BLOCKS)):
+            raise SemcomError("LAM-SC on the hybrid JSCC masks with the block rule (asc='blocks') and decodes with the "
+                              "hybrid itself: the learned ASC and receiver were trained on the ADJSCC's latents")
+        if not self.hybrid and isinstance(asc, str):
+            raise SemcomError(f"asc={asc!r} is LAM-SC's mask on the hybrid JSCC; on the ADJSCC give a learned ASC or "
+                              "None")
         if receiver is not None and (asc is None or receiver.cfg != jscc.cfg):
             raise SemcomError("a LAM-SC receiver decodes ASC-masked latents of the same JSCC: it needs an ASC mask "
                               "and a JSCC of the receiver's architecture")
@@ -138,13 +150,13 @@ class LamSC:
         self.segmenter = segmenter or SlicSegmenter()
         if scorer is not None and scorer.k != k:
             raise SemcomError(f"the scorer was built for k={scorer.k} segments, not k={k}")
-        if asc is not None and asc.masknet.channels != self.channels:
+        if asc is not None and not isinstance(asc, str) and asc.masknet.channels != self.channels:
             raise SemcomError(f"the ASC mask covers {asc.masknet.channels} latent maps but CBR {cbr:g} sends "
                               f"{self.channels}: use the CBR the ASC was trained for")
         if not 0 <= threshold <= 1:
             raise SemcomError(f"the ASI threshold must lie in [0, 1], got {threshold!r}")
         self.scorer = scorer.eval() if scorer is not None else None
-        self.asc = asc.eval() if asc is not None else None
+        self.asc = asc.eval() if asc is not None and not isinstance(asc, str) else asc
         self.k, self.threshold, self.block_aligned = k, threshold, block_aligned
         self.side_link = side_link if side_link is not None else SideLink(digital_channel_name(channel))
         self._background: dict[float, torch.Tensor] = {}
@@ -152,7 +164,8 @@ class LamSC:
     def describe(self) -> dict:
         return {"scheme": self.name, "cbr": self.cbr, "channel": type(self.channel).__name__,
                 "segmenter": type(self.segmenter).__name__, "scorer": self.scorer is not None,
-                "asc": self.asc is not None, "receiver": self.receiver is not self.jscc, "k": self.k,
+                "asc": self.asc if isinstance(self.asc, str) else self.asc is not None,
+                "jscc": "hybrid" if self.hybrid else "adjscc", "receiver": self.receiver is not self.jscc, "k": self.k,
                 "threshold": self.threshold, "block_aligned": self.block_aligned,
                 "side_link": self.side_link.kind}
 
@@ -196,7 +209,11 @@ class LamSC:
         else:
             semantic, selected, region, asc = image, torch.zeros(self.k, dtype=torch.bool), torch.ones(h, w, dtype=torch.bool), None
             seconds["score"] = 0.0
-        x_hat, data_uses, side_uses, times, side_lost = self.send(semantic, region, snr_db, generator, asc)
+        if self.hybrid:
+            x_hat, data_uses, side_uses, times, side_lost = self.send_hybrid(semantic, region, snr_db, generator,
+                                                                             masked=asc is not None)
+        else:
+            x_hat, data_uses, side_uses, times, side_lost = self.send(semantic, region, snr_db, generator, asc)
         seconds.update(times)
         return LamSCResult(x_hat=x_hat, semantic=semantic, region=region, segments=segments, scores=scores,
                            selected=selected, channel_uses=data_uses + side_uses, data_uses=data_uses,
@@ -259,12 +276,80 @@ class LamSC:
         times["decode"] = time.perf_counter() - t0
         return x_hat, values.numel() // 2, side_uses, times, False
 
+    def send_hybrid(self, semantic: torch.Tensor, region: torch.Tensor, snr_db: float, generator, masked: bool):
+        """``send`` on the hybrid JSCC: (x_hat, data uses, side uses, seconds, side lost).
+
+        The hybrid's latent ``u`` of the semantic image (its first ``channels`` maps) is masked by ``BLOCKS`` (keep the
+        positions whose block the region touches; ``masked`` False: keep all); the kept values are sent at unit power
+        per complex use (scale ``a``). The side payload, the position mask and ``a`` as float16 (the side payload
+        format of ``send``, with the second factor 1), goes on the side link; with ``masked`` False only ``a`` goes,
+        as the whole-image hybrid sends it. The receiver puts ``a`` times the received values at the kept positions
+        and the raw latent of a black block (``background``) at the dropped ones, and decodes with the hybrid's own
+        LMMSE + conv receiver told the channel's noise per kept value (the dropped positions get the mean kept
+        noise level, as in training every position is noisy); the dropped blocks are painted black.
+        """
+        from semcom.digital.side import side_bytes
+        from semcom.jscc.hybrid import sent_mask
+        from semcom.jscc.softcast import noise_per_real
+
+        times, model = {}, self.jscc
+        size = tuple(semantic.shape[1:])
+        t0 = time.perf_counter()
+        xp = model.pad(semantic[None].float())
+        _, counts = model.prepare(xp, snr_db, self.cbr)
+        u = model.encode_latent(xp)  # [1, C, hp, wp], unnormalised
+        grid = u.shape[2:]
+        maps = sent_mask(u, counts).bool().expand_as(u)
+        positions = (coverage(region[None], grid) > 0) if masked else torch.ones(1, 1, *grid, dtype=torch.bool)
+        keep = maps & positions.expand_as(u)
+        values = u[keep]
+        scale = float((2 * values.pow(2).mean()).sqrt().clamp_min(1e-8)) if values.numel() else 1.0
+        scale_rx = float(torch.tensor(scale).half())
+        z = values / scale
+        if z.numel() % 2:
+            z = torch.cat([z, z.new_zeros(1)])  # pad to whole complex symbols
+        times["encode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        payload = (side_payload(positions[0, 0], scale, 1.0) if masked
+                   else side_bytes(torch.tensor([scale]).half()))
+        delivery = self.side_link.send(payload, self.channel, snr_db, generator)
+        times["side"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        z_hat, noise_var = self.channel.transmit(z[None], snr_db, generator)
+        times["channel"] = time.perf_counter() - t0
+        data_uses = z.numel() // 2
+        if not delivery.ok:  # without the mask and scale the receiver cannot place or scale what it received
+            return torch.zeros(3, *size), data_uses, delivery.channel_uses, times, True
+        t0 = time.perf_counter()
+        if masked:
+            decisions, scale_rx, _ = parse_side_payload(delivery.received, tuple(grid))
+            positions_rx = decisions[None, None]
+        else:
+            positions_rx = positions
+        keep_rx = maps & positions_rx.expand_as(u)
+        noise = noise_per_real(noise_var, z_hat)[0, : values.numel()] * scale_rx**2
+        level = noise.mean() if noise.numel() else torch.tensor(0.0)
+        u_hat = self.background(snr_db)[None, :, None, None].expand_as(u).clone() * ~positions_rx
+        u_hat = u_hat * maps  # unsent maps are estimated as 0, as the hybrid does
+        u_hat[keep_rx] = z_hat[0, : int(keep_rx.sum())] * scale_rx
+        noise_u = torch.full_like(u, float(level))
+        noise_u[keep_rx] = noise[: int(keep_rx.sum())]
+        x_hat = model.decode_latent(u_hat, noise_u, tuple(xp.shape[-2:]))[0, :, : size[0], : size[1]].clamp(0, 1)
+        if masked:
+            x_hat = x_hat * block_mask(positions_rx, size)[None]
+        times["decode"] = time.perf_counter() - t0
+        return x_hat, data_uses, delivery.channel_uses, times, False
+
     def background(self, snr_db: float) -> torch.Tensor:
         """[c]: the raw latent of the JSCC that codes masked transmissions (the receiver copy) at an interior
         position of an all-black image (cached per SNR)."""
         key = float(snr_db)
         if key not in self._background:
-            self._background[key] = background_latent(self.receiver, torch.tensor([key]), self.cbr)[0]
+            if self.hybrid:  # the hybrid's latent does not depend on the SNR
+                black = torch.zeros(1, 3, 8 * FACTOR, 8 * FACTOR)
+                self._background[key] = self.jscc.encode_latent(black)[0, :, 4, 4]
+            else:
+                self._background[key] = background_latent(self.receiver, torch.tensor([key]), self.cbr)[0]
         return self._background[key]
 
 
