@@ -322,8 +322,22 @@ def savings_against(get: dict, rows: list[dict], prefix: str, maps: list[int], v
     return savings
 
 
+def add_default_points(rows: list[dict]) -> list[dict]:
+    """``rows`` plus, for each CBR of ``SHIPPED_CBRS`` without a dedicated model, the ``jscc-c{n}`` rows renamed
+    ``shipped-c{n}`` (``same_as``): at such a CBR what semcom ships *is* that ADJSCC (CBR 1/64: 24 maps), so the
+    shipped curve gets its low point, where LAM-SC's channel uses fall, without sending anything again."""
+    have = {r["scheme"] for r in rows}
+    extra = []
+    for cbr in SHIPPED_CBRS:
+        m = round(cbr * 1536)
+        if not entries_for_cbr(SHIPPED_BY_CBR, cbr) and f"shipped-c{m}" not in have and f"jscc-c{m}" in have:
+            extra += [{**r, "scheme": f"shipped-c{m}", "same_as": f"jscc-c{m}"} for r in rows if r["scheme"] == f"jscc-c{m}"]
+    return rows + extra
+
+
 def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     """Summary, savings (also with the ASC side payload priced on a real MCS), printed tables and the JSON file."""
+    rows = add_default_points([r for r in rows if "same_as" not in r])
     link = SideLink("awgn", SIDE_SUCCESS)  # the MCS rule of the default side link, to price the ideal variant
     for r in rows:  # every row of a variant with ASC (a fallback row has no side payload)
         if r["scheme"] in VARIANTS and VARIANTS[r["scheme"]][1] != "none" and VARIANTS[r["scheme"]][3] == "ideal":

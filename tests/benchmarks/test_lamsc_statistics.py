@@ -109,3 +109,18 @@ def test_a_variant_with_a_twin_region_is_scored_on_the_twins_rows():
     out = savings_against(get, rows, "shipped-c", [24, 48, 96], ("lamsc-hybrid", "lamsc-no-asc"))
     assert [s["scheme"] for s in out] == ["lamsc-hybrid"] * len(SNRS)
     assert all(s["region_psnr_gain_db"] == pytest.approx(0.5) and s["wins_equal_uses"] == 24 for s in out)
+
+
+def test_the_shipped_curve_gets_its_default_point_where_no_dedicated_model_ships():
+    """At CBR 1/64 semcom ships no dedicated model: its default there is the ADJSCC, so jscc-c24 rows become the
+    shipped curve's low point (once, marked same_as); a CBR with a dedicated model keeps its own rows."""
+    from kodak_lamsc import add_default_points
+
+    rows = [{"scheme": f"jscc-c{m}", "region_of": "lamsc", "image": "a", "snr_db": 1.0, "channel_uses": m * 768.0,
+             "region_psnr_db": 20.0 + m / 100} for m in (24, 48)]
+    rows.append({"scheme": "shipped-c48", "region_of": "lamsc", "image": "a", "snr_db": 1.0, "channel_uses": 36864.0,
+                 "region_psnr_db": 25.0})
+    out = add_default_points(rows)
+    added = [r for r in out if r.get("same_as")]
+    assert [(r["scheme"], r["same_as"], r["region_psnr_db"]) for r in added] == [("shipped-c24", "jscc-c24", 20.24)]
+    assert add_default_points(out) == out  # idempotent
