@@ -21,8 +21,12 @@ at CBR 1/32 (48 latent maps) before masking, the rate the shipped ASC and receiv
   first number a lot; the second shows the same comparison in dB);
 - ``shipped-c{n}``: the whole image sent by the JSCC ``semcom`` ships for each CBR n/1536 with a dedicated model
   (``SHIPPED_BY_CBR``: the hybrid JSCC, picked by SNR where a specialist ships), i.e. the stronger whole-image
-  baseline of issue #21; the same region quality, and a second savings table (``savings_shipped``) against this
-  curve. LAM-SC itself still runs on the ADJSCC (its mask and receiver were trained on it);
+  baseline of issue #21 (at CBR 1/64, with no dedicated model, the ADJSCC semcom ships there: the ``jscc-c24`` rows,
+  ``add_default_points``); the same region quality, and a second savings table (``savings_shipped``) against this
+  curve;
+- ``lamsc-hybrid``: LAM-SC on the shipped hybrid JSCC at CBR 1/32 (``build_lamsc(jscc="hybrid", asc="blocks")``): the
+  same segments, scorer and threshold as ``lamsc`` (so the same region, whose rows score it), the block-rule mask
+  instead of the learned ASC, no receiver training;
 - ``jscc-c48-tuned``: the control for the receiver: whole-image JSCC at LAM-SC's CBR with a JSCC copy fine-tuned end
   to end with the receiver's budget on whole crops (``lamsc/control.pt``); if it gained as much as the
   receiver, the receiver's gain would be extra training, not LAM-SC;
@@ -365,7 +369,8 @@ def report(rows: list[dict], timing: dict, config: dict, out: str) -> int:
     for s in savings:
         print(" ".join(savings_row(s)))
     if shipped:
-        print("\nThe same against the JSCC semcom ships for each CBR (the hybrid; LAM-SC still on the ADJSCC): "
+        print("\nThe same against the JSCC semcom ships for each CBR (the hybrid where one ships, the ADJSCC at 1/64; "
+              "lamsc on the ADJSCC, lamsc-hybrid on the hybrid): "
               + ", ".join(f"shipped-c{m}" for m in maps))
         print("| scheme | SNR dB | channel uses | region PSNR dB | JSCC region PSNR at equal uses | gain dB [95 % CI] "
               "| images won | JSCC uses for equal region PSNR | fewer uses [95 % CI] |")
