@@ -138,7 +138,8 @@ def lamsc(data: dict) -> str:
         out.append(f"| {n} | " + " | ".join("-" if c is None else f"{c['region_psnr_db']:.2f} ({c['channel_uses']:.0f})"
                                              for c in cells) + " |")
     t = data["seconds_per_image"]["lamsc"]
-    out.append("\nSeconds per Kodak image and stage (2 threads): " + ", ".join(f"{k} {v:.3f}" for k, v in t.items())
+    threads = data["config"].get("threads", 2)
+    out.append(f"\nSeconds per Kodak image and stage ({threads} thread{'s' if threads != 1 else ''}): " + ", ".join(f"{k} {v:.3f}" for k, v in t.items())
                + f"; whole-image JSCC (CBR 1/{round(1 / cbr)}, encode + channel + decode) "
                f"{data['seconds_per_image'][whole]['encode+channel+decode']:.3f}.")
     return "\n".join(out)
