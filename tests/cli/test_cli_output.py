@@ -104,7 +104,7 @@ def test_transmit_prints_a_human_summary_and_json_on_request(folder, tmp_path, c
     (["eval", "bound", "--data", "{folder}", "--fast"], "No such option: --fast"),
     (["eval", "digital", "--data", "{folder}", "--transform", "dct"], "No such option: --transform"),
     (["transmit", "{folder}/im0.png", "--scheme", "jscc", "--transform", "dct", "--out", "{tmp}/x.png"],
-     "--transform does not apply to --scheme jscc (it takes --cbr, --checkpoint, --side-link)"),
+     "--transform does not apply to --scheme jscc (it takes --cbr, --checkpoint, --fit-budget, --side-link)"),
     (["transmit", "{folder}/im0.png", "--scheme", "digital", "--scorer", "none", "--side-link", "ldpc",
       "--out", "{tmp}/x.png"], "--scorer, --side-link do not apply to --scheme digital"),
     (["transmit", "{folder}/im0.png", "--scheme", "splitnn", "--out", "{tmp}/x.png"], "--out does not apply"),
