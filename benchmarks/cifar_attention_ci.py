@@ -147,6 +147,7 @@ def main(argv=None) -> int:
               "channel_side_link": "analog: ldpc (BLER-table outcome, TARGET_SUCCESS) and ideal (1 bit per use)"}
     if kept is not None:
         config["sweep_kept_from"] = kept["config"].get("sweep_kept_from", kept["config"]["command"])
+        config["latency_kept_from"] = kept["config"].get("latency_kept_from", kept["config"]["command"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"config": config, "references": rows[:2], "front": front,
                                          "chosen": chosen, "held_out_eta": held_out, "channels": channel_rows,
