@@ -118,7 +118,12 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--table", action="store_true", help="print the tables of the cells already in --out and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
+        print(table(rows, sorted({r["snr_db"] for r in rows if "snr_db" in r and r.get("kind") == "gesco"})))
+        return 0
     fast_cpu_math(threads=args.threads)
     try:
         return run(args)
