@@ -229,7 +229,7 @@ def main(argv=None) -> int:
             for snr in SNRS:
                 result = lamsc.transmit(x, snr, make_generator(noise_seed(args.seed, index, snr, CBR)), segments=segments)
                 if variant in REGION_OF:  # scored on its twin's region rows: it must be that region
-                    twin = schemes[REGION_OF[variant]] if REGION_OF[variant] in schemes else None
+                    twin = schemes.get(REGION_OF[variant])
                     if twin is not None and not torch.equal(result.region, regions.get(REGION_OF[variant],
                                                                                       result.region)):
                         raise SystemExit(f"{variant} selected another region than {REGION_OF[variant]} on {name}")

@@ -10,7 +10,13 @@ import torch
 from semcom.channels import AWGN
 from semcom.digital.capacity import capacity_bits_per_use
 from semcom.digital.mcs import (
-    CODEWORD_BITS, MCS_TABLE, SHORT_CODEWORD_BITS, SHORT_MCS_TABLE, TARGET_SUCCESS, get_mcs, load_bler_table,
+    CODEWORD_BITS,
+    MCS_TABLE,
+    SHORT_CODEWORD_BITS,
+    SHORT_MCS_TABLE,
+    TARGET_SUCCESS,
+    get_mcs,
+    load_bler_table,
 )
 from semcom.digital.side import SIDE_LINKS, SideLink, build_side_link, side_link_for
 from semcom.digital.transport import channel_uses_needed, mcs_for_payload, send_bytes

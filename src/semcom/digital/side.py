@@ -31,7 +31,13 @@ from semcom.channels import AWGN, ComplexChannel, Rayleigh
 from semcom.digital.capacity import DIGITAL_CHANNELS, check_channel
 from semcom.digital.chain import lost
 from semcom.digital.mcs import (
-    CODEWORD_BITS, MCS, MCS_TABLE, SHORT_CODEWORD_BITS, TARGET_SUCCESS, check_lengths, check_target_success,
+    CODEWORD_BITS,
+    MCS,
+    MCS_TABLE,
+    SHORT_CODEWORD_BITS,
+    TARGET_SUCCESS,
+    check_lengths,
+    check_target_success,
 )
 from semcom.digital.transport import Delivery, channel_uses_needed, check_payload_bits, mcs_for_payload, send_bytes
 from semcom.errors import SemcomError

@@ -20,8 +20,15 @@ import torch
 from semcom.channels import ComplexChannel
 from semcom.digital.capacity import check_channel, check_scalar_snr_db
 from semcom.digital.mcs import (
-    CODEWORD_BITS, MCS, MCS_BY_LENGTH, TARGET_SUCCESS, BlerTable, check_lengths, check_target_success,
-    codewords_needed, load_bler_table,
+    CODEWORD_BITS,
+    MCS,
+    MCS_BY_LENGTH,
+    TARGET_SUCCESS,
+    BlerTable,
+    check_lengths,
+    check_target_success,
+    codewords_needed,
+    load_bler_table,
 )
 from semcom.errors import SemcomError
 
