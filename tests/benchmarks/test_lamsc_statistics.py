@@ -59,6 +59,16 @@ def test_a_variant_above_the_whole_curve_is_printed_as_a_lower_bound():
     assert f"> {top:.0f}" in line and "≥ 86.4 %" in line and line.count("≥") == 2
 
 
+def mean_cells(rows: list[dict], images: int = 24) -> dict:
+    """The summary ``get`` of ``report``: mean channel uses and region PSNR per (scheme, region_of, SNR)."""
+    get = {}
+    for r in rows:
+        s = get.setdefault((r["scheme"], r["region_of"], r["snr_db"]), {"channel_uses": 0.0, "region_psnr_db": 0.0})
+        s["channel_uses"] += r["channel_uses"] / images
+        s["region_psnr_db"] += r["region_psnr_db"] / images
+    return get
+
+
 def test_savings_against_the_shipped_curve_use_its_own_rows():
     """The second table compares LAM-SC with the shipped-c{n} rows (another curve on the same regions), not jscc-c{n}:
     a curve 3 dB stronger turns a +1 dB gain into -2 dB."""
@@ -73,11 +83,7 @@ def test_savings_against_the_shipped_curve_use_its_own_rows():
                              "channel_uses": u, "region_psnr_db": 10 * math.log10(u)})
             rows.append({"scheme": "lamsc", "region_of": "lamsc", "image": f"im{i:02d}", "snr_db": snr,
                          "channel_uses": 20000.0, "region_psnr_db": 10 * math.log10(20000.0) + 1.0})
-    get = {}
-    for r in rows:
-        s = get.setdefault((r["scheme"], r["region_of"], r["snr_db"]), {"channel_uses": 0.0, "region_psnr_db": 0.0})
-        s["channel_uses"] += r["channel_uses"] / 24
-        s["region_psnr_db"] += r["region_psnr_db"] / 24
+    get = mean_cells(rows)
     shipped = savings_against(get, rows, "shipped-c", [24, 48, 96], ("lamsc",))
     assert len(shipped) == len(SNRS)
     assert all(s["region_psnr_gain_db"] == pytest.approx(-2.0) and s["wins_equal_uses"] == 0 for s in shipped)
@@ -92,20 +98,12 @@ def test_a_variant_with_a_twin_region_is_scored_on_the_twins_rows():
     from kodak_lamsc import REGION_OF
 
     assert REGION_OF["lamsc-hybrid"] == "lamsc"
-    rows = []
-    for i in range(24):
-        for snr in SNRS:
-            for m in (24, 48, 96):
-                u = m * 768.0
-                rows.append({"scheme": f"shipped-c{m}", "region_of": "lamsc", "image": f"im{i:02d}", "snr_db": snr,
-                             "channel_uses": u, "region_psnr_db": 10 * math.log10(u)})
-            rows.append({"scheme": "lamsc-hybrid", "region_of": "lamsc-hybrid", "image": f"im{i:02d}", "snr_db": snr,
-                         "channel_uses": 20000.0, "region_psnr_db": 10 * math.log10(20000.0) + 0.5})
-    get = {}
-    for r in rows:
-        s = get.setdefault((r["scheme"], r["region_of"], r["snr_db"]), {"channel_uses": 0.0, "region_psnr_db": 0.0})
-        s["channel_uses"] += r["channel_uses"] / 24
-        s["region_psnr_db"] += r["region_psnr_db"] / 24
+    images = [(f"im{i:02d}", snr) for i in range(24) for snr in SNRS]
+    rows = [{"scheme": f"shipped-c{m}", "region_of": "lamsc", "image": im, "snr_db": snr, "channel_uses": m * 768.0,
+             "region_psnr_db": 10 * math.log10(m * 768.0)} for im, snr in images for m in (24, 48, 96)]
+    rows += [{"scheme": "lamsc-hybrid", "region_of": "lamsc-hybrid", "image": im, "snr_db": snr,
+              "channel_uses": 20000.0, "region_psnr_db": 10 * math.log10(20000.0) + 0.5} for im, snr in images]
+    get = mean_cells(rows)
     out = savings_against(get, rows, "shipped-c", [24, 48, 96], ("lamsc-hybrid", "lamsc-no-asc"))
     assert [s["scheme"] for s in out] == ["lamsc-hybrid"] * len(SNRS)
     assert all(s["region_psnr_gain_db"] == pytest.approx(0.5) and s["wins_equal_uses"] == 24 for s in out)
