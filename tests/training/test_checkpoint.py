@@ -170,3 +170,18 @@ def test_every_shipped_checkpoint_loads_safely_through_its_loader(relative):
     else:
         pytest.fail(f"no loader known for the shipped checkpoint {relative}: add it here")
     assert not model.training
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    assert not bad, f"{relative}: non-finite weights {bad[:3]} (a float16 overflow at export?)"
+
+
+def test_half_state_keeps_what_float16_cannot_hold():
+    from semcom.training.checkpoint import half_state
+
+    state = {"w": torch.tensor([0.5, -2.0]), "running_var": torch.tensor([1e7, 3.0]), "count": torch.tensor(7),
+             "empty": torch.zeros(0)}
+    half = half_state(state)
+    assert half["w"].dtype == torch.float16 and half["count"].dtype == torch.int64
+    assert half["running_var"].dtype == torch.float32 and torch.equal(half["running_var"], state["running_var"])
+    assert half["empty"].dtype == torch.float16
+    assert all(v.dtype == state[k].dtype for k, v in half_state(state, half=False).items())
+    assert torch.isfinite(state["running_var"].half()).all().item() is False  # what the plain cast did

@@ -61,7 +61,8 @@ def trained_by(relative: str, ckpt: dict) -> tuple[str, str]:
     if folder == "splitnn":
         return "splitnn", f"scripts/train_splitnn.sh (semcom train splitnn --variant {stem})"
     if folder == "gesco":
-        part = {"map-jscc": "maps", "map-denoiser": "denoiser", "diffusion": "diffusion"}.get(stem.split("-cbr")[0])
+        part = {"map-jscc": "maps", "map-denoiser": "denoiser", "diffusion": "diffusion",
+                "segmenter": "segmenter"}.get(stem.split("-cbr")[0].split("-camvid")[0])
         if part:
             cbr = f" --cbr 1/{stem.split('-cbr')[1]}" if "-cbr" in stem else ""
             return "gesco", f"semcom train gesco --part {part}{cbr} --export src/semcom/checkpoints/{relative} ({README})"

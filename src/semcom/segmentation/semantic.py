@@ -52,7 +52,7 @@ from semcom.data.images import check_batch
 from semcom.errors import SemcomError
 from semcom.metrics.segmentation import SegmentationMeter
 from semcom.seeding import make_generator
-from semcom.training.checkpoint import PACKAGE_CHECKPOINTS, atomic_save, read_checkpoint
+from semcom.training.checkpoint import PACKAGE_CHECKPOINTS, atomic_save, half_state, read_checkpoint
 from semcom.training.loop import cosine_lr
 from semcom.training.run import Run, RunConfig
 
@@ -427,12 +427,12 @@ def load_segmenter(path: str | Path, num_classes: int | None = None,
 
 
 def export_segmenter(src: str | Path, dst: str | Path, half: bool = True) -> Path:
-    """Write the shippable copy of a segmenter checkpoint: weights in float16 (unless ``half`` is False; batch-norm
-    counters stay integers), the model and training configs, the step and the training clock; no optimizer or
+    """Write the shippable copy of a segmenter checkpoint: weights in float16 (unless ``half`` is False; see
+    ``half_state``), the model and training configs, the step and the training clock; no optimizer or
     generator state. The source must load as a segmenter (``load_segmenter``)."""
     load_segmenter(src)
     ckpt = read_checkpoint(src)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
+    state = half_state(ckpt["state_dict"], half)
     keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "state_dict")}
     atomic_save({**keep, "kind": KIND, "state_dict": state}, dst)
     return Path(dst)

@@ -68,10 +68,25 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+FLOAT16_MAX = float(torch.finfo(torch.float16).max)
+
+
+def half_state(state: dict[str, torch.Tensor], half: bool = True) -> dict[str, torch.Tensor]:
+    """The weights to ship: float tensors in float16 (unless ``half`` is False), except a tensor with a value beyond
+    float16's range (e.g. a batch-norm running variance of 1e7), which would become inf and stays float32; integer
+    tensors (batch-norm counters) unchanged."""
+    def cast(v: torch.Tensor) -> torch.Tensor:
+        if not (half and v.is_floating_point()) or (v.numel() and float(v.abs().max()) > FLOAT16_MAX):
+            return v
+        return v.half()
+    return {k: cast(v) for k, v in state.items()}
+
+
 def slim_copy(src: str | Path, dst: str | Path, half: bool = True) -> None:
-    """Write a shippable checkpoint: weights (float16 by default) and metadata, no optimizer state."""
+    """Write a shippable checkpoint: weights (float16 by default, see ``half_state``) and metadata, no optimizer
+    state."""
     ckpt = read_checkpoint(src)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
+    state = half_state(ckpt["state_dict"], half)
     keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "state_dict")}
     atomic_save({**keep, "state_dict": state}, dst)
 

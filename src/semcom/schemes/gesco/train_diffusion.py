@@ -30,7 +30,7 @@ from semcom.data.camvid import CAMVID, LabelCrops, load_camvid, one_hot
 from semcom.errors import SemcomError
 from semcom.schemes.gesco.diffusion import CONFIGS, DiffusionConfig, SemanticDiffusion
 from semcom.seeding import make_generator
-from semcom.training.checkpoint import atomic_save, read_checkpoint
+from semcom.training.checkpoint import atomic_save, half_state, read_checkpoint
 from semcom.training.loop import cosine_lr
 from semcom.training.run import Run, RunConfig
 
@@ -264,7 +264,7 @@ def export_diffusion(src: str | Path, dst: str | Path, half: bool = True) -> Pat
     """Write the shippable checkpoint of a run: the EMA weights (float16 unless ``half`` is False), the model and
     training configs, the step and the training clock; no optimizer or generator state."""
     ckpt = read_checkpoint(src)
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in _weights(ckpt).items()}
+    state = half_state(_weights(ckpt), half)
     keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "state_dict")}
     atomic_save({**keep, "state_dict": state}, dst)
     return Path(dst)
