@@ -15,7 +15,8 @@ One JSON line per cell in ``--out`` (a config line first):
   the segmenter's mIoU against the true maps, FID-/KID-EffNet against the real test photos (EfficientNet-Lite0
   features: never read as Inception FID), PSNR / MS-SSIM and sampling seconds per image;
 * ``kind: baseline`` (unless ``--maps-only``): the core's pixel JSCC (shipped model for the CBR, ``fit_budget``: its
-  side block inside the budget, row ``jscc-fit``) and the digital
+  side block inside the budget, on the short-codeword side link, row ``jscc-short-side-fit``), the ADJSCC at every CBR
+  (no side payload, row ``jscc-adjscc``) and the digital
   image chain (``--baselines``, every codeword LDPC-decoded unless ``--fast``) on the same photos at the same
   resolution and budget, scored the same way (segmenter mIoU, FID-/KID-EffNet, PSNR / MS-SSIM);
 * ``kind: ceiling``: the segmenter on the real photos (what a perfect receiver would score);
@@ -43,6 +44,7 @@ from semcom.experiments.evaluate import SchemeSpec, build_transmitter, run_cell
 from semcom.schemes.gesco.evaluate import evaluate_cell, load_distribution_meter, score_images, segmenter_ceiling
 from semcom.schemes.gesco.scheme import build_gesco, shipped_diffusion, shipped_map_model
 from semcom.seeding import fast_cpu_math, make_generator
+from semcom.training.checkpoint import PACKAGE_CHECKPOINTS
 from semcom.units import cbr_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,8 +113,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the model's)")
     ap.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
     ap.add_argument("--timing-steps", default="10,25,50", help="DDIM step counts timed on 3 maps (with a model)")
-    ap.add_argument("--baselines", default="jscc,digital-jpeg2000,digital-webp",
-                    help="jscc and/or digital-CODEC rows at the same budget")
+    ap.add_argument("--baselines", default="jscc,jscc-adjscc,digital-jpeg2000,digital-webp",
+                    help="jscc (the shipped model per CBR), jscc-adjscc and/or digital-CODEC rows at the same budget")
     ap.add_argument("--fast", action="store_true", help="digital: outcomes from the BLER table (no LDPC decoding)")
     ap.add_argument("--maps-only", action="store_true", help="map recovery only: no diffusion, baselines, segmenter")
     ap.add_argument("--device", default="cpu")
@@ -134,6 +136,8 @@ def main(argv=None) -> int:
 
 def run(args) -> int:
     snrs, cbrs, channels = numbers(args.snrs), numbers(args.cbrs), names(args.channels)
+    for name in [] if args.maps_only else names(args.baselines):
+        baseline_spec(name, args.fast)  # an unknown name fails before any work
     diffusion = "none" if args.maps_only else args.diffusion
     if diffusion == "auto":
         diffusion = str(shipped_diffusion()) if shipped_diffusion() else "none"
@@ -146,6 +150,7 @@ def run(args) -> int:
         segmenter_path = (shipped_segmenter() if shipped_segmenter and args.segmenter == "auto" else
                           None if args.segmenter == "auto" else args.segmenter)
         if segmenter_path is not None:
+            segmenter_path = str(segmenter_path)
             segmenter = load_segmenter(segmenter_path, CAMVID.num_classes, args.device)[0]
     meter_factory = None if args.maps_only else load_distribution_meter()
     notes = []
@@ -233,17 +238,33 @@ def run(args) -> int:
     return 0
 
 
+def baseline_spec(name: str, fast: bool) -> tuple[SchemeSpec, str]:
+    """(the image scheme, its row name) of a ``--baselines`` entry; SemcomError for an unknown one."""
+    # the pixel JSCC at the budget with its side block inside it (fit_budget: on a 240x180 frame one LDPC side block
+    # is 11-44 % of the budget at CBR 1/16-1/64, so counting it on top would hand the baseline that many more uses)
+    # and on the short-codeword side link (a 16-bit scale then costs 60-120 uses, not 480-960), the cheapest real one
+    # jscc-adjscc: the ADJSCC at every CBR, the pixel JSCC without a side payload (no MCS carries the hybrid's scale
+    # below about -4 dB, and a lost scale loses its image)
+    if name == "jscc":
+        spec = SchemeSpec("jscc", side_link="ldpc-short", fit_budget=True)
+    elif name == "jscc-adjscc":
+        spec = SchemeSpec("jscc", checkpoint=str(PACKAGE_CHECKPOINTS / "adjscc.pt"))
+    elif name.startswith("digital-"):
+        spec = SchemeSpec("digital", name.split("-", 1)[1], decode=not fast)
+    else:
+        raise SemcomError(f"unknown baseline {name!r}: jscc, jscc-adjscc or digital-CODEC")
+    label = "jscc-adjscc" if name == "jscc-adjscc" else spec.label
+    return spec, label
+
+
 def baseline_cells(name: str, channel: str, cbr: float, snrs, pairs, budget: int, base: dict, args, segmenter,
                    meter_factory, done: set, emit) -> None:
     """The core's pixel JSCC or digital image chain on the photos, scored like GESCO's generated images."""
-    # the pixel JSCC at the budget with its side block inside it (fit_budget: on a 240x180 frame one LDPC side block
-    # is 11-44 % of the budget at CBR 1/16-1/64, so counting it on top would hand the baseline that many more uses)
-    spec = (SchemeSpec("jscc", fit_budget=True) if name == "jscc"
-            else SchemeSpec("digital", name.split("-", 1)[1], decode=not args.fast))
+    spec, label = baseline_spec(name, args.fast)
     sender = build_transmitter(spec, channel, cbr)
     images = [(n, x) for n, x in zip(pairs.names, pairs.images)]
     for snr in snrs:
-        key = ["baseline", spec.label, channel, cbr, snr, args.split, args.limit, args.seed]
+        key = ["baseline", label, channel, cbr, snr, args.split, args.limit, args.seed]
         if tuple(key) in done:
             continue
         t = time.perf_counter()
@@ -251,7 +272,7 @@ def baseline_cells(name: str, channel: str, cbr: float, snrs, pairs, budget: int
         x_hats = torch.stack([r["x_hat"] for r in rows]).clamp(0, 1)
         scores = score_images(x_hats, pairs.images, pairs.labels, CAMVID.num_classes, CAMVID.ignore_index,
                               segmenter, meter_factory)
-        emit({"kind": "baseline", "key": key, **base, "scheme": spec.label, "channel": channel, "cbr_target": cbr,
+        emit({"kind": "baseline", "key": key, **base, "scheme": label, "channel": channel, "cbr_target": cbr,
               "snr_db": snr, "channel_uses": sum(r["channel_uses"] for r in rows) / len(rows),
               "channel_use_budget": budget, "success_rate": sum(float(r["ok"]) for r in rows) / len(rows),
               "seconds": sum(r["seconds"] for r in rows) / len(rows), **scores,

@@ -9,7 +9,13 @@ from torchmetrics.image.kid import poly_mmd
 
 from semcom.errors import SemcomError
 from semcom.metrics.distribution import (
-    FEATURE_DIM, DistributionMeter, EffNetFeatures, feature_statistics, fid_from_features, frechet_distance,
+    FEATURE_DIM,
+    CachedFeatures,
+    DistributionMeter,
+    EffNetFeatures,
+    feature_statistics,
+    fid_from_features,
+    frechet_distance,
     kernel_inception_distance,
 )
 
@@ -139,3 +145,29 @@ def test_bad_input_is_a_one_line_error():
         with pytest.raises(SemcomError, match=message) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+def test_cached_features_extract_each_distinct_batch_once():
+    calls = []
+
+    def features(images):
+        calls.append(images.shape[0])
+        return images.flatten(1)[:, :4].double() * 2
+
+    cached = CachedFeatures(features, size=2)
+    a, b, c = torch.rand(3, 1, 3, 4, 4).unbind(0)
+    first = cached(a)
+    again = cached(a.clone())  # same content, another tensor
+    assert torch.equal(first, again) and calls == [1] and cached.hits == 1
+    again.zero_()  # a caller changing its result does not change the cache
+    assert torch.equal(cached(a), first)
+    cached(b), cached(c)  # a is evicted (size 2)
+    cached(a)
+    assert calls == [1, 1, 1, 1]
+    assert not torch.equal(cached(b), cached(a)) and len(calls) == 5  # b was evicted by a, a is still there
+    changed = a.clone()
+    changed[0, 0, 0, 0] += 1e-3
+    cached(changed)
+    assert len(calls) == 6
+    with pytest.raises(SemcomError):
+        CachedFeatures(features, size=0)

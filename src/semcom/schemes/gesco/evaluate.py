@@ -42,13 +42,14 @@ def _nan_none(value: float) -> float | None:
 
 
 def load_distribution_meter() -> Callable[[], object] | None:
-    """A factory of fresh ``DistributionMeter``s (FID-/KID-EffNet) sharing one feature network (loaded here, once),
+    """A factory of fresh ``DistributionMeter``s (FID-/KID-EffNet) sharing one feature network (loaded here, once;
+    its results cached by image content, ``CachedFeatures``),
     or None when ``semcom.metrics.distribution`` is not part of this installation."""
     try:
-        from semcom.metrics.distribution import DistributionMeter
+        from semcom.metrics.distribution import CachedFeatures, DistributionMeter
     except ImportError:
         return None
-    features = DistributionMeter().features
+    features = CachedFeatures(DistributionMeter().features)  # the real photos' features: extracted once per run
     return lambda: DistributionMeter(features=features)
 
 
