@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import shared_path
 from PIL import Image
 
-from conftest import shared_path
 from semcom.channels import AWGN
 from semcom.data.camvid import CAMVID, load_camvid
 from semcom.digital.chain import channel_use_budget
@@ -17,8 +17,19 @@ from semcom.digital.mcs import get_mcs
 from semcom.errors import SemcomError
 from semcom.metrics.segmentation import miou, pixel_accuracy
 from semcom.schemes.gesco.maps import (
-    HEADER, AdaptiveMap, AnalogOneHot, DenoiserConfig, DigitalMap, MapDenoiser, MapJSCC, MapJSCCConfig, decode_map, encode_map,
-    load_map_model, map_model_from_config,
+    HEADER,
+    METHODS,
+    AdaptiveMap,
+    AnalogOneHot,
+    DenoiserConfig,
+    DigitalMap,
+    MapDenoiser,
+    MapJSCC,
+    MapJSCCConfig,
+    decode_map,
+    encode_map,
+    load_map_model,
+    map_model_from_config,
 )
 from semcom.schemes.gesco.train_maps import MapTrainConfig, receive_logits, train_maps
 from semcom.seeding import seed_everything
@@ -146,12 +157,32 @@ def test_map_codec_round_trip_and_damage():
     labels = blocky(1, (30, 41), block=5)[0]
     data = encode_map(labels, 12)
     h, w, classes, method = HEADER.unpack_from(data)
-    assert (h, w, classes) == (30, 41, 12) and method in (0, 1, 2)
+    assert (h, w, classes) == (30, 41, 12) and method in range(len(METHODS))
     assert torch.equal(decode_map(data, 12), labels)
     with pytest.raises(SemcomError, match="12 classes, not 19"):
         decode_map(data, 19)
     with pytest.raises(SemcomError, match="cannot decode the compressed map"):
         decode_map(data[:HEADER.size] + b"\x00garbage", 12)
+    sizes = {}
+    for index, name in enumerate(METHODS):  # every coder round-trips and reports damage as a one-line error
+        one = encode_map(labels, 12, methods=(name,))
+        assert HEADER.unpack_from(one)[3] == index and torch.equal(decode_map(one, 12), labels)
+        sizes[name] = len(one)
+        with pytest.raises(SemcomError, match=f"cannot decode the compressed map \\({name}\\)") as info:
+            decode_map(one[:HEADER.size] + one[HEADER.size:][: len(one) // 3], 12)
+        assert "\n" not in str(info.value)
+    assert len(data) == min(sizes.values())
+    with pytest.raises(SemcomError, match="subset of png, zlib, lzma, jxl"):
+        encode_map(labels, 12, methods=("gif",))
+
+
+def test_jpeg_xl_is_the_smallest_coder_on_camvid_maps():
+    try:
+        maps = load_camvid("test", images=False, limit=10).labels
+    except SemcomError as exc:
+        pytest.skip(f"CamVid not available: {exc}")
+    chosen = [METHODS[HEADER.unpack_from(encode_map(m, 12))[3]] for m in maps]
+    assert chosen.count("jxl") >= 8
 
 
 def test_analog_recovers_near_exactly_at_40_db_and_degrades_as_snr_falls():

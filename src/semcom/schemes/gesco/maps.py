@@ -463,29 +463,53 @@ class AnalogOneHot:
 HEADER = struct.Struct(">HHBB")
 """The compressed map's header: height, width (uint16 each), number of classes, method (uint8 each): 6 bytes."""
 
-METHODS = ("png", "zlib", "lzma")
+METHODS = ("png", "zlib", "lzma", "jxl")
 """Lossless coders tried for every map; the smallest result is sent (the header's method byte says which)."""
+JXL_EFFORT = 9
+"""libjxl effort of the lossless JPEG XL map (9: ~0.05 CPU-s per 240x180 map, ~9 % smaller than the best of the
+others on CamVid test maps)."""
 
 LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]  # raw stream: no container header
 MCS_CHOICES = ("robust", "cheapest")
 
 
-def encode_map(labels: torch.Tensor, num_classes: int) -> bytes:
+def encode_map(labels: torch.Tensor, num_classes: int, methods: tuple[str, ...] = METHODS) -> bytes:
     """One map [H, W] -> header + the smallest of: PNG (8-bit grey, Pillow at compress_level 9 with optimize),
-    zlib (level 9) of the row-major uint8 raster, raw LZMA2 (preset 9e) of that raster."""
-    from PIL import Image
-
+    zlib (level 9) of the row-major uint8 raster, raw LZMA2 (preset 9e) of that raster, lossless JPEG XL (bare
+    codestream, imagecodecs/libjxl at effort ``JXL_EFFORT``). ``methods``: the coders to try (a subset of
+    ``METHODS``)."""
     labels = check_labels(labels, check_num_classes(num_classes), dims=2)
+    if not methods or any(m not in METHODS for m in methods):
+        raise SemcomError(f"methods must be a non-empty subset of {', '.join(METHODS)}, got {methods!r}")
     h, w = labels.shape
     if h > 65535 or w > 65535:
         raise SemcomError(f"a map of {h}x{w} pixels is too large for the 16-bit size header")
     raster = labels.to(torch.uint8).cpu().numpy()
-    png = io.BytesIO()
-    Image.fromarray(raster, mode="L").save(png, format="PNG", optimize=True, compress_level=9)
-    bodies = (png.getvalue(), zlib.compress(raster.tobytes(), 9),
-              lzma.compress(raster.tobytes(), format=lzma.FORMAT_RAW, filters=LZMA_FILTERS))
-    method = min(range(len(bodies)), key=lambda i: len(bodies[i]))
-    return HEADER.pack(h, w, num_classes, method) + bodies[method]
+    bodies = {m: MAP_ENCODERS[m](raster) for m in methods}
+    method = min(bodies, key=lambda m: (len(bodies[m]), METHODS.index(m)))
+    return HEADER.pack(h, w, num_classes, METHODS.index(method)) + bodies[method]
+
+
+def _png(raster: np.ndarray) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(raster, mode="L").save(out, format="PNG", optimize=True, compress_level=9)
+    return out.getvalue()
+
+
+def _jxl(raster: np.ndarray) -> bytes:
+    import imagecodecs
+
+    return bytes(imagecodecs.jpegxl_encode(raster, lossless=True, effort=JXL_EFFORT, usecontainer=False, numthreads=1))
+
+
+MAP_ENCODERS = {
+    "png": _png,
+    "zlib": lambda raster: zlib.compress(raster.tobytes(), 9),
+    "lzma": lambda raster: lzma.compress(raster.tobytes(), format=lzma.FORMAT_RAW, filters=LZMA_FILTERS),
+    "jxl": _jxl,
+}
 
 
 def decode_map(data: bytes, num_classes: int | None = None) -> torch.Tensor:
@@ -504,6 +528,15 @@ def decode_map(data: bytes, num_classes: int | None = None) -> torch.Tensor:
         if METHODS[method] == "png":
             with Image.open(io.BytesIO(body)) as img:
                 raster = np.array(img, dtype=np.uint8)
+        elif METHODS[method] == "jxl":
+            import imagecodecs
+
+            try:
+                raster = np.asarray(imagecodecs.jpegxl_decode(body, numthreads=1))
+            except Exception as exc:  # noqa: BLE001 - imagecodecs raises its own error types for damaged data
+                raise ValueError(f"{exc.__class__.__name__}: {exc}") from None
+            if raster.dtype != np.uint8 or raster.ndim != 2:
+                raise ValueError(f"not an 8-bit one-channel map ({raster.dtype}, {raster.ndim} dims)")
         else:
             raw = zlib.decompress(body) if METHODS[method] == "zlib" else lzma.decompress(
                 body, format=lzma.FORMAT_RAW, filters=LZMA_FILTERS)
