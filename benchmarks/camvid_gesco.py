@@ -13,7 +13,7 @@ One JSON line per cell in ``--out`` (a config line first):
 * ``kind: gesco`` (always): map pixel accuracy and mIoU of the recovered map vs the sent one (pooled over the split,
   void ignored), channel uses, share of maps that arrived; with a diffusion model also, for the generated images,
   the segmenter's mIoU against the true maps, FID-/KID-EffNet against the real test photos (EfficientNet-Lite0
-  features: never read as Inception FID), PSNR / MS-SSIM and sampling seconds per image;
+  features: never read as Inception FID), PSNR / MS-SSIM, LPIPS (with ``--lpips``) and sampling seconds per image;
 * ``kind: baseline`` (unless ``--maps-only``): the core's pixel JSCC (shipped model for the CBR, ``fit_budget``: its
   side block inside the budget, on the short-codeword side link, row ``jscc-short-side-fit``), the ADJSCC at every CBR
   (no side payload, row ``jscc-adjscc``) and the digital
@@ -117,6 +117,9 @@ def main(argv=None) -> int:
                     help="jscc (the shipped model per CBR), jscc-adjscc and/or digital-CODEC rows at the same budget")
     ap.add_argument("--fast", action="store_true", help="digital: outcomes from the BLER table (no LDPC decoding)")
     ap.add_argument("--maps-only", action="store_true", help="map recovery only: no diffusion, baselines, segmenter")
+    ap.add_argument("--lpips", default=None, type=Path,
+                    help="LPIPS for every image row: torchvision's AlexNet state dict (alexnet.pth; the LPIPS heads "
+                         "are torchmetrics' bundled alex.pth); none by default (no weights ship offline)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -153,6 +156,11 @@ def run(args) -> int:
             segmenter_path = str(segmenter_path)
             segmenter = load_segmenter(segmenter_path, CAMVID.num_classes, args.device)[0]
     meter_factory = None if args.maps_only else load_distribution_meter()
+    lpips = None
+    if args.lpips is not None and not args.maps_only:
+        from semcom.metrics.lpips import LPIPS
+
+        lpips = LPIPS(args.lpips)
     notes = []
     kinds = []
     learned = {"map-jscc": args.map_jscc, "adaptive": args.map_jscc, "analog+denoiser": args.denoiser}
@@ -218,7 +226,7 @@ def run(args) -> int:
                         t = time.perf_counter()
                         _, cell = evaluate_cell(scheme, pairs.labels, snr, images=pairs.images,
                                                 names=list(pairs.names), seed=args.seed, segmenter=segmenter,
-                                                meter_factory=meter_factory)
+                                                meter_factory=meter_factory, lpips=lpips)
                         emit({"kind": "gesco", "key": key, **base, **cell, "channel_use_budget": budget,
                               "checkpoint": checkpoints.get(kind, {}).get(cbr), "diffusion": diffusion_key,
                               "cell_seconds": time.perf_counter() - t})
@@ -230,7 +238,7 @@ def run(args) -> int:
                     continue
                 for name in names(args.baselines):
                     baseline_cells(name, channel, cbr, snrs, pairs, budget, base, args, segmenter, meter_factory,
-                                   done, emit)
+                                   done, emit, lpips)
         if diffusion != "none":
             timing_rows(diffusion, pairs, args, done, emit, base)
     print(table(kept, snrs), file=sys.stdout)
@@ -258,7 +266,7 @@ def baseline_spec(name: str, fast: bool) -> tuple[SchemeSpec, str]:
 
 
 def baseline_cells(name: str, channel: str, cbr: float, snrs, pairs, budget: int, base: dict, args, segmenter,
-                   meter_factory, done: set, emit) -> None:
+                   meter_factory, done: set, emit, lpips=None) -> None:
     """The core's pixel JSCC or digital image chain on the photos, scored like GESCO's generated images."""
     spec, label = baseline_spec(name, args.fast)
     sender = build_transmitter(spec, channel, cbr)
@@ -271,7 +279,7 @@ def baseline_cells(name: str, channel: str, cbr: float, snrs, pairs, budget: int
         rows = run_cell(spec, channel, images, snr, cbr, args.seed, keep=True, transmitter=sender)
         x_hats = torch.stack([r["x_hat"] for r in rows]).clamp(0, 1)
         scores = score_images(x_hats, pairs.images, pairs.labels, CAMVID.num_classes, CAMVID.ignore_index,
-                              segmenter, meter_factory)
+                              segmenter, meter_factory, lpips)
         emit({"kind": "baseline", "key": key, **base, "scheme": label, "channel": channel, "cbr_target": cbr,
               "snr_db": snr, "channel_uses": sum(r["channel_uses"] for r in rows) / len(rows),
               "channel_use_budget": budget, "success_rate": sum(float(r["ok"]) for r in rows) / len(rows),

@@ -113,6 +113,7 @@ def stand_ins(monkeypatch):
     semantic.export_segmenter = lambda src, dst: atomic_save(read_checkpoint(src), dst)
     distribution = types.ModuleType("semcom.metrics.distribution")
     distribution.DistributionMeter = CountingMeter
+    distribution.CachedFeatures = lambda features: features
     monkeypatch.setitem(sys.modules, "semcom.segmentation.semantic", semantic)
     monkeypatch.setitem(sys.modules, "semcom.metrics.distribution", distribution)
 
@@ -222,6 +223,8 @@ def test_train_gesco_parts_are_thin_wrappers(camvid, tmp_path, capsys, stand_ins
     (["eval", "gesco", "--data", "{camvid}", "--transmitter", "map-jscc"], "or pass --map-jscc PATH"),
     (["eval", "gesco", "--data", "{camvid}", "--diffusion", "{three}"], "for 3 classes, not 12"),
     (["eval", "gesco", "--data", "{camvid}", "--channel", "rician", "--transmitter", "digital"], "BLER tables"),
+    (["eval", "gesco", "--data", "{camvid}", "--diffusion", "{diffusion}", "--lpips", "{camvid}/alexnet.pth"],
+     "alexnet.pth"),
     (["train", "gesco", "--part", "everything"], "unknown --part 'everything'"),
     (["train", "gesco", "--part", "segmenter", "--cbr", "1/32"], "--cbr does not apply to --part segmenter"),
     (["train", "gesco", "--part", "diffusion", "--cbr", "1/32"], "the default blob corruption takes none of them"),

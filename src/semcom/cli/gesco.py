@@ -164,11 +164,12 @@ COLUMNS = [
     Column("map acc", number("map_pixel_accuracy", 3)), Column("map mIoU", number("map_miou", 3)),
     Column("seg mIoU", number("seg_miou", 3)), Column("FID-EffNet", number("fid_effnet", 2)),
     Column("KID-EffNet", number("kid_effnet", 4)), Column("PSNR dB", number("psnr_db")),
-    Column("MS-SSIM", number("ms_ssim", 3)), Column("s/image", number("sampling_seconds", 2)),
+    Column("MS-SSIM", number("ms_ssim", 3)), Column("LPIPS", number("lpips", 3)),
+    Column("s/image", number("sampling_seconds", 2)),
 ]
 
 
-GENERATIVE_HEADERS = {"seg mIoU", "FID-EffNet", "KID-EffNet", "PSNR dB", "MS-SSIM", "s/image"}
+GENERATIVE_HEADERS = {"seg mIoU", "FID-EffNet", "KID-EffNet", "PSNR dB", "MS-SSIM", "LPIPS", "s/image"}
 
 
 def load_segmenter_option(value: str) -> tuple[object | None, str | None, str | None]:
@@ -250,13 +251,16 @@ def eval_gesco(
     fast: bool = typer.Option(False, "--fast", help="digital: draw each outcome from the BLER table instead of "
                                                     "LDPC-decoding every codeword."),
     device: str = typer.Option("cpu", help="cpu | cuda (where the diffusion model samples)."),
+    lpips: Optional[Path] = typer.Option(None, help="LPIPS of the generated images: torchvision's AlexNet state dict "
+                                                    "(alexnet.pth; no weights ship offline)."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Write results.json / results.csv into this folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     format: str = typer.Option("table", "--format", help=FORMAT_HELP),
 ):
     """GESCO on CamVid: map recovery per transmitter (pixel accuracy, mIoU), and with a diffusion model the generated
-    images (segmenter mIoU against the true map, FID-/KID-EffNet, PSNR/MS-SSIM, sampling seconds per image)."""
+    images (segmenter mIoU against the true map, FID-/KID-EffNet, PSNR/MS-SSIM, LPIPS with --lpips, sampling seconds
+    per image)."""
     from semcom.data.camvid import CAMVID, load_camvid
     from semcom.experiments.results import write_results
     from semcom.schemes.gesco.evaluate import evaluate_cell, load_distribution_meter, segmenter_ceiling
@@ -289,6 +293,11 @@ def eval_gesco(
     seg, seg_path, seg_note = load_segmenter_option(segmenter)
     notes += [seg_note] if seg_note else []
     meter_factory = load_distribution_meter() if generated else None
+    lpips_model = None
+    if lpips is not None and generated:
+        from semcom.metrics.lpips import LPIPS
+
+        lpips_model = LPIPS(lpips)
     if generated and meter_factory is None:
         notes.append("no FID-/KID-EffNet in this installation (semcom.metrics.distribution)")
     for n in notes:
@@ -305,7 +314,8 @@ def eval_gesco(
             for s in snrs:
                 cell_rows, cell = evaluate_cell(scheme, pairs.labels, s, images=pairs.images, names=list(pairs.names),
                                                 seed=seed, segmenter=seg if generated else None,
-                                                meter_factory=meter_factory, on_image=lambda r: bar.advance(task))
+                                                meter_factory=meter_factory, on_image=lambda r: bar.advance(task),
+                                                lpips=lpips_model)
                 rows += cell_rows
                 summary.append(cell)
     columns = COLUMNS if generated else [c for c in COLUMNS if c.header not in GENERATIVE_HEADERS or seg is not None

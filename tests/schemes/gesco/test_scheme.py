@@ -298,3 +298,23 @@ def test_the_core_segmenter_and_distribution_meter_plug_into_the_harness():
     _, cell = evaluate_cell(scheme, labels, 10.0, images=images, segmenter=segmenter,
                             meter_factory=lambda: distribution.DistributionMeter(features=features, subsets=5))
     assert 0 <= cell["seg_miou"] <= 1 and cell["fid_effnet"] >= 0 and cell["kid_effnet_std"] >= 0
+
+
+def test_lpips_is_the_mean_over_the_images_when_a_model_is_given():
+    from semcom.schemes.gesco.evaluate import score_images
+
+    labels = blocky((40, 48), block=8, batch=3)
+    photos = colorize(labels)
+    x_hats = (photos + 0.1 * torch.randn(photos.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+
+    class PerImage:  # a stand-in LPIPS: the mean absolute difference of each pair
+        calls = 0
+
+        def __call__(self, x, y):
+            PerImage.calls += 1
+            return (x - y).abs().mean((1, 2, 3))
+
+    out = score_images(x_hats, photos, labels, 12, CAMVID.ignore_index, lpips=PerImage())
+    assert out["lpips"] == pytest.approx((photos - x_hats).abs().mean().item(), rel=1e-5) and PerImage.calls >= 1
+    assert "lpips" not in score_images(x_hats, photos, labels, 12, CAMVID.ignore_index)
+    assert "lpips" not in score_images(x_hats, None, labels, 12, CAMVID.ignore_index, lpips=PerImage())

@@ -88,15 +88,20 @@ def distribution_scores(meter_factory, real: torch.Tensor, fake: torch.Tensor) -
 
 
 def score_images(x_hats: torch.Tensor, images: torch.Tensor | None, labels: torch.Tensor, num_classes: int,
-                 ignore_index: int | None, segmenter=None, meter_factory=None) -> dict:
+                 ignore_index: int | None, segmenter=None, meter_factory=None, lpips=None) -> dict:
     """Image-side metrics of received images ``x_hats`` [N, 3, H, W] against the photos ``images`` (or None) and
-    the true maps ``labels`` [N, H, W]: ``psnr_db``/``ms_ssim`` (means; with photos), ``seg_miou``/
-    ``seg_pixel_accuracy`` (pooled; with a segmenter), ``fid_effnet``/``kid_effnet``/``kid_effnet_std`` (with a meter
-    factory and photos)."""
+    the true maps ``labels`` [N, H, W]: ``psnr_db``/``ms_ssim`` (means; with photos), ``lpips`` (mean; with photos and
+    an ``semcom.metrics.lpips.LPIPS``), ``seg_miou``/``seg_pixel_accuracy`` (pooled; with a segmenter),
+    ``fid_effnet``/``kid_effnet``/``kid_effnet_std`` (with a meter factory and photos)."""
     out: dict = {}
     if images is not None:
         out["psnr_db"] = mean(psnr_db(images[i:i + 1], x_hats[i:i + 1]).item() for i in range(len(x_hats)))
         out["ms_ssim"] = mean(ms_ssim(images[i:i + 1], x_hats[i:i + 1]).item() for i in range(len(x_hats)))
+        if lpips is not None:
+            with torch.no_grad():
+                total = sum(float(lpips(images[i:i + SEGMENT_BATCH], x_hats[i:i + SEGMENT_BATCH]).sum())
+                            for i in range(0, len(x_hats), SEGMENT_BATCH))
+            out["lpips"] = total / len(x_hats)
     if segmenter is not None:
         meter = SegmentationMeter(num_classes, ignore_index)
         meter.update(labels, segment(segmenter, x_hats, tuple(labels.shape[-2:])))
@@ -116,10 +121,10 @@ def segmenter_ceiling(segmenter, images: torch.Tensor, labels: torch.Tensor, num
 
 def evaluate_cell(scheme, labels: torch.Tensor, snr_db: float, *, images: torch.Tensor | None = None,
                   names: list[str] | None = None, seed: int = 0, segmenter=None, meter_factory=None,
-                  on_image=None) -> tuple[list[dict], dict]:
+                  on_image=None, lpips=None) -> tuple[list[dict], dict]:
     """Send every map of ``labels`` [N, H, W] through ``scheme`` (a ``GescoScheme``) at ``snr_db``; returns (one
     row per map, the cell's summary; see the module docstring). ``images``: the photos [N, 3, H, W] (for PSNR,
-    MS-SSIM and FID-/KID-EffNet); ``on_image(row)`` is called after each map."""
+    MS-SSIM, LPIPS with an ``lpips`` model, and FID-/KID-EffNet); ``on_image(row)`` is called after each map."""
     if labels.dim() != 3 or labels.shape[0] == 0:
         raise SemcomError(f"labels must be [N, H, W] with N >= 1, got {tuple(labels.shape)}")
     if images is not None and (images.shape[0] != labels.shape[0] or images.shape[-2:] != labels.shape[-2:]):
@@ -155,5 +160,6 @@ def evaluate_cell(scheme, labels: torch.Tensor, snr_db: float, *, images: torch.
     if generated:
         summary |= {"steps": scheme.steps, "guidance": scheme.guidance,
                     "sampling_seconds": mean(r["sampling_seconds"] for r in rows)}
-        summary |= score_images(torch.stack(x_hats), images, labels, classes, ignore, segmenter, meter_factory)
+        summary |= score_images(torch.stack(x_hats), images, labels, classes, ignore, segmenter, meter_factory,
+                                lpips)
     return rows, summary
