@@ -62,3 +62,43 @@ def test_every_digital_link_defaults_to_the_one_reliability_target():
                SplitInference):
         assert inspect.signature(fn).parameters["target_success"].default == TARGET_SUCCESS, fn
     assert DigitalChain("jpeg").target_success == DigitalFeatureLink().target_success == 0.99
+
+
+def test_chase_combining_of_qpsk_copies_is_the_llr_of_the_averaged_symbol():
+    from semcom.digital.mcs import build_link
+
+    link = build_link(get_mcs("qpsk-1/4"))
+    g = torch.Generator().manual_seed(0)
+    sent = link.modulate(link.scramble(link.encode(torch.randint(0, 2, (2, link.k), generator=g).float())))
+    nv = torch.full((2, 1), 0.8)
+    copies = [sent + (0.8 / 2) ** 0.5 * torch.complex(torch.randn(sent.shape, generator=g),
+                                                       torch.randn(sent.shape, generator=g)) for _ in range(4)]
+    summed = sum(link.demodulate(c, nv) for c in copies)
+    averaged = link.demodulate(sum(copies) / 4, nv / 4)  # MRC on AWGN: 4 copies = one at 4x the SNR
+    torch.testing.assert_close(summed, averaged, rtol=1e-4, atol=1e-3)
+
+
+def test_below_every_mcs_the_side_codeword_is_repeated_until_it_is_reliable():
+    link, channel, data = SideLink("awgn", lengths=(1920, 240)), AWGN(), b"\x12\x34"
+    assert link.plan(16, 10.0)[1] == 1  # an MCS is reliable once: no repeats
+    mcs, repeats = link.plan(16, -5.0)  # nothing is reliable once; 4 short codewords (+6 dB) cost less than 2 long
+    assert (mcs.name, repeats) == ("qpsk-1/4-n240", 4) and link.channel_uses(16, -5.0) == 480
+    long_only = SideLink("awgn")
+    assert (long_only.mcs(16, -5.0).name, long_only.plan(16, -5.0)[1]) == ("qpsk-1/4", 2)
+    assert long_only.plan(16, 0.0)[1] == 1 and long_only.channel_uses(16, 0.0) == 960  # reliable once: as before
+    assert link.plan(16, -1.0) == (mcs, 2)  # 2 short codewords (240 uses) beat one long one (960)
+    assert link.channel_uses(16, -5.0) == 4 * mcs.symbols_per_codeword
+    got = [link.send(data, channel, -5.0, torch.Generator().manual_seed(s)) for s in range(20)]
+    assert sum(d.ok for d in got) >= 19 and all(d.received == data for d in got if d.ok)
+    assert got[0].repeats == 4 and got[0].channel_uses == link.channel_uses(16, -5.0)
+    assert got[0].mcs_label == f"{mcs.name} x4"
+    once = [SideLink("awgn", lengths=(1920, 240), max_repeats=1).send(data, channel, -5.0,
+                                                                      torch.Generator().manual_seed(s))
+            for s in range(20)]
+    assert sum(d.ok for d in once) <= 2  # what the side block did before: sent once and lost
+    fast = SideLink("awgn", lengths=(1920, 240), decode=False)
+    assert sum(fast.send(data, channel, -5.0, torch.Generator().manual_seed(s)).ok for s in range(50)) >= 48
+    rayleigh = SideLink("rayleigh", lengths=(1920, 240))
+    assert rayleigh.plan(16, -5.0)[1] > repeats  # fading needs more copies (the table ignores the diversity gain)
+    with pytest.raises(SemcomError, match="repeats must be a positive integer"):
+        SideLink("awgn", max_repeats=0)

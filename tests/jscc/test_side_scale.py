@@ -151,12 +151,19 @@ def test_a_lost_side_block_loses_the_image(scheme, pca, hybrid):
 
 
 def test_a_real_side_block_is_lost_far_below_the_waterfall():
-    """At -10 dB no MCS is reliable: the side link takes QPSK 1/4, whose block fails there; the real decode says so."""
+    """At -20 dB nothing is reliable, not even 16 Chase-combined copies: the side link sends QPSK 1/4 once, whose block
+    fails there; the real decode says so. At -10 dB 8 copies (+9 dB) carry it."""
+    from semcom.digital.mcs import get_mcs
+    from semcom.digital.transport import channel_uses_needed
+
     sc = SoftCast(dct_basis())
     x = smooth(6)
     for seed in range(2):
-        tx = SoftCastTransmitter(sc, AWGN(), 1 / 32).transmit(x, -10.0, seeded(seed))
+        tx = SoftCastTransmitter(sc, AWGN(), 1 / 32).transmit(x, -20.0, seeded(seed))
         assert not tx.ok and tx.details["side_mcs"] == "qpsk-1/4" and torch.equal(tx.x_hat, torch.full_like(x, 0.5))
+        tx = SoftCastTransmitter(sc, AWGN(), 1 / 32).transmit(x, -10.0, seeded(seed))
+        assert tx.ok and tx.details["side_mcs"] == "qpsk-1/4 x8"
+        assert tx.details["side_uses"] == 8 * channel_uses_needed(get_mcs("qpsk-1/4"), tx.details["side_bits"])
 
 
 def test_a_channel_without_a_bler_table_falls_back_to_the_ideal_count_and_says_so(pca, hybrid):

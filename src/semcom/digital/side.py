@@ -7,7 +7,9 @@ attention-CI's patch mask) gives it to a side link, which says what it costs and
   (``semcom.digital.transport.send_bytes``) at the cheapest MCS whose predicted probability of decoding is at least
   ``target_success`` (the core's ``TARGET_SUCCESS``), the most robust MCS (QPSK 1/4) when none is that reliable.
   A block that fails is lost (``Delivery.ok`` False) and the scheme must show it: a receiver without its mask cannot
-  place the symbols it received. Even a 64-bit mask costs one whole codeword (960 channel uses at QPSK 1/4).
+  place the symbols it received. Even a 64-bit mask costs one whole codeword (960 channel uses at QPSK 1/4). Where
+  no MCS is reliable at all (below about -2 dB on AWGN), the QPSK codeword is repeated and Chase-combined
+  (``SideLink.plan``, up to ``MAX_REPEATS`` times) instead of being sent once and lost.
 - ``IdealSideLink`` (a labelled option, ``side_link="ideal"``): ``bits_per_use`` bits per channel use, always
   delivered. At 1 bit per use this is AWGN capacity at 0 dB with no errors: no real code achieves it for a short
   payload, so results with it are an optimistic bound on the side cost.
@@ -30,16 +32,26 @@ import torch
 from semcom.channels import AWGN, ComplexChannel, Rayleigh
 from semcom.digital.capacity import DIGITAL_CHANNELS, check_channel
 from semcom.digital.chain import lost
+from semcom.digital.link import check_repeats
 from semcom.digital.mcs import (
     CODEWORD_BITS,
     MCS,
+    MCS_BY_LENGTH,
     MCS_TABLE,
     SHORT_CODEWORD_BITS,
     TARGET_SUCCESS,
     check_lengths,
     check_target_success,
+    codewords_needed,
 )
-from semcom.digital.transport import Delivery, channel_uses_needed, check_payload_bits, mcs_for_payload, send_bytes
+from semcom.digital.transport import (
+    Delivery,
+    channel_uses_needed,
+    check_payload_bits,
+    mcs_for_payload,
+    send_bytes,
+    table_for,
+)
 from semcom.errors import SemcomError
 from semcom.types import Transmission
 
@@ -49,6 +61,10 @@ SIDE_LINKS = ("ldpc", "ldpc-short", "ideal")
 reliability target) and ``ideal`` (``IdealSideLink``)."""
 
 LENGTHS = {"ldpc": (CODEWORD_BITS,), "ldpc-short": (CODEWORD_BITS, SHORT_CODEWORD_BITS)}
+
+MAX_REPEATS = 16
+"""Most times a side codeword is repeated (Chase-combined) where no MCS is reliable once: +12 dB, so a side payload
+still arrives down to about -14 dB on AWGN."""
 
 
 class SideLink:
@@ -61,32 +77,64 @@ class SideLink:
     """
 
     def __init__(self, channel: str = "awgn", target_success: float = TARGET_SUCCESS, decode: bool = True,
-                 lengths: tuple[int, ...] = (CODEWORD_BITS,)):
+                 lengths: tuple[int, ...] = (CODEWORD_BITS,), max_repeats: int = MAX_REPEATS):
         self.channel_name = check_channel(channel)
         self.target_success = check_target_success(target_success)
         self.decode = bool(decode)
         self.lengths = check_lengths(lengths)
+        self.max_repeats = check_repeats(max_repeats)
         self.kind = "ldpc" if self.lengths == (CODEWORD_BITS,) else "ldpc-short"
 
     def __repr__(self) -> str:
         return (f"SideLink(channel={self.channel_name!r}, target_success={self.target_success}, decode={self.decode}, "
-                f"lengths={self.lengths})")
+                f"lengths={self.lengths}, max_repeats={self.max_repeats})")
+
+    def plan(self, payload_bits: int, snr_db: float) -> tuple[MCS, int]:
+        """(MCS, repeats) for a payload of ``payload_bits`` at ``snr_db``: the fewest channel uses among the reliable
+        MCSs sent once and the QPSK codewords sent ``repeats`` times (a power of 2 up to ``max_repeats``) and
+        Chase-combined, whose reliability is read from the BLER table at ``snr_db + 10·log10(repeats)`` (exact on
+        AWGN, conservative on fast fading); ties go to fewer repeats. Repeats matter where no MCS is reliable once
+        (below about -2 dB on AWGN, 0 dB on fast Rayleigh) and where a repeated short codeword costs less than one
+        long one. With nothing reliable: the most robust MCS once (a block that will probably be lost, at the least
+        cost)."""
+        check_payload_bits(payload_bits)
+        candidates = []
+        single = mcs_for_payload(payload_bits, snr_db, self.channel_name, self.target_success, lengths=self.lengths)
+        if single is not None:
+            candidates.append((channel_uses_needed(single, payload_bits), 1, single))
+        repeats = 2
+        while repeats <= self.max_repeats:
+            gain = 10 * math.log10(repeats)
+            candidates += [(channel_uses_needed(m, payload_bits) * repeats, repeats, m)
+                           for n in self.lengths for m in MCS_BY_LENGTH[n] if m.modulation == "qpsk"
+                           and table_for(m).success_probability(self.channel_name, m, snr_db + gain,
+                                                                codewords_needed(m, payload_bits))
+                           >= self.target_success]
+            repeats *= 2
+        if not candidates:
+            return min(MCS_TABLE, key=lambda m: m.spectral_efficiency), 1
+        _, repeats, mcs = min(candidates, key=lambda c: (c[0], c[1], c[2].spectral_efficiency, -c[2].n))
+        return mcs, repeats
 
     def mcs(self, payload_bits: int, snr_db: float) -> MCS:
-        """The MCS a payload of ``payload_bits`` goes with at ``snr_db``: the cheapest reliable one, else the most
-        robust (QPSK 1/4 on 1,920-bit codewords)."""
-        return (mcs_for_payload(payload_bits, snr_db, self.channel_name, self.target_success, lengths=self.lengths)
-                or min(MCS_TABLE, key=lambda m: m.spectral_efficiency))
+        """The MCS of ``plan``: the cheapest reliable one, else the one repeated, else the most robust (QPSK 1/4 on
+        1,920-bit codewords)."""
+        return self.plan(payload_bits, snr_db)[0]
 
     def channel_uses(self, payload_bits: int, snr_db: float) -> int:
-        """Complex channel uses of a side payload of ``payload_bits`` (0 for an empty one): whole codewords."""
+        """Complex channel uses of a side payload of ``payload_bits`` (0 for an empty one): whole codewords, times
+        the repeats of ``plan``."""
         check_payload_bits(payload_bits)
-        return channel_uses_needed(self.mcs(payload_bits, snr_db), payload_bits) if payload_bits else 0
+        if not payload_bits:
+            return 0
+        mcs, repeats = self.plan(payload_bits, snr_db)
+        return channel_uses_needed(mcs, payload_bits) * repeats
 
     def send(self, data: bytes, channel: ComplexChannel, snr_db: float, generator: torch.Generator | None = None) -> Delivery:
-        """``data`` as one transport block over ``channel`` (the channel named ``channel_name``) at ``snr_db``."""
-        return send_bytes(data, self.mcs(8 * len(data), snr_db), channel, self.channel_name, snr_db, self.decode,
-                          generator)
+        """``data`` as one transport block over ``channel`` (the channel named ``channel_name``) at ``snr_db``, with
+        the MCS and repeats of ``plan``."""
+        mcs, repeats = self.plan(8 * len(data), snr_db)
+        return send_bytes(data, mcs, channel, self.channel_name, snr_db, self.decode, generator, repeats)
 
 
 class IdealSideLink:
@@ -217,5 +265,5 @@ def send_side(x_hat: torch.Tensor, data_uses: int, side: torch.Tensor, side_link
     transmission: ``data_uses`` + the side block's channel uses, ``details`` + ``side_details``, ``side_outcome``."""
     payload = side_bytes(side)
     delivery: Delivery = side_link.send(payload, channel, float(snr_db), generator)
-    fields = {**details, **side_details(label, 8 * len(payload), delivery.channel_uses, delivery.mcs)}
+    fields = {**details, **side_details(label, 8 * len(payload), delivery.channel_uses, delivery.mcs_label)}
     return side_outcome(x_hat, data_uses + delivery.channel_uses, fields, None if delivery.ok else delivery.reason)

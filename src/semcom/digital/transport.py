@@ -12,6 +12,7 @@ unchanged when all succeed. ``mcs_for_payload`` picks the cheapest MCS that carr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 
 from semcom.channels import ComplexChannel
 from semcom.digital.capacity import check_channel, check_scalar_snr_db
+from semcom.digital.link import check_repeats
 from semcom.digital.mcs import (
     CODEWORD_BITS,
     MCS,
@@ -102,6 +104,12 @@ class Delivery:
     codewords_failed: int
     channel_uses: int
     reason: str | None
+    repeats: int = 1
+
+    @property
+    def mcs_label(self) -> str | None:
+        """The MCS name, with " xR" when every codeword was sent R > 1 times (Chase-combined)."""
+        return self.mcs if self.mcs is None or self.repeats == 1 else f"{self.mcs} x{self.repeats}"
 
     @property
     def ok(self) -> bool:
@@ -110,13 +118,16 @@ class Delivery:
 
 def send_bytes(
     data: bytes, mcs: MCS, channel: ComplexChannel, channel_name: str, snr_db: float, decode: bool = True,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | None = None, repeats: int = 1,
 ) -> Delivery:
     """Send ``data`` as one transport block with ``mcs`` at ``snr_db`` (Es/N0 in dB, scalar).
 
     ``channel``: the semcom channel simulated when ``decode`` is True; ``channel_name``: its name in
     the BLER table ("awgn" or "rayleigh"), used when ``decode`` is False (the two must agree).
-    ``received`` is None with reason "decode failed" when any codeword fails.
+    ``received`` is None with reason "decode failed" when any codeword fails. ``repeats``: every
+    codeword sent that many times and Chase-combined (``DigitalLink.send``), ``repeats`` times the
+    channel uses; without decoding, its outcome is drawn from the table at ``snr_db + 10·log10(repeats)``
+    (exact on AWGN for QPSK, conservative on fast fading, which also gains diversity).
     """
     if not isinstance(data, bytes):
         raise SemcomError(f"data must be bytes, got {type(data).__name__}")
@@ -124,14 +135,16 @@ def send_bytes(
         raise SemcomError(f"mcs must be an MCS (see get_mcs), got {type(mcs).__name__}")
     check_channel(channel_name)
     snr = check_scalar_snr_db(snr_db)
+    check_repeats(repeats)
     codewords = codewords_needed(mcs, 8 * len(data))
     if decode:
-        bits_hat, ok = mcs.link().send(bytes_to_block(data, mcs, codewords), channel, snr, generator)
+        bits_hat, ok = mcs.link().send(bytes_to_block(data, mcs, codewords), channel, snr, generator, repeats)
         received = block_to_bytes(bits_hat, len(data))
     else:
-        bler = load_bler_table(mcs.n).bler(channel_name, mcs, snr)
+        bler = load_bler_table(mcs.n).bler(channel_name, mcs, snr + 10 * math.log10(repeats))
         ok = torch.rand(codewords, generator=generator) >= bler
         received = data
     failed = int((~ok).sum())
     return Delivery(received=None if failed else received, mcs=mcs.name, codewords=codewords, codewords_failed=failed,
-                    channel_uses=codewords * mcs.symbols_per_codeword, reason="decode failed" if failed else None)
+                    channel_uses=codewords * mcs.symbols_per_codeword * repeats,
+                    reason="decode failed" if failed else None, repeats=repeats)

@@ -175,7 +175,10 @@ class HybridSplit(JSCCSplit):
         scale = power_scale(u, counts)
         data = torch.cat([scale.half().float(), z[0, :maps].reshape(-1)])
         side_uses = link.channel_uses(SIDE_BITS_SCALE, float(snr_db))  # what its block costs at this SNR
-        side_mcs = link.mcs(SIDE_BITS_SCALE, float(snr_db)).name if hasattr(link, "mcs") else None
+        side_mcs = None
+        if hasattr(link, "plan"):
+            mcs, repeats = link.plan(SIDE_BITS_SCALE, float(snr_db))
+            side_mcs = mcs.name if repeats == 1 else f"{mcs.name} x{repeats}"
         details = self.base_details() | side_details(self.transmitter.side_label, SIDE_BITS_SCALE, side_uses, side_mcs)
         return Payload(data=to_bytes(data, "float32"), dtype="float32", shape=tuple(x.shape), snr_db=float(snr_db),
                        channel_uses=maps * u.shape[2] * u.shape[3] // 2 + side_uses, details=details)
