@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.table:
         rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()]
-        print(table(rows, sorted({r["snr_db"] for r in rows if "snr_db" in r and r.get("kind") == "gesco"})))
+        print(table(rows, sorted({r["snr_db"] for r in rows if "snr_db" in r and r.get("kind") in ("gesco", "baseline")})))
         return 0
     fast_cpu_math(threads=args.threads)
     try:
