@@ -30,8 +30,22 @@ def test_the_interval_is_the_winning_run_around_the_training_snr():
     assert intervals(rows([20, 21, 22, 23, 24, 25], [21, 22, 21.9, 22, 23, 24], 2.0, snrs)) == {}
 
 
-def test_the_shipped_table_is_what_the_committed_measurements_give():
-    from semcom.jscc.transmitter import SPECIALISTS_BY_CBR
+def test_the_shipped_tables_are_what_the_committed_measurements_give():
+    from semcom.jscc.transmitter import SPECIALISTS_BY_CBR, SPECIALISTS_BY_CHANNEL
 
-    measured = intervals([json.loads(line) for line in OUT.read_text().splitlines() if line.strip()]) if OUT.is_file() else {}
-    assert {c: tuple(v) for c, v in measured.items()} == {c: tuple(v) for c, v in SPECIALISTS_BY_CBR.items()}
+    rows = [json.loads(line) for line in OUT.read_text().splitlines() if line.strip()] if OUT.is_file() else []
+    for channel, table in {"awgn": SPECIALISTS_BY_CBR, **SPECIALISTS_BY_CHANNEL}.items():
+        measured = intervals(rows, channel)
+        assert {c: tuple(v) for c, v in measured.items()} == {c: tuple(v) for c, v in table.items()}, channel
+
+
+def test_the_low_snr_fallback_is_anchored_at_the_bottom_of_the_grid():
+    snrs = [-2.0, 0.0, 2.0, 4.0]
+    general = [{"cbr": 0.125, "channel": "rayleigh", "role": "general", "checkpoint": "g.pt", "snr_db": s,
+                "psnr_db": p, "trained_snr_db": None} for s, p in zip(snrs, [10, 14, 18, 22])]
+    low = [{"cbr": 0.125, "channel": "rayleigh", "role": "low-snr", "checkpoint": "a.pt", "snr_db": s, "psnr_db": p,
+            "trained_snr_db": None} for s, p in zip(snrs, [16, 17, 18.5, 19])]
+    assert intervals(general + low, "rayleigh") == {0.125: [(-math.inf, 4.0, "a.pt")]}
+    assert intervals(general + low) == {}  # AWGN's rows only
+    low[0]["psnr_db"] = 9  # losing at the bottom: no fallback at all
+    assert intervals(general + low, "rayleigh") == {}

@@ -1,6 +1,8 @@
 """The checkpoint shipped in the package: loads offline, carries its provenance, and actually works."""
 
 
+import torch
+
 from semcom.channels import AWGN
 from semcom.data import demo_images
 from semcom.jscc.transmitter import DEFAULT_CHECKPOINT, JSCCTransmitter
@@ -54,9 +56,27 @@ def test_each_cbr_has_its_default_model():
     assert default_checkpoint(1 / 8).name == SHIPPED_BY_CBR[1 / 8] == "hybrid-cbr8.pt"
     assert default_checkpoint(1 / 32).name == default_checkpoint(1 / 32, 10.0).name == "hybrid-cbr32.pt"
     assert default_checkpoint(3 / 32) == DEFAULT_CHECKPOINT  # no dedicated model: the rate-adaptive ADJSCC
+    # fast Rayleigh has its own table (the ADJSCC below the measured crossover); a channel without one uses AWGN's
+    assert default_checkpoint(1 / 16, 1.0, "rayleigh") == DEFAULT_CHECKPOINT
+    assert default_checkpoint(1 / 16, 1.0, "awgn").name == default_checkpoint(1 / 16, 1.0, "rician").name \
+        == "hybrid-cbr16.pt"
     for cbr in (1 / 32, 1 / 16, 1 / 8):
         assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=cbr).model.cfg.name == "hybrid"
     assert JSCCTransmitter.from_checkpoint(AWGN(), cbr=3 / 32).model.cfg.name == "adjscc"
+
+
+def test_the_transmitter_picks_by_channel_and_snr():
+    from semcom.channels import build_channel
+    from semcom.jscc.transmitter import channel_key
+
+    assert [channel_key(build_channel(n)) for n in ("awgn", "rayleigh", "rayleigh-block", "rician")] == [
+        "awgn", "rayleigh", None, None]
+    x = torch.rand(3, 32, 48, generator=torch.Generator().manual_seed(0))
+    fading = JSCCTransmitter.from_checkpoint(build_channel("rayleigh"), cbr=1 / 16)
+    assert fading.transmit(x, 1.0, make_generator(0)).details["checkpoint"] == "adjscc.pt"
+    assert fading.transmit(x, 13.0, make_generator(0)).details["checkpoint"].startswith("hybrid-cbr16")
+    plain = JSCCTransmitter.from_checkpoint(AWGN(), cbr=1 / 16)
+    assert plain.transmit(x, 1.0, make_generator(0)).details["checkpoint"] == "hybrid-cbr16.pt"
 
 
 def test_shipped_hybrid_clears_the_linear_floor_and_the_old_model_on_the_demo_photos():

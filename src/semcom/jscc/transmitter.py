@@ -30,20 +30,48 @@ SHIPPED_BY_CBR: dict[float, str] = {1 / 32: "hybrid-cbr32.pt", 1 / 16: "hybrid-c
 """CBR -> the shipped general model for it (trained over the whole SNR range; file under ``semcom/checkpoints``);
 see the README's JSCC section for the recipe, the command and the measured CPU-hours of each."""
 SPECIALISTS_BY_CBR: dict[float, tuple[tuple[float, float, str], ...]] = {
-    1 / 16: ((8.0, math.inf, "hybrid-cbr16-10db.pt"),),  # the 10 dB specialist, from 8 dB up
+    1 / 32: ((-math.inf, -1.0, "adjscc.pt"),),  # the rate-adaptive ADJSCC below the hybrid's range
+    1 / 16: ((8.0, math.inf, "hybrid-cbr16-10db.pt"), (-math.inf, -2.0, "adjscc.pt")),  # the 10 dB specialist from 8 dB
+    1 / 8: ((-math.inf, 1.0, "adjscc.pt"),),
 }
-"""CBR -> ((lowest SNR dB, highest SNR dB, file), ...): single-SNR specialists and the SNR interval in which each
-beats the general model on held-out photos (``benchmarks/jscc_pick.py`` measures the crossovers; never Kodak).
-A transmitter built without a checkpoint picks, per transmission, the specialist whose interval holds the channel
-SNR (lowest bound inclusive, highest exclusive), else the general model."""
+"""CBR -> ((lowest SNR dB, highest SNR dB, file), ...): single-SNR specialists (and the rate-adaptive ADJSCC as the
+low-SNR fallback) and the SNR interval in which each is the best shipped model on held-out photos over AWGN (``benchmarks/jscc_pick.py`` measures the crossovers; never
+Kodak). A transmitter built without a checkpoint picks, per transmission, the specialist whose interval holds the
+channel SNR (lowest bound inclusive, highest exclusive), else the general model. Channels with a table of their own
+in ``SPECIALISTS_BY_CHANNEL`` use that one instead."""
+SPECIALISTS_BY_CHANNEL: dict[str, dict[float, tuple[tuple[float, float, str], ...]]] = {
+    "rayleigh": {
+        1 / 32: ((-math.inf, 7.0, "adjscc.pt"),),
+        1 / 16: ((3.0, math.inf, "hybrid-cbr16-10db.pt"), (-math.inf, 3.0, "adjscc.pt")),
+        1 / 8: ((-math.inf, 8.0, "adjscc.pt"),),
+    },
+}
+"""Channel name (``channel_key``) -> a table like ``SPECIALISTS_BY_CBR`` measured on that channel by
+``benchmarks/jscc_pick.py --channel NAME``. On fast Rayleigh with zero-forcing the hybrid's per-coefficient linear
+path has no diversity against deep fades (each coefficient rides one symbol), and the rate-adaptive ADJSCC, whose
+non-linear decoder spreads every pixel over many symbols, is better at low SNR: it is picked below the measured
+crossover."""
 
 
-def default_checkpoint(cbr: float = DEFAULT_CBR, snr_db: float | None = None) -> Path:
-    """The shipped checkpoint ``semcom`` uses for ``cbr`` (and, when given, the channel SNR ``snr_db``) when none is
-    given: the specialist for that SNR if one ships, else the general model for that CBR, else the rate-adaptive
-    ADJSCC. Only installed files are picked."""
+def channel_key(channel) -> str | None:
+    """The ``SPECIALISTS_BY_CHANNEL`` name of a channel object: "rayleigh" for fast Rayleigh fading with
+    zero-forcing (``build_channel("rayleigh")``), "awgn" for AWGN, else None (the AWGN table applies)."""
+    from semcom.channels import AWGN, Rayleigh
+
+    if type(channel) is AWGN:
+        return "awgn"
+    if type(channel) is Rayleigh and channel.coherence == "fast" and channel.equalizer == "zf":
+        return "rayleigh"
+    return None
+
+
+def default_checkpoint(cbr: float = DEFAULT_CBR, snr_db: float | None = None, channel: str | None = None) -> Path:
+    """The shipped checkpoint ``semcom`` uses for ``cbr`` (and, when given, the channel SNR ``snr_db`` on the channel
+    named ``channel``, see ``channel_key``) when none is given: the specialist for that SNR and channel if one ships,
+    else the general model for that CBR, else the rate-adaptive ADJSCC. Only installed files are picked."""
     if snr_db is not None:
-        for lo, hi, name in entries_for_cbr(SPECIALISTS_BY_CBR, cbr):
+        table = SPECIALISTS_BY_CHANNEL.get(channel, SPECIALISTS_BY_CBR) if channel else SPECIALISTS_BY_CBR
+        for lo, hi, name in entries_for_cbr(table, cbr):
             if lo <= snr_db < hi and (PACKAGE_CHECKPOINTS / name).is_file():
                 return PACKAGE_CHECKPOINTS / name
     name = next(iter(entries_for_cbr(SHIPPED_BY_CBR, cbr)), None)
@@ -85,8 +113,8 @@ class JSCCTransmitter:
     ``tile=None`` always codes the whole image. ``progress(done, total)``, when set, is called after each tile.
 
     ``by_snr`` (what ``from_checkpoint`` without a path builds): each transmission uses the shipped model for its
-    SNR (``default_checkpoint(cbr, snr_db)``: a single-SNR specialist where one ships and wins, else the general
-    model, which is ``model``); ``details["checkpoint"]`` names the file used.
+    SNR and channel (``default_checkpoint(cbr, snr_db, channel_key(channel))``: a specialist where one ships and
+    wins, else the general model, which is ``model``); ``details["checkpoint"]`` names the file used.
 
     The hybrid JSCC's side payload (its float16 power scale, 2 bytes) is really sent on ``side_link`` after the
     symbols (``semcom.digital.side.side_link_for``: by default one 5G LDPC + QAM block at the cheapest MCS predicted
@@ -142,7 +170,7 @@ class JSCCTransmitter:
 
     def for_snr(self, snr_db: float) -> JSCCTransmitter:
         """The transmitter a transmission at ``snr_db`` uses: ``self``, or (``by_snr``) the shipped model for that SNR."""
-        path = default_checkpoint(self.cbr, snr_db) if self.by_snr else None
+        path = default_checkpoint(self.cbr, snr_db, channel_key(self.channel)) if self.by_snr else None
         if path is None or str(path) == self.checkpoint:
             return self
         if path not in self._specialists:
