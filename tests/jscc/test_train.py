@@ -56,6 +56,26 @@ def test_resume_continues_exactly(photo_dir, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_resumed_run_logs_each_step_once(photo_dir, tmp_path):
+    """Steps logged after the last checkpoint of a killed run are redone on resume: their old lines are dropped, so
+    the log holds each step once, with the values of the run that produced the weights."""
+    def crash(step, total, loss):
+        if step == 6:
+            raise KeyboardInterrupt
+
+    c = cfg(photo_dir, tmp_path / "b", 8, log_every=1, eval_every=100)
+    with pytest.raises(KeyboardInterrupt):
+        train(c, TINY, log=lambda m: None, progress=crash)
+    path = tmp_path / "b" / "train.jsonl"
+    assert [json.loads(x)["step"] for x in path.read_text().splitlines()] == [1, 2, 3, 4, 5]
+    notes = []
+    train(c, TINY, log=notes.append)
+    assert [json.loads(x)["step"] for x in path.read_text().splitlines()] == list(range(1, 9))
+    assert any("dropped 1 log lines after step 4" in n for n in notes)
+    train(cfg(photo_dir, tmp_path / "b", 8, log_every=1, eval_every=100), TINY, log=lambda m: None)  # finished: kept
+    assert len(path.read_text().splitlines()) == 8
+
+
 def test_resume_with_other_architecture_is_refused(photo_dir, tmp_path):
     train(cfg(photo_dir, tmp_path / "a", 2), TINY, log=lambda m: None)
     with pytest.raises(SemcomError, match="different model config"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -46,6 +47,28 @@ class JsonlLog:
 
     def __init__(self, path: str | Path, echo=print):
         self.path, self.echo = Path(path), echo
+
+    def keep_until(self, step: int) -> int:
+        """Drop the records of steps after ``step`` (a run resumed from an earlier checkpoint redoes them, and a
+        fresh run in the folder, ``step`` 0, starts the log again); lines that are not JSON records are kept. Returns
+        how many records were dropped."""
+        if not self.path.is_file():
+            return 0
+        kept, dropped = [], 0
+        for line in self.path.read_text().splitlines(keepends=True):
+            try:
+                later = json.loads(line).get("step", 0) > step
+            except (ValueError, AttributeError, TypeError):
+                later = False
+            if later:
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text("".join(kept))
+            os.replace(tmp, self.path)
+        return dropped
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:

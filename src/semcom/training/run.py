@@ -134,6 +134,9 @@ class Run:
             config = {"train": self.cfg.to_dict(), "model": model_config, **self.meta, "world_size": self.world}
             (self.out / "config.json").write_text(json.dumps(config, indent=2))
             self.jsonl = JsonlLog(self.out / "train.jsonl", self.log)
+            dropped = self.jsonl.keep_until(self.step)
+            if dropped:
+                self.log(f"dropped {dropped} log lines after step {self.step} from {self.jsonl.path} (redone now)")
         self.finished = self._finished()
         self.clock.skip()  # building the data and the model is not training time
 
