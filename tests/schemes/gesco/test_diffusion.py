@@ -187,6 +187,11 @@ def test_training_run_resumes_logs_and_round_trips_through_the_exported_checkpoi
     assert (a - b).abs().max() < 1e-2  # float16 weights
     with pytest.raises(SemcomError, match="for 12 classes, not 35"):
         load_diffusion(exported, classes=35)
+    tuned, _ = load_diffusion(export_diffusion(last, tmp_path / "tuned.pt", guidance=2.0, sample_steps=25))
+    assert (tuned.cfg.guidance, tuned.cfg.sample_steps) == (2.0, 25) and model.cfg.guidance == CAMVID_TINY.guidance
+    with pytest.raises(SemcomError, match="guidance scale must be >= 0"):
+        export_diffusion(last, tmp_path / "bad.pt", guidance=-1.0)
+    assert not (tmp_path / "bad.pt").exists()
 
 
 def test_bad_input_is_a_one_line_error(tmp_path):

@@ -112,7 +112,8 @@ class DiffusionConfig:
 CONFIGS: dict[str, DiffusionConfig] = {
     # CPU default: CamVid (240x180, 12 classes, 11 = void) downscaled to 64x48 (the trainer resizes to 72x54, then
     # takes random 64x48 crops); 0.44-0.58 process-CPU-seconds per training step of batch 8 on one thread (measured
-    # beside another training run). The guidance default s = 1.5 is a starting point, to be tuned on the trained model.
+    # beside another training run). The guidance default s = 1.5 is a starting point: the shipped model carries the
+    # s and DDIM steps chosen on CamVid val (export_diffusion(..., guidance=, sample_steps=); README).
     "camvid-cpu": DiffusionConfig(classes=12, height=48, width=64, base=16, mults=(1, 2, 4, 4), res_blocks=1,
                                   attention=(4, 8), head_channels=32, spade_hidden=16, groups=8, guidance=1.5,
                                   sample_steps=50),

@@ -260,11 +260,19 @@ def load_diffusion(path: str | Path, classes: int | None = None,
     return model.to(device).eval(), meta
 
 
-def export_diffusion(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+def export_diffusion(src: str | Path, dst: str | Path, half: bool = True, guidance: float | None = None,
+                     sample_steps: int | None = None) -> Path:
     """Write the shippable checkpoint of a run: the EMA weights (float16 unless ``half`` is False), the model and
-    training configs, the step and the training clock; no optimizer or generator state."""
+    training configs, the step and the training clock; no optimizer or generator state. ``guidance`` and
+    ``sample_steps``: the sampling defaults the shipped model carries (the ones chosen on validation data), instead
+    of the training config's."""
     ckpt = read_checkpoint(src)
     state = half_state(_weights(ckpt), half)
     keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "state_dict")}
+    if guidance is not None or sample_steps is not None:
+        model_cfg = dict(keep["model_config"])
+        model_cfg["guidance"] = float(model_cfg["guidance"] if guidance is None else guidance)
+        model_cfg["sample_steps"] = int(model_cfg["sample_steps"] if sample_steps is None else sample_steps)
+        keep["model_config"] = DiffusionConfig.from_dict(model_cfg).to_dict()  # validates the pair
     atomic_save({**keep, "state_dict": state}, dst)
     return Path(dst)
