@@ -42,6 +42,13 @@ TRAINED_BY = {  # file (relative to semcom/checkpoints) -> (scheme, the command 
                                      "runs/recipes/hybrid-strided-10db/last.pt; exported with "
                                      f"semcom.training.checkpoint.slim_copy ({README}); used from 8 dB up "
                                      "(benchmarks/jscc_pick.py)"),
+    "gesco/diffusion-camvid.pt": ("gesco", "semcom train gesco --part diffusion --threads 1 --steps 13000 "
+                                           "--corrupt-with map-jscc --corrupt-checkpoint "
+                                           "src/semcom/checkpoints/gesco/map-jscc-cbr32.pt --cbr 1/32 "
+                                           "--snr-range=-5,20 --out runs/gesco-diffusion; exported with "
+                                           "export_diffusion(..., guidance=2.0, sample_steps=25), the pair chosen on "
+                                           "CamVid val by scripts/gesco_sweep.sh (README 'Training the other shipped "
+                                           "models')"),
     "softcast-pca16.safetensors": ("softcast", "semcom train softcast --data ../shared/data/photos-train --out "
                                                "src/semcom/checkpoints/softcast-pca16.safetensors"),
     "cifar_resnet20.th": ("splitnn", "third-party pretrained CIFAR-10 ResNet-20 (see cifar_resnet20.LICENSE); the "
