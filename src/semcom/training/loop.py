@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
+
+from semcom.training.files import atomic_file
 
 
 def cosine_lr(step: int, steps: int, lr: float, lr_min: float, warmup: int) -> float:
@@ -65,9 +66,8 @@ class JsonlLog:
             else:
                 kept.append(line)
         if dropped:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text("".join(kept))
-            os.replace(tmp, self.path)
+            with atomic_file(self.path) as tmp:
+                tmp.write_text("".join(kept))
         return dropped
 
     def write(self, record: dict) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -269,10 +269,8 @@ def export_diffusion(src: str | Path, dst: str | Path, half: bool = True, guidan
     ckpt = read_checkpoint(src)
     state = half_state(_weights(ckpt), half)
     keep = {k: v for k, v in ckpt.items() if k not in ("optimizer", "rng", "state_dict")}
-    if guidance is not None or sample_steps is not None:
-        model_cfg = dict(keep["model_config"])
-        model_cfg["guidance"] = float(model_cfg["guidance"] if guidance is None else guidance)
-        model_cfg["sample_steps"] = int(model_cfg["sample_steps"] if sample_steps is None else sample_steps)
-        keep["model_config"] = DiffusionConfig.from_dict(model_cfg).to_dict()  # validates the pair
+    sampling = {k: v for k, v in (("guidance", guidance), ("sample_steps", sample_steps)) if v is not None}
+    if sampling:  # the config validates the pair
+        keep["model_config"] = replace(DiffusionConfig.from_dict(keep["model_config"]), **sampling).to_dict()
     atomic_save({**keep, "state_dict": state}, dst)
     return Path(dst)
